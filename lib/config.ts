@@ -1,0 +1,124 @@
+/**
+ * DTransformerConfig: the paper's hyperparameters (N_V, ℓ_max, L, H, d_e, d_mlp, d_attn, d_mid)
+ * plus the choices the paper leaves open, with defaults, presets and validation.
+ *
+ * Defaults (REFERENCE.md §5.7): GPT-2's tanh GELU and layer-norm ε = 1e-5, because GPT-2 weights
+ * need them and ε = 0 makes layer norm's gradient undefined on constant inputs. The paper's exact
+ * form (erf GELU, no ε) is the preset `paperExact` / options `gelu: "exact", lnEps: 0`.
+ */
+import { ConfigError } from "./errors.js";
+import type { PositionalEncoding } from "./positional/types.js";
+import { learned } from "./positional/learned.js";
+
+export type GeluForm = "tanh" | "exact";
+
+export interface DTransformerConfig {
+  /** N_V: vocabulary size */
+  nVocab: number;
+  /** ℓ_max: maximum sequence length (a hard limit only for encodings that have a table, e.g. learned W_p) */
+  lMax: number;
+  /** L: number of layers */
+  nLayers: number;
+  /** H: number of heads */
+  nHeads: number;
+  /** d_e: residual width */
+  dE: number;
+  /** d_mlp: MLP hidden width */
+  dMlp: number;
+  /** d_attn: query/key width per head */
+  dAttn: number;
+  /** d_mid: value width per head */
+  dMid: number;
+  /** GELU form: "tanh" (GPT-2) or "exact" (the paper's eq. 5, erf) */
+  gelu: GeluForm;
+  /** layer-norm ε (the paper has none; PyTorch/GPT-2 use 1e-5) */
+  lnEps: number;
+  /** W_u = W_eᵀ (GPT-2) or a separate parameter */
+  tiedEmbeddings: boolean;
+  /** the positional encoding strategy (learned W_p, none, …) */
+  positional: PositionalEncoding;
+  /** std of the normal initialiser for weights (GPT-2: 0.02) */
+  initStd: number;
+}
+
+export type DTransformerOptions = Partial<DTransformerConfig> & Pick<DTransformerConfig, "nVocab" | "lMax" | "nLayers" | "nHeads" | "dE">;
+
+export const defaults = {
+  gelu: "tanh" as GeluForm,
+  lnEps: 1e-5,
+  tiedEmbeddings: true,
+  initStd: 0.02,
+};
+
+const INT_FIELDS: [keyof DTransformerConfig, string][] = [
+  ["nVocab", "N_V"],
+  ["lMax", "ℓ_max"],
+  ["nLayers", "L"],
+  ["nHeads", "H"],
+  ["dE", "d_e"],
+  ["dMlp", "d_mlp"],
+  ["dAttn", "d_attn"],
+  ["dMid", "d_mid"],
+];
+
+/** Fill defaults and validate. d_attn = d_mid = d_e/H and d_mlp = 4·d_e unless given. */
+export function makeConfig(opts: DTransformerOptions): DTransformerConfig {
+  if (opts == null || typeof opts !== "object") throw new ConfigError(`DTransformerConfig: expected an options object, got ${String(opts)}`);
+  const nHeads = opts.nHeads;
+  const dAttn = opts.dAttn ?? (Number.isInteger(opts.dE / nHeads) ? opts.dE / nHeads : NaN);
+  if (opts.dAttn === undefined && !Number.isInteger(opts.dE / nHeads)) {
+    throw new ConfigError(`DTransformerConfig: d_e=${opts.dE} is not divisible by H=${nHeads}; give d_attn explicitly or choose d_e a multiple of H`);
+  }
+  const cfg: DTransformerConfig = {
+    nVocab: opts.nVocab,
+    lMax: opts.lMax,
+    nLayers: opts.nLayers,
+    nHeads,
+    dE: opts.dE,
+    dMlp: opts.dMlp ?? 4 * opts.dE,
+    dAttn,
+    dMid: opts.dMid ?? dAttn,
+    gelu: opts.gelu ?? defaults.gelu,
+    lnEps: opts.lnEps ?? defaults.lnEps,
+    tiedEmbeddings: opts.tiedEmbeddings ?? defaults.tiedEmbeddings,
+    positional: opts.positional ?? learned(),
+    initStd: opts.initStd ?? defaults.initStd,
+  };
+  validateConfig(cfg);
+  return cfg;
+}
+
+/** Throw a ConfigError naming the field, its value and the rule it breaks. */
+export function validateConfig(cfg: DTransformerConfig): void {
+  for (const [key, sym] of INT_FIELDS) {
+    const v = cfg[key];
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) {
+      throw new ConfigError(`DTransformerConfig: ${sym} (${key}) must be a positive integer, got ${JSON.stringify(v)}`);
+    }
+  }
+  if (cfg.nVocab > 2 ** 24) throw new ConfigError(`DTransformerConfig: N_V=${cfg.nVocab} exceeds the supported maximum 2^24 (token ids are stored as int32 and embedded by row)`);
+  if (cfg.gelu !== "tanh" && cfg.gelu !== "exact") throw new ConfigError(`DTransformerConfig: gelu must be "tanh" or "exact", got ${JSON.stringify(cfg.gelu)}`);
+  if (typeof cfg.lnEps !== "number" || !(cfg.lnEps >= 0) || !Number.isFinite(cfg.lnEps)) throw new ConfigError(`DTransformerConfig: lnEps must be a finite number ≥ 0, got ${cfg.lnEps}`);
+  if (typeof cfg.initStd !== "number" || !(cfg.initStd > 0) || !Number.isFinite(cfg.initStd)) throw new ConfigError(`DTransformerConfig: initStd must be a finite number > 0, got ${cfg.initStd}`);
+  if (typeof cfg.tiedEmbeddings !== "boolean") throw new ConfigError(`DTransformerConfig: tiedEmbeddings must be a boolean, got ${JSON.stringify(cfg.tiedEmbeddings)}`);
+  const pe = cfg.positional;
+  if (pe == null || typeof pe !== "object" || typeof pe.name !== "string") {
+    throw new ConfigError(`DTransformerConfig: positional must be a PositionalEncoding strategy object (e.g. learned(), none()), got ${JSON.stringify(pe)}`);
+  }
+  pe.validate?.(cfg);
+}
+
+/** Presets, minGPT-style. Each is a complete options object; override fields with spread. */
+export const presets = {
+  /** a few thousand parameters: unit tests and finite differences */
+  micro: { nVocab: 11, lMax: 8, nLayers: 2, nHeads: 2, dE: 8, dMlp: 16 },
+  /** byte-level toy */
+  tiny: { nVocab: 256, lMax: 128, nLayers: 2, nHeads: 4, dE: 64, dMlp: 256 },
+  /** the reference model of PERF-NOTES.md: 891,648 parameters (learned W_p, ℓ_max = 256, untied W_u) */
+  ref: { nVocab: 256, lMax: 256, nLayers: 4, nHeads: 4, dE: 128, dMlp: 512, tiedEmbeddings: false },
+  /** GPT-2 small (124M) shapes */
+  gpt2: { nVocab: 50257, lMax: 1024, nLayers: 12, nHeads: 12, dE: 768, dMlp: 3072 },
+} as const satisfies Record<string, DTransformerOptions>;
+
+/** The paper's exact choices: erf GELU and no ε in layer norm. */
+export const paperExact = { gelu: "exact", lnEps: 0 } as const satisfies Partial<DTransformerConfig>;

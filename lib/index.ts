@@ -1,0 +1,36 @@
+/**
+ * ctxlab — the public API, grouped by section. Notebooks import only from here:
+ *   import { DTransformer, presets, learned, useBackend } from "ctxlab";
+ */
+
+// Errors
+export { ShapeError, ConfigError, InputError, CheckpointError, BackendError } from "./errors.js";
+
+// Notation and config
+export { NOTATION, type NotationEntry } from "./notation.js";
+export { makeConfig, validateConfig, defaults, presets, paperExact, type DTransformerConfig, type DTransformerOptions, type GeluForm } from "./config.js";
+
+// Tensors: typed dims, RNG, memory, ops
+export { named, unchecked, assertDims, assertSameDim, describeShape, type Dim, type DimSizes, type Tensor, type Seq, type BSeq, type SeqOrBatch } from "./tensor/typed.js";
+export { Rng, type RngState } from "./tensor/random.js";
+export { scope, memoryInfo, disposeAll, formatBytes, openScopes, type MemoryInfo } from "./tensor/memory.js";
+export { mm, mmT, linear, gelu, geluTanh, geluExact, MASK_VALUE } from "./tensor/ops.js";
+
+// The algorithms (Phuong & Hutter)
+export { tokenEmbedding, toTokenBatch, type TokenInput } from "./model/token-embedding.js"; // Alg 1
+export { positionalEmbedding } from "./positional/learned.js"; // Alg 2
+export { singleQueryAttention, attention, type QkvWeights, type MaskOption } from "./model/attention.js"; // Alg 3, 4
+export { mhAttention, type MhaWeights } from "./model/mh-attention.js"; // Alg 5
+export { layerNorm, rmsNorm } from "./model/layer-norm.js"; // Alg 6
+export { unembedding } from "./model/unembedding.js"; // Alg 7
+export { maskPaper, maskRows, causalBias } from "./model/mask.js";
+export { DTransformer, dTransformer, type ForwardOptions, type LogitsOf } from "./model/dtransformer.js"; // Alg 10
+export { ParamStore, paramShapes } from "./model/params.js";
+
+// Positional encodings
+export { learned, none, positionalFrom, registerPositional, positionalNames, W_P, type PositionalEncoding, type PositionalSpec, type PositionRange, type PeContext } from "./positional/index.js";
+
+// Hooks and traces
+export { HOOK_POINTS, hookNames, hookInfo, type HookPointInfo } from "./hooks/names.js";
+export { HookContext, type HookFn, type HookFilter } from "./hooks/context.js";
+export { ActivationCache, type TraceRow } from "./hooks/cache.js";

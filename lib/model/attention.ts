@@ -1,0 +1,159 @@
+/**
+ * Algorithm 3 — basic single-query attention, and Algorithm 4 — Attention(X, Z | W_qkv, Mask).
+ *
+ * Alg 4 (paper, column vectors):  Q ← W_q X + b_q 1ᵀ;  K ← W_k Z + b_k 1ᵀ;  V ← W_v Z + b_v 1ᵀ;
+ *   S ← KᵀQ;  S[t_z, t_x] ← −∞ where ¬Mask[t_z, t_x];  return Ṽ = V · softmax(S/√d_attn).
+ * Code (row-major): Q = X·W_q + b_q is [ℓ_x, d_attn], scores are Q·Kᵀ [ℓ_x, ℓ_z] (the paper's Sᵀ),
+ * masked entries get −1e9 instead of −∞ (exp underflows to exactly 0 and gradients stay finite),
+ * and the softmax runs along rows (the paper's columns). See lib/model/mask.ts.
+ *
+ * Position enters here through the encoding's seams: `rotate` transforms q and k after lines 1–2,
+ * `scoreBias` is added to the scaled scores before masking, `scoreScale` multiplies them.
+ * `_attendCore` is shared by Alg 4 (H = 1) and Alg 5 (H heads) and by the model.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { ShapeError } from "../errors.js";
+import { hp, type HookContext } from "../hooks/context.js";
+import type { PeContext, PositionalEncoding, PositionRange } from "../positional/types.js";
+import { linear, mm, mmT } from "../tensor/ops.js";
+import { assertDims, assertSameDim } from "../tensor/typed.js";
+import { biasFromMask, causalBias } from "./mask.js";
+
+/** One head's (or all heads', side by side) query/key/value parameters, row-major. */
+export interface QkvWeights {
+  W_q: tf.Tensor; // [d_x, H·d_attn]
+  b_q: tf.Tensor; // [H·d_attn]
+  W_k: tf.Tensor; // [d_z, H·d_attn]
+  b_k: tf.Tensor;
+  W_v: tf.Tensor; // [d_z, H·d_mid]
+  b_v: tf.Tensor; // [H·d_mid]
+}
+
+/** Mask option: "causal" (eq. 3, unidirectional), "bidirectional" (Mask ≡ 1), or a row-major 0/1 matrix [ℓ_x, ℓ_z]. */
+export type MaskOption = "causal" | "bidirectional" | readonly (readonly (number | boolean)[])[];
+
+/** Options of the shared core. */
+export interface AttendOptions {
+  nHeads: number;
+  mask: MaskOption;
+  pe?: PositionalEncoding;
+  peCtx?: PeContext;
+  /** positions of the queries (default 0…ℓ_x−1) and keys (default 0…ℓ_z−1) */
+  qPos?: PositionRange;
+  kPos?: PositionRange;
+  hooks?: HookContext;
+  /** hook name prefix, e.g. "blocks.0.attn" */
+  prefix?: string;
+}
+
+/** [B, ℓ, H·d] → [B, H, ℓ, d] */
+function splitHeads(t: tf.Tensor, H: number): tf.Tensor {
+  const [B, l, hd] = t.shape as [number, number, number];
+  return tf.transpose(tf.reshape(t, [B, l, H, hd / H]), [0, 2, 1, 3]);
+}
+
+/** [B, H, ℓ, d] → [B, ℓ, H·d] */
+export function mergeHeads(t: tf.Tensor): tf.Tensor {
+  const [B, H, l, d] = t.shape as [number, number, number, number];
+  return tf.reshape(tf.transpose(t, [0, 2, 1, 3]), [B, l, H * d]);
+}
+
+function maskBias(mask: MaskOption, lq: number, lk: number, q: PositionRange, k: PositionRange): tf.Tensor | undefined {
+  if (mask === "bidirectional") return undefined;
+  if (mask === "causal") return causalBias(lq, lk, q.start, k.start);
+  if (mask.length !== lq || mask.some((r) => r.length !== lk)) {
+    throw new ShapeError(`attention: Mask must be [ℓ_x=${lq}, ℓ_z=${lk}] (rows = queries, row-major; the paper's Mask transposed) but is [${mask.length}, ${mask[0]?.length ?? 0}]`);
+  }
+  return biasFromMask(mask);
+}
+
+/**
+ * Core of Alg 4/5 without checks: X [B, ℓ_x, d_x], Z [B, ℓ_z, d_z] → per-head outputs Y [B, H, ℓ_x, d_mid].
+ */
+export function _attendCore(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: AttendOptions): tf.Tensor {
+  const H = o.nHeads;
+  const lq = X.shape[1]!;
+  const lk = Z.shape[1]!;
+  const qPos = o.qPos ?? { start: 0, length: lq };
+  const kPos = o.kPos ?? { start: 0, length: lk };
+  const p = o.prefix ?? "attn";
+  const h = o.hooks;
+  let q = hp(h, `${p}.hook_q`, splitHeads(linear(X, w.W_q, w.b_q), H)); // line 1: [B, H, ℓ_x, d_attn]
+  let k = hp(h, `${p}.hook_k`, splitHeads(linear(Z, w.W_k, w.b_k), H)); // line 2: [B, H, ℓ_z, d_attn]
+  const v = hp(h, `${p}.hook_v`, splitHeads(linear(Z, w.W_v, w.b_v), H)); // line 3: [B, H, ℓ_z, d_mid]
+  if (o.pe?.rotate && o.peCtx) {
+    q = hp(h, `${p}.hook_rot_q`, o.pe.rotate(q, qPos, "q", o.peCtx));
+    k = hp(h, `${p}.hook_rot_k`, o.pe.rotate(k, kPos, "k", o.peCtx));
+  }
+  const dAttn = q.shape[3]!;
+  let s = tf.mul(mmT(q, k), 1 / Math.sqrt(dAttn)); // line 4 (transposed): [B, H, ℓ_x, ℓ_z]
+  const scale = o.pe?.scoreScale && o.peCtx ? o.pe.scoreScale(qPos, o.peCtx) : 1;
+  if (scale !== 1) s = tf.mul(s, scale);
+  if (o.pe?.scoreBias && o.peCtx) s = tf.add(s, o.pe.scoreBias(qPos, kPos, o.peCtx));
+  const mb = maskBias(o.mask, lq, lk, qPos, kPos); // line 5
+  if (mb) s = tf.add(s, mb);
+  s = hp(h, `${p}.hook_scores`, s);
+  const pattern = hp(h, `${p}.hook_pattern`, tf.softmax(s, -1)); // line 6: softmax per query
+  return hp(h, `${p}.hook_z`, mm(pattern, v)); // [B, H, ℓ_x, d_mid]
+}
+
+/** Check X, Z and the weights against each other; returns whether the input was batched. */
+export function checkQkv(where: string, X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, H: number): boolean {
+  if (X.rank !== 2 && X.rank !== 3) throw new ShapeError(`${where}: X must be [ℓ_x, d_x] or [B, ℓ_x, d_x], got [${X.shape.join(", ")}]`);
+  if (Z.rank !== X.rank) throw new ShapeError(`${where}: Z must have the same rank as X (${X.rank}), got [${Z.shape.join(", ")}]`);
+  if (X.rank === 3 && X.shape[0] !== Z.shape[0]) throw new ShapeError(`${where}: X has B=${X.shape[0]} but Z has B=${Z.shape[0]}`);
+  for (const n of ["W_q", "W_k", "W_v"] as const) assertDims(`${where}: ${n}`, w[n], ["d_e", "H·d_attn"]);
+  assertSameDim(where, "X", X, -1, "W_q", w.W_q, 0, "d_x");
+  assertSameDim(where, "Z", Z, -1, "W_k", w.W_k, 0, "d_z");
+  assertSameDim(where, "Z", Z, -1, "W_v", w.W_v, 0, "d_z");
+  assertSameDim(where, "W_q", w.W_q, 1, "W_k", w.W_k, 1, "d_attn");
+  assertSameDim(where, "W_q", w.W_q, 1, "b_q", w.b_q, 0, "d_attn");
+  assertSameDim(where, "W_k", w.W_k, 1, "b_k", w.b_k, 0, "d_attn");
+  assertSameDim(where, "W_v", w.W_v, 1, "b_v", w.b_v, 0, "d_mid");
+  if (w.W_q.shape[1]! % H !== 0 || w.W_v.shape[1]! % H !== 0) {
+    throw new ShapeError(`${where}: W_q has ${w.W_q.shape[1]} and W_v ${w.W_v.shape[1]} columns; both must be divisible by H=${H}`);
+  }
+  return X.rank === 3;
+}
+
+/**
+ * Algorithm 4: one attention head. X [ℓ_x, d_x] (or [B, ℓ_x, d_x]) attends to Z [ℓ_z, d_z];
+ * returns Ṽ [ℓ_x, d_out] (row t_x = the paper's column t_x). `mask` defaults to "bidirectional".
+ * @example attention(X, X, { W_q, b_q, W_k, b_k, W_v, b_v }, { mask: "causal" })
+ */
+export function attention(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, opts: { mask?: MaskOption } = {}): tf.Tensor {
+  const batched = checkQkv("attention", X, Z, w, 1);
+  return tf.tidy(() => {
+    const Xb = batched ? X : X.expandDims(0);
+    const Zb = batched ? Z : Z.expandDims(0);
+    const y = _attendCore(Xb, Zb, w, { nHeads: 1, mask: opts.mask ?? "bidirectional" }).squeeze([1]);
+    return batched ? y : y.squeeze([0]);
+  });
+}
+
+/**
+ * Algorithm 3: basic single-query attention, written as in the paper (an independent reference
+ * for Alg 4): q = W_q e + b_q; k_t = W_k e_t + b_k; v_t = W_v e_t + b_v;
+ * α_t = softmax_t(qᵀk_t/√d_attn); return ṽ = Σ_t α_t v_t.  e [d_in], context E [T, d_in] → [d_out].
+ */
+export function singleQueryAttention(e: tf.Tensor, E: tf.Tensor, w: QkvWeights): tf.Tensor {
+  assertDims("singleQueryAttention: e", e, ["d_x"]);
+  assertDims("singleQueryAttention: context", E, ["ℓ_z", "d_z"]);
+  assertSameDim("singleQueryAttention", "e", e, 0, "W_q", w.W_q, 0, "d_x");
+  assertSameDim("singleQueryAttention", "context", E, 1, "W_k", w.W_k, 0, "d_z");
+  return tf.tidy(() => {
+    const q = tf.add(tf.matMul(e.expandDims(0), w.W_q), w.b_q).squeeze([0]);
+    const T = E.shape[0]!;
+    const dAttn = q.shape[0]!;
+    const logits: tf.Tensor[] = [];
+    const values: tf.Tensor[] = [];
+    for (let t = 0; t < T; t++) {
+      const et = tf.slice(E, [t, 0], [1, -1]);
+      const kt = tf.add(tf.matMul(et, w.W_k), w.b_k).squeeze([0]);
+      values.push(tf.add(tf.matMul(et, w.W_v), w.b_v).squeeze([0]));
+      logits.push(tf.div(tf.sum(tf.mul(q, kt)), Math.sqrt(dAttn)));
+    }
+    const alpha = tf.softmax(tf.stack(logits));
+    return tf.sum(tf.mul(alpha.expandDims(1), tf.stack(values)), 0);
+  });
+}

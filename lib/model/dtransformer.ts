@@ -1,0 +1,183 @@
+/**
+ * Algorithm 10 — P ← DTransformer(x | θ): the decoder-only (GPT-2-style, pre-LN) transformer.
+ *
+ *   1  ℓ ← length(x)
+ *   2  for t ∈ [ℓ]: e_t ← W_e[:, x[t]] + W_p[:, t]        (the positional encoding's `embed` seam)
+ *   3  X ← [e_1, …, e_ℓ]
+ *   4  for l = 1 … L:
+ *   5    X̃ ← layer_norm(X | γ¹_l, β¹_l)
+ *   6    X ← X + MHAttention(X̃ | W_l, Mask[t, t'] = [[t ≤ t']])   (`rotate`/`scoreBias` seams inside)
+ *   7    X̃ ← layer_norm(X | γ²_l, β²_l)
+ *   8    X ← X + W^l_mlp2 GELU(W^l_mlp1 X̃ + b^l_mlp1 1ᵀ) + b^l_mlp2 1ᵀ
+ *   9  end
+ *  10  X ← layer_norm(X | γ, β)
+ *  11  return P = softmax(W_u X)
+ *
+ * Row-major and batched: x is [B, ℓ] token ids, X is [B, ℓ, d_e], P is [B, ℓ, N_V] (row t of P is the
+ * paper's column t). Every line's value passes a hook point (lib/hooks/names.ts), which is how
+ * `trace` records the algorithm line by line. Deviations: ε and the GELU form are config choices.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { makeConfig, type DTransformerConfig, type DTransformerOptions } from "../config.js";
+import { InputError } from "../errors.js";
+import { ActivationCache } from "../hooks/cache.js";
+import { HookContext, hp, type HookFilter, type HookFn } from "../hooks/context.js";
+import type { PeContext, PositionalEncoding } from "../positional/types.js";
+import { gelu, linear } from "../tensor/ops.js";
+import { Rng } from "../tensor/random.js";
+import type { BSeq, Seq, Tensor } from "../tensor/typed.js";
+import { _layerNorm } from "./layer-norm.js";
+import { _mhAttention, type MhaWeights } from "./mh-attention.js";
+import { initValue, ParamStore, paramShapes } from "./params.js";
+import { _tokenEmbedding, toTokenBatch, type TokenInput } from "./token-embedding.js";
+import { _unembedLogits } from "./unembedding.js";
+
+/** Options of one forward call. */
+export interface ForwardOptions {
+  /** hooks for this call only: [filter, fn] pairs */
+  hooks?: readonly (readonly [HookFilter, HookFn])[];
+  /** 0-based position of the first token (default 0) */
+  start?: number;
+}
+
+/** Output type: one sequence → [ℓ, N_V], a batch → [B, ℓ, N_V]. */
+export type LogitsOf<X> = X extends readonly (readonly number[])[] ? BSeq<"N_V"> : X extends readonly number[] | Int32Array ? Seq<"N_V"> : Tensor<["ℓ", "N_V"]> | Tensor<["B", "ℓ", "N_V"]>;
+
+/** The model: a config, a parameter set θ and its positional encoding. */
+export class DTransformer {
+  constructor(
+    readonly cfg: DTransformerConfig,
+    readonly params: ParamStore,
+  ) {}
+
+  /** A freshly initialised model (GPT-2 initialisation from `seed`). */
+  static create(opts: DTransformerOptions, seed = 0): DTransformer {
+    const cfg = makeConfig(opts);
+    return new DTransformer(cfg, ParamStore.init(cfg, seed));
+  }
+
+  get positional(): PositionalEncoding {
+    return this.cfg.positional;
+  }
+
+  /**
+   * The same weights (shared variables, no copy) under another positional encoding. Parameters the
+   * new encoding needs and θ lacks are added, initialised from `seed`; the original model is unchanged.
+   */
+  withPositional(pe: PositionalEncoding, seed = 0): DTransformer {
+    const cfg = makeConfig({ ...this.cfg, positional: pe });
+    const vars = new Map(this.params.vars);
+    const rng = new Rng(seed);
+    for (const [name, shape] of paramShapes(cfg)) {
+      if (!vars.has(name)) vars.set(name, tf.variable(tf.tensor(initValue(name, shape, cfg, rng), shape), true));
+    }
+    return new DTransformer(cfg, new ParamStore(vars));
+  }
+
+  /** Number of scalar parameters used by this model (tied W_u counted once). */
+  numParams(): number {
+    let n = 0;
+    for (const name of paramShapes(this.cfg).keys()) n += this.params.get(name).size;
+    return n;
+  }
+
+  /** Pre-softmax logits W_u X: [ℓ, N_V] for one sequence, [B, ℓ, N_V] for a batch. */
+  logits<X extends TokenInput>(x: X, opts: ForwardOptions = {}): LogitsOf<X> {
+    return this.run(x, opts, false) as LogitsOf<X>;
+  }
+
+  /** P (Alg 10 line 11): probabilities, row t = P̂(x[t+1] | x[1:t]). */
+  forward<X extends TokenInput>(x: X, opts: ForwardOptions = {}): LogitsOf<X> {
+    return this.run(x, opts, true) as LogitsOf<X>;
+  }
+
+  /** Logits with hooks that read or replace activations for this call only. */
+  runWithHooks<X extends TokenInput>(x: X, hooks: readonly (readonly [HookFilter, HookFn])[], opts: Omit<ForwardOptions, "hooks"> = {}): LogitsOf<X> {
+    return this.logits(x, { ...opts, hooks });
+  }
+
+  /**
+   * Record every line of Algorithm 10 for one input (run_with_cache): the logits and an
+   * ActivationCache of all hook points ("hook_embed", "blocks.0.attn.hook_pattern", …).
+   */
+  trace<X extends TokenInput>(x: X, opts: Omit<ForwardOptions, "hooks"> = {}): { logits: LogitsOf<X>; cache: ActivationCache } {
+    const cache = new ActivationCache();
+    try {
+      const logits = this.run(x, { ...opts, hooks: [[() => true, (v: tf.Tensor, name: string) => void cache._set(name, tf.keep(v.clone()))]] }, false);
+      return { logits: logits as LogitsOf<X>, cache };
+    } catch (e) {
+      cache.dispose();
+      throw e;
+    }
+  }
+
+  /** Free θ (shared with models made by withPositional). */
+  dispose(): void {
+    this.params.dispose();
+  }
+
+  private run(x: TokenInput, opts: ForwardOptions, probs: boolean): tf.Tensor {
+    const { ids, batched } = toTokenBatch(x, this.cfg.nVocab, "DTransformer: x");
+    try {
+      const start = opts.start ?? 0;
+      if (!Number.isSafeInteger(start) || start < 0) throw new InputError(`DTransformer: start=${start} must be a non-negative integer position`);
+      const max = this.cfg.positional.maxPositions?.(this.cfg);
+      const l = ids.shape[1];
+      if (max !== undefined && start + l > max) {
+        throw new InputError(
+          `DTransformer: ℓ=${start + l} tokens exceed ℓ_max=${max} of the ${this.cfg.positional.label}. ` +
+            `Ways out: use ℓ ≤ ${max} (truncate or slide a window), extend the table to a longer ℓ_max, or run the same weights ` +
+            `with an encoding that has no table (model.withPositional(...)).`,
+        );
+      }
+      const hooks = opts.hooks?.length ? new HookContext(opts.hooks.map(([filter, fn]) => ({ filter, fn }))) : undefined;
+      return tf.tidy(() => {
+        const out = dTransformer(ids, this, { hooks, start, probs });
+        return batched ? out : out.squeeze([0]);
+      });
+    } finally {
+      ids.dispose();
+    }
+  }
+}
+
+/** Weights of layer l's multi-head attention. */
+function mhaWeights(p: ParamStore, l: number): MhaWeights {
+  const a = `blocks.${l}.attn`;
+  const g = (n: string) => p.get(`${a}.${n}`);
+  return { W_q: g("W_q"), b_q: g("b_q"), W_k: g("W_k"), b_k: g("b_k"), W_v: g("W_v"), b_v: g("b_v"), W_o: g("W_o"), b_o: g("b_o") };
+}
+
+/**
+ * Algorithm 10 on validated ids [B, ℓ] → logits (or P if `probs`) [B, ℓ, N_V]. No checks, no tidy:
+ * the hot path shared by the model, training and inference.
+ */
+export function dTransformer(ids: tf.Tensor, model: DTransformer, o: { hooks?: HookContext; start?: number; probs?: boolean } = {}): tf.Tensor {
+  const { cfg, params: p } = model;
+  const h = o.hooks;
+  const l = ids.shape[1]!; // line 1
+  const pos = { start: o.start ?? 0, length: l };
+  const pe = cfg.positional;
+  const peCtx: PeContext = { cfg, param: (n) => p.get(n) };
+  let X = hp(h, "hook_embed", _tokenEmbedding(ids, p.get("W_e"))); // line 2: W_e[:, x[t]]   [B, ℓ, d_e]
+  if (pe.embed) X = tf.add(X, hp(h, "hook_pos_embed", pe.embed(pos, peCtx))); //        + W_p[:, t]       [ℓ, d_e]
+  for (let i = 0; i < cfg.nLayers; i++) {
+    const b = `blocks.${i}`;
+    const g = (n: string) => p.get(`${b}.${n}`);
+    X = hp(h, `${b}.hook_resid_pre`, X); // line 3 (i = 0) / residual entering layer i
+    const Xt = hp(h, `${b}.ln1.hook_normalized`, _layerNorm(X, g("ln1.gamma"), g("ln1.beta"), cfg.lnEps)); // line 5
+    const attnOut = _mhAttention(Xt, Xt, mhaWeights(p, i), { nHeads: cfg.nHeads, mask: "causal", pe, peCtx, qPos: pos, kPos: pos, hooks: h, prefix: `${b}.attn` });
+    X = hp(h, `${b}.hook_resid_mid`, tf.add(X, hp(h, `${b}.hook_attn_out`, attnOut))); // line 6
+    const Xt2 = hp(h, `${b}.ln2.hook_normalized`, _layerNorm(X, g("ln2.gamma"), g("ln2.beta"), cfg.lnEps)); // line 7
+    const pre = hp(h, `${b}.mlp.hook_pre`, linear(Xt2, g("mlp.W_mlp1"), g("mlp.b_mlp1"))); // [B, ℓ, d_mlp]
+    const post = hp(h, `${b}.mlp.hook_post`, gelu(pre, cfg.gelu));
+    const mlpOut = hp(h, `${b}.hook_mlp_out`, linear(post, g("mlp.W_mlp2"), g("mlp.b_mlp2")));
+    X = hp(h, `${b}.hook_resid_post`, tf.add(X, mlpOut)); // line 8
+  }
+  X = hp(h, "ln_final.hook_normalized", _layerNorm(X, p.get("ln_final.gamma"), p.get("ln_final.beta"), cfg.lnEps)); // line 10
+  const tied = cfg.tiedEmbeddings;
+  const logits = hp(h, "hook_logits", _unembedLogits(X, tied ? p.get("W_e") : p.get("W_u"), tied)); // line 11: W_u X
+  if (!o.probs && !h) return logits;
+  const P = hp(h, "hook_probs", tf.softmax(logits, -1));
+  return o.probs ? P : logits;
+}

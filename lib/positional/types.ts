@@ -1,0 +1,57 @@
+/**
+ * The PositionalEncoding strategy: where position enters Algorithm 10. Three optional seams:
+ *
+ *   1. `embed`      add a [ℓ, d_e] table to the token embeddings (Alg 10 line 2: learned W_p, sinusoidal);
+ *   2. `rotate`     transform queries and keys inside attention (Alg 4 lines 1–2: RoPE and its scalings);
+ *   3. `scoreBias`  add a per-head bias to the scaled scores before masking (ALiBi).
+ *
+ * plus `scoreScale`, a multiplier on the scores (YaRN's temperature). Attention calls the seams and
+ * never asks which encoding it has. Positions are 0-based in code (the paper's token t is row t−1).
+ */
+import type * as tf from "@tensorflow/tfjs";
+import type { DTransformerConfig } from "../config.js";
+import type { Rng } from "../tensor/random.js";
+
+/** A contiguous range of 0-based positions: start, start+1, …, start+length−1. */
+export interface PositionRange {
+  start: number;
+  length: number;
+}
+
+/** What a seam may read: the model's config and parameters. */
+export interface PeContext {
+  cfg: DTransformerConfig;
+  /** parameter lookup by full name (e.g. "pos.W_p") */
+  param(name: string): tf.Tensor;
+}
+
+/** JSON form stored in checkpoints and accepted by the registry. */
+export interface PositionalSpec {
+  name: string;
+  [option: string]: unknown;
+}
+
+export interface PositionalEncoding {
+  /** registry name, e.g. "learned", "none", "rope" */
+  readonly name: string;
+  /** one-line description for tables and plots */
+  readonly label: string;
+  /** The largest number of positions this encoding can represent for `cfg`, or undefined if unbounded. */
+  maxPositions?(cfg: DTransformerConfig): number | undefined;
+  /** Parameters this encoding owns: full name ("pos.W_p") → shape. */
+  paramShapes?(cfg: DTransformerConfig): Record<string, number[]>;
+  /** Initial values of one of its parameters (row-major), drawn from `rng`. */
+  initParam?(name: string, shape: number[], cfg: DTransformerConfig, rng: Rng): Float32Array;
+  /** Seam 1 (Alg 10 line 2): the [ℓ, d_e] table added to W_e[x] for `pos`. */
+  embed?(pos: PositionRange, ctx: PeContext): tf.Tensor;
+  /** Seam 2 (Alg 4): transform q or k, shape [B, H, ℓ, d_attn], whose rows sit at `pos`. */
+  rotate?(t: tf.Tensor, pos: PositionRange, which: "q" | "k", ctx: PeContext): tf.Tensor;
+  /** Seam 3: bias [H, ℓ_q, ℓ_k] added to the scaled scores (queries at `q`, keys at `k`). */
+  scoreBias?(q: PositionRange, k: PositionRange, ctx: PeContext): tf.Tensor;
+  /** Multiplier on the scaled scores (1 unless the encoding sets a temperature). */
+  scoreScale?(pos: PositionRange, ctx: PeContext): number;
+  /** Check compatibility with a config; throw ConfigError otherwise. */
+  validate?(cfg: DTransformerConfig): void;
+  /** JSON for checkpoints and the registry. */
+  toJSON(): PositionalSpec;
+}
