@@ -10,8 +10,12 @@ export { ShapeError, ConfigError, InputError, CheckpointError, BackendError } fr
 export { NOTATION, type NotationEntry } from "./notation.js";
 export { makeConfig, validateConfig, defaults, presets, paperExact, type DTransformerConfig, type DTransformerOptions, type GeluForm } from "./config.js";
 
+// Backends (call `await useBackend()` once before computing; CTXLAB_BACKEND=node-gpu|node|wasm|cpu overrides)
+export * as tf from "@tensorflow/tfjs";
+export { useBackend, ensureBackend, backendInfo, type BackendName, type BackendInfo, type BackendAttempt } from "./tensor/backend.js";
+
 // Tensors: typed dims, RNG, memory, ops
-export { named, unchecked, assertDims, assertSameDim, describeShape, type Dim, type DimSizes, type Tensor, type Seq, type BSeq, type SeqOrBatch } from "./tensor/typed.js";
+export { named, unchecked, assertDims, assertSameDim, describeShape, type Dim, type DimSizes, type Tensor, type Seq, type BSeq, type SeqOrBatch, type Rows, type WithLast } from "./tensor/typed.js";
 export { Rng, type RngState } from "./tensor/random.js";
 export { scope, memoryInfo, disposeAll, formatBytes, openScopes, type MemoryInfo } from "./tensor/memory.js";
 export { mm, mmT, linear, gelu, geluTanh, geluExact, MASK_VALUE } from "./tensor/ops.js";

@@ -16,7 +16,7 @@ import { ShapeError } from "../errors.js";
 import { hp, type HookContext } from "../hooks/context.js";
 import type { PeContext, PositionalEncoding, PositionRange } from "../positional/types.js";
 import { linear, mm, mmT } from "../tensor/ops.js";
-import { assertDims, assertSameDim } from "../tensor/typed.js";
+import { assertDims, assertSameDim, type SeqOrBatch, type Tensor } from "../tensor/typed.js";
 import { biasFromMask, causalBias } from "./mask.js";
 
 /** One head's (or all heads', side by side) query/key/value parameters, row-major. */
@@ -103,9 +103,10 @@ export function checkQkv(where: string, X: tf.Tensor, Z: tf.Tensor, w: QkvWeight
   if (Z.rank !== X.rank) throw new ShapeError(`${where}: Z must have the same rank as X (${X.rank}), got [${Z.shape.join(", ")}]`);
   if (X.rank === 3 && X.shape[0] !== Z.shape[0]) throw new ShapeError(`${where}: X has B=${X.shape[0]} but Z has B=${Z.shape[0]}`);
   for (const n of ["W_q", "W_k", "W_v"] as const) assertDims(`${where}: ${n}`, w[n], ["d_e", "H·d_attn"]);
-  assertSameDim(where, "X", X, -1, "W_q", w.W_q, 0, "d_x");
-  assertSameDim(where, "Z", Z, -1, "W_k", w.W_k, 0, "d_z");
-  assertSameDim(where, "Z", Z, -1, "W_v", w.W_v, 0, "d_z");
+  const [dx, dz] = where === "mhAttention" ? (["d_e", "d_e"] as const) : (["d_x", "d_z"] as const);
+  assertSameDim(where, "X", X, -1, "W_q", w.W_q, 0, dx);
+  assertSameDim(where, "Z", Z, -1, "W_k", w.W_k, 0, dz);
+  assertSameDim(where, "Z", Z, -1, "W_v", w.W_v, 0, dz);
   assertSameDim(where, "W_q", w.W_q, 1, "W_k", w.W_k, 1, "d_attn");
   assertSameDim(where, "W_q", w.W_q, 1, "b_q", w.b_q, 0, "d_attn");
   assertSameDim(where, "W_k", w.W_k, 1, "b_k", w.b_k, 0, "d_attn");
@@ -121,14 +122,14 @@ export function checkQkv(where: string, X: tf.Tensor, Z: tf.Tensor, w: QkvWeight
  * returns Ṽ [ℓ_x, d_out] (row t_x = the paper's column t_x). `mask` defaults to "bidirectional".
  * @example attention(X, X, { W_q, b_q, W_k, b_k, W_v, b_v }, { mask: "causal" })
  */
-export function attention(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, opts: { mask?: MaskOption } = {}): tf.Tensor {
+export function attention(X: SeqOrBatch<"d_x" | "d_e">, Z: SeqOrBatch<"d_z" | "d_e">, w: QkvWeights, opts: { mask?: MaskOption } = {}): SeqOrBatch<"d_out"> {
   const batched = checkQkv("attention", X, Z, w, 1);
   return tf.tidy(() => {
     const Xb = batched ? X : X.expandDims(0);
     const Zb = batched ? Z : Z.expandDims(0);
     const y = _attendCore(Xb, Zb, w, { nHeads: 1, mask: opts.mask ?? "bidirectional" }).squeeze([1]);
     return batched ? y : y.squeeze([0]);
-  });
+  }) as SeqOrBatch<"d_out">;
 }
 
 /**
@@ -136,7 +137,7 @@ export function attention(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, opts: { mas
  * for Alg 4): q = W_q e + b_q; k_t = W_k e_t + b_k; v_t = W_v e_t + b_v;
  * α_t = softmax_t(qᵀk_t/√d_attn); return ṽ = Σ_t α_t v_t.  e [d_in], context E [T, d_in] → [d_out].
  */
-export function singleQueryAttention(e: tf.Tensor, E: tf.Tensor, w: QkvWeights): tf.Tensor {
+export function singleQueryAttention(e: Tensor<["d_x" | "d_e"]>, E: Tensor<["ℓ_z" | "ℓ", "d_z" | "d_e"]>, w: QkvWeights): Tensor<["d_out"]> {
   assertDims("singleQueryAttention: e", e, ["d_x"]);
   assertDims("singleQueryAttention: context", E, ["ℓ_z", "d_z"]);
   assertSameDim("singleQueryAttention", "e", e, 0, "W_q", w.W_q, 0, "d_x");
@@ -155,5 +156,5 @@ export function singleQueryAttention(e: tf.Tensor, E: tf.Tensor, w: QkvWeights):
     }
     const alpha = tf.softmax(tf.stack(logits));
     return tf.sum(tf.mul(alpha.expandDims(1), tf.stack(values)), 0);
-  });
+  }) as Tensor<["d_out"]>;
 }

@@ -8,7 +8,7 @@
  * `rmsNorm` is the variant with m = β = 0 (Gopher), as the paper notes.
  */
 import * as tf from "@tensorflow/tfjs";
-import { assertSameDim } from "../tensor/typed.js";
+import { assertSameDim, type Rows } from "../tensor/typed.js";
 
 /** Core without checks. */
 export function _layerNorm(e: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
@@ -26,14 +26,14 @@ export function _layerNorm(e: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps:
  * Algorithm 6 on the last axis of e [..., d_e] with γ, β [d_e].
  * @example layerNorm(tf.tensor1d([1, 2, 3, 4]), tf.ones([4]), tf.zeros([4]), 0)  // ≈ [−1.342, −0.447, 0.447, 1.342]
  */
-export function layerNorm(e: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-5): tf.Tensor {
+export function layerNorm<T extends Rows<"d_e">>(e: T, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-5): T {
   assertSameDim("layerNorm", "e", e, -1, "γ", gamma, 0, "d_e");
   assertSameDim("layerNorm", "e", e, -1, "β", beta, 0, "d_e");
-  return _layerNorm(e, gamma, beta, eps);
+  return _layerNorm(e, gamma, beta, eps) as T;
 }
 
 /** RMSnorm: e/√(mean(e²) + ε) ⊙ γ (layer norm with m = β = 0). */
-export function rmsNorm(e: tf.Tensor, gamma: tf.Tensor, eps = 1e-5): tf.Tensor {
+export function rmsNorm<T extends Rows<"d_e">>(e: T, gamma: tf.Tensor, eps = 1e-5): T {
   assertSameDim("rmsNorm", "e", e, -1, "γ", gamma, 0, "d_e");
-  return tf.tidy(() => tf.mul(tf.mul(e, tf.rsqrt(tf.add(tf.mean(tf.square(e), e.rank - 1, true), eps))), gamma));
+  return tf.tidy(() => tf.mul(tf.mul(e, tf.rsqrt(tf.add(tf.mean(tf.square(e), e.rank - 1, true), eps))), gamma)) as T;
 }

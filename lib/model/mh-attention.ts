@@ -9,7 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { ShapeError } from "../errors.js";
 import { linear } from "../tensor/ops.js";
-import { assertSameDim } from "../tensor/typed.js";
+import { assertSameDim, type SeqOrBatch } from "../tensor/typed.js";
 import { _attendCore, checkQkv, mergeHeads, type AttendOptions, type MaskOption, type QkvWeights } from "./attention.js";
 
 /** All parameters of one multi-head attention (the paper's W, eq. 4), row-major. */
@@ -29,7 +29,7 @@ export function _mhAttention(X: tf.Tensor, Z: tf.Tensor, w: MhaWeights, o: Atten
  * `mask` defaults to "bidirectional" (Mask ≡ 1); use "causal" for Alg 10's unidirectional mask.
  * @example mhAttention(X, X, W, { nHeads: 4, mask: "causal" })   // [ℓ, d_e]
  */
-export function mhAttention(X: tf.Tensor, Z: tf.Tensor, w: MhaWeights, opts: { nHeads: number; mask?: MaskOption }): tf.Tensor {
+export function mhAttention<T extends SeqOrBatch<"d_e">>(X: T, Z: SeqOrBatch<"d_e">, w: MhaWeights, opts: { nHeads: number; mask?: MaskOption }): T {
   const H = opts.nHeads;
   if (!Number.isInteger(H) || H < 1) throw new ShapeError(`mhAttention: H=${H} must be a positive integer`);
   const batched = checkQkv("mhAttention", X, Z, w, H);
@@ -40,5 +40,5 @@ export function mhAttention(X: tf.Tensor, Z: tf.Tensor, w: MhaWeights, opts: { n
     const Zb = batched ? Z : Z.expandDims(0);
     const y = _mhAttention(Xb, Zb, w, { nHeads: H, mask: opts.mask ?? "bidirectional" });
     return batched ? y : y.squeeze([0]);
-  });
+  }) as T;
 }

@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { InputError } from "../errors.js";
-import { assertDims } from "../tensor/typed.js";
+import { assertDims, type BSeq, type Seq, type Tensor } from "../tensor/typed.js";
 
 /** Token ids accepted by the public API: one sequence or a batch of equal-length sequences. */
 export type TokenInput = number | readonly number[] | readonly (readonly number[])[] | Int32Array | tf.Tensor;
@@ -66,6 +66,10 @@ export function _tokenEmbedding(ids: tf.Tensor, W_e: tf.Tensor): tf.Tensor {
  * a batch [B, ℓ, d_e].
  * @example tokenEmbedding([3, 1, 4], W_e)   // [3, d_e]
  */
+export function tokenEmbedding(x: number, W_e: tf.Tensor): Tensor<["d_e"]>;
+export function tokenEmbedding(x: readonly number[] | Int32Array, W_e: tf.Tensor): Seq<"d_e">;
+export function tokenEmbedding(x: readonly (readonly number[])[], W_e: tf.Tensor): BSeq<"d_e">;
+export function tokenEmbedding(x: TokenInput, W_e: tf.Tensor): tf.Tensor;
 export function tokenEmbedding(x: TokenInput, W_e: tf.Tensor): tf.Tensor {
   assertDims("tokenEmbedding: W_e", W_e, ["N_V", "d_e"]);
   const { ids, batched } = toTokenBatch(x, W_e.shape[0]!, "tokenEmbedding: x");

@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { linear, mmT } from "../tensor/ops.js";
-import { assertSameDim } from "../tensor/typed.js";
+import { assertSameDim, type Rows, type WithLast } from "../tensor/typed.js";
 
 /** Core: pre-softmax logits [..., N_V]. `tiedW_e` = W_e [N_V, d_e] when W_u is tied, else W_u [d_e, N_V]. */
 export function _unembedLogits(X: tf.Tensor, W: tf.Tensor, tied: boolean): tf.Tensor {
@@ -19,11 +19,11 @@ export function _unembedLogits(X: tf.Tensor, W: tf.Tensor, tied: boolean): tf.Te
  * Algorithm 7: p = softmax(W_u e) for e [d_e] or every row of X [..., d_e], with W_u [d_e, N_V].
  * @example unembedding(e, W_u)  // [N_V], sums to 1
  */
-export function unembedding(e: tf.Tensor, W_u: tf.Tensor): tf.Tensor {
+export function unembedding<T extends Rows<"d_e">>(e: T, W_u: tf.Tensor): WithLast<T, "N_V"> {
   assertSameDim("unembedding", "e", e, -1, "W_u", W_u, 0, "d_e");
   return tf.tidy(() => {
     const X = e.rank === 1 ? e.expandDims(0) : e;
     const p = tf.softmax(_unembedLogits(X, W_u, false), -1);
     return e.rank === 1 ? p.squeeze([0]) : p;
-  });
+  }) as WithLast<T, "N_V">;
 }

@@ -35,7 +35,7 @@ export type Dim =
 declare const dimsBrand: unique symbol;
 
 /** A tf.Tensor whose dims are named in its type. Assignable to tf.Tensor; the reverse needs `named`/`assertDims`. */
-export type Tensor<D extends readonly Dim[]> = tf.Tensor & { readonly [dimsBrand]: D };
+export type Tensor<D extends readonly Dim[]> = tf.Tensor & { readonly [dimsBrand]: Readonly<D> };
 
 /** Sizes known for some dims, used to check and to phrase errors. */
 export type DimSizes = Partial<Record<Dim, number>>;
@@ -45,6 +45,10 @@ export type Seq<D extends Dim> = Tensor<["ℓ", D]>;
 export type BSeq<D extends Dim> = Tensor<["B", "ℓ", D]>;
 /** Either one sequence [ℓ, D] or a batch [B, ℓ, D]. */
 export type SeqOrBatch<D extends Dim> = Seq<D> | BSeq<D>;
+/** One vector [D], one sequence [ℓ, D] or a batch [B, ℓ, D]: what a per-token block (layer norm, unembedding) accepts. */
+export type Rows<D extends Dim> = Tensor<[D]> | Seq<D> | BSeq<D>;
+/** The same leading dims as T, with the last dim renamed to D (e.g. d_e rows → N_V rows). */
+export type WithLast<T, D extends Dim> = T extends Tensor<[Dim]> ? Tensor<[D]> : T extends Tensor<["ℓ", Dim]> ? Seq<D> : T extends Tensor<["B", "ℓ", Dim]> ? BSeq<D> : Rows<D>;
 
 /**
  * Give a tensor named dims without copying it. Checks the rank, and the sizes in `sizes` if given.
