@@ -163,6 +163,15 @@ function dims(cfg: DTransformerConfig) {
   };
 }
 
+/** Per-layer tensors copied as they are: GPT-2 suffix, ctxlab suffix, shape (keys of `dims`). */
+const LAYER_MAP: readonly [string, string, readonly ("E" | "M" | "HM")[]][] = [
+  ["ln_1.weight", "ln1.gamma", ["E"]], ["ln_1.bias", "ln1.beta", ["E"]],
+  ["attn.c_proj.weight", "attn.W_o", ["HM", "E"]], ["attn.c_proj.bias", "attn.b_o", ["E"]],
+  ["ln_2.weight", "ln2.gamma", ["E"]], ["ln_2.bias", "ln2.beta", ["E"]],
+  ["mlp.c_fc.weight", "mlp.W_mlp1", ["E", "M"]], ["mlp.c_fc.bias", "mlp.b_mlp1", ["M"]],
+  ["mlp.c_proj.weight", "mlp.W_mlp2", ["M", "E"]], ["mlp.c_proj.bias", "mlp.b_mlp2", ["E"]],
+];
+
 /**
  * Expected GPT-2 tensors for `cfg`, in order, generated lazily so an absurd n_layer fails at the
  * first missing tensor instead of building a huge table.
@@ -175,20 +184,13 @@ function* expectedTensors(cfg: DTransformerConfig): Generator<[string, Spec]> {
     yield [k === "pos.W_p" ? "wpe.weight" : k, { shape, ours: `${k} (needed by the ${cfg.positional.label})` }];
   }
   for (let l = 0; l < cfg.nLayers; l++) {
-    const h = `h.${l}`;
-    const b = `blocks.${l}`;
-    yield [`${h}.ln_1.weight`, { shape: [d.E], ours: `${b}.ln1.gamma` }];
-    yield [`${h}.ln_1.bias`, { shape: [d.E], ours: `${b}.ln1.beta` }];
-    yield [`${h}.attn.c_attn.weight`, { shape: [d.E, d.QKV], ours: `${b}.attn.W_q|W_k|W_v` }];
-    yield [`${h}.attn.c_attn.bias`, { shape: [d.QKV], ours: `${b}.attn.b_q|b_k|b_v` }];
-    yield [`${h}.attn.c_proj.weight`, { shape: [d.HM, d.E], ours: `${b}.attn.W_o` }];
-    yield [`${h}.attn.c_proj.bias`, { shape: [d.E], ours: `${b}.attn.b_o` }];
-    yield [`${h}.ln_2.weight`, { shape: [d.E], ours: `${b}.ln2.gamma` }];
-    yield [`${h}.ln_2.bias`, { shape: [d.E], ours: `${b}.ln2.beta` }];
-    yield [`${h}.mlp.c_fc.weight`, { shape: [d.E, d.M], ours: `${b}.mlp.W_mlp1` }];
-    yield [`${h}.mlp.c_fc.bias`, { shape: [d.M], ours: `${b}.mlp.b_mlp1` }];
-    yield [`${h}.mlp.c_proj.weight`, { shape: [d.M, d.E], ours: `${b}.mlp.W_mlp2` }];
-    yield [`${h}.mlp.c_proj.bias`, { shape: [d.E], ours: `${b}.mlp.b_mlp2` }];
+    for (const [g, o, shape] of LAYER_MAP) {
+      if (g === "attn.c_proj.weight") {
+        yield [`h.${l}.attn.c_attn.weight`, { shape: [d.E, d.QKV], ours: `blocks.${l}.attn.W_q|W_k|W_v` }];
+        yield [`h.${l}.attn.c_attn.bias`, { shape: [d.QKV], ours: `blocks.${l}.attn.b_q|b_k|b_v` }];
+      }
+      yield [`h.${l}.${g}`, { shape: shape.map((k) => d[k]), ours: `blocks.${l}.${o}` }];
+    }
   }
   yield ["ln_f.weight", { shape: [d.E], ours: "ln_final.gamma" }];
   yield ["ln_f.bias", { shape: [d.E], ours: "ln_final.beta" }];
@@ -282,15 +284,7 @@ export function fromGpt2Tensors(cfg: DTransformerConfig, tensors: Map<string, Sa
       put(`${b}.attn.b_q`, bias.slice(0, qa), [qa]);
       put(`${b}.attn.b_k`, bias.slice(qa, 2 * qa), [qa]);
       put(`${b}.attn.b_v`, bias.slice(2 * qa), [H * dMid]);
-      const direct: [string, string][] = [
-        ["ln_1.weight", "ln1.gamma"], ["ln_1.bias", "ln1.beta"], ["attn.c_proj.weight", "attn.W_o"], ["attn.c_proj.bias", "attn.b_o"],
-        ["ln_2.weight", "ln2.gamma"], ["ln_2.bias", "ln2.beta"], ["mlp.c_fc.weight", "mlp.W_mlp1"], ["mlp.c_fc.bias", "mlp.b_mlp1"],
-        ["mlp.c_proj.weight", "mlp.W_mlp2"], ["mlp.c_proj.bias", "mlp.b_mlp2"],
-      ];
-      for (const [g, o] of direct) {
-        const t = all.get(`${h}.${g}`)!;
-        put(`${b}.${o}`, f32(`${h}.${g}`), t.shape);
-      }
+      for (const [g, o] of LAYER_MAP) put(`${b}.${o}`, f32(`${h}.${g}`), all.get(`${h}.${g}`)!.shape);
     }
     return toParamStore(cfg, values, src);
   } catch (e) {
@@ -338,7 +332,7 @@ function checkTiedHead(all: Map<string, SafeTensor>, cfg: DTransformerConfig, sr
   }
 }
 
-/** θ of `model` as GPT-2-named F32 tensors (no "transformer." prefix), in HF order. */
+/** θ of `model` as GPT-2-named F32 tensors (no "transformer." prefix; copies, not views of backend memory). */
 export function toGpt2Tensors(model: DTransformer): Map<string, SafeTensor> {
   const { cfg, params } = model;
   const { dE, nHeads: H, dAttn, dMid } = cfg;
@@ -353,8 +347,6 @@ export function toGpt2Tensors(model: DTransformer): Map<string, SafeTensor> {
   for (let l = 0; l < cfg.nLayers; l++) {
     const h = `h.${l}`;
     const b = `blocks.${l}.`;
-    same(`${h}.ln_1.weight`, `${b}ln1.gamma`);
-    same(`${h}.ln_1.bias`, `${b}ln1.beta`);
     const [q, k, v] = ["W_q", "W_k", "W_v"].map((n) => read(`${b}attn.${n}`)) as [Float32Array, Float32Array, Float32Array];
     const w = new Float32Array(dE * width);
     for (let r = 0; r < dE; r++) {
@@ -368,14 +360,7 @@ export function toGpt2Tensors(model: DTransformer): Map<string, SafeTensor> {
     bias.set(read(`${b}attn.b_k`), qa);
     bias.set(read(`${b}attn.b_v`), 2 * qa);
     put(`${h}.attn.c_attn.bias`, bias, [width]);
-    same(`${h}.attn.c_proj.weight`, `${b}attn.W_o`);
-    same(`${h}.attn.c_proj.bias`, `${b}attn.b_o`);
-    same(`${h}.ln_2.weight`, `${b}ln2.gamma`);
-    same(`${h}.ln_2.bias`, `${b}ln2.beta`);
-    same(`${h}.mlp.c_fc.weight`, `${b}mlp.W_mlp1`);
-    same(`${h}.mlp.c_fc.bias`, `${b}mlp.b_mlp1`);
-    same(`${h}.mlp.c_proj.weight`, `${b}mlp.W_mlp2`);
-    same(`${h}.mlp.c_proj.bias`, `${b}mlp.b_mlp2`);
+    for (const [g, o] of LAYER_MAP) same(`${h}.${g}`, `${b}${o}`);
   }
   same("ln_f.weight", "ln_final.gamma");
   same("ln_f.bias", "ln_final.beta");

@@ -42,8 +42,6 @@ export function memoryInfo(): MemoryInfo {
   };
 }
 
-type Keepable = tf.TensorContainer | void | undefined | null;
-
 function collect(x: unknown, out: tf.Tensor[], seen = new Set<unknown>()): void {
   if (x == null || typeof x !== "object" || seen.has(x)) return;
   seen.add(x);
@@ -71,7 +69,7 @@ let nextId = 1;
  * @example
  * const logits = await scope(async () => model.logits(x));   // temporaries freed, logits kept
  */
-export function scope<T extends Keepable | Promise<Keepable>>(fn: () => T): T {
+export function scope<T>(fn: () => T): T {
   const engine = tf.engine();
   const id = nextId++;
   engine.startScope(`ctxlab.scope#${id}`);
@@ -86,7 +84,7 @@ export function scope<T extends Keepable | Promise<Keepable>>(fn: () => T): T {
     const keep: tf.Tensor[] = [];
     collect(result, keep);
     engine.endScope(keep as unknown as tf.TensorContainer);
-    return result;
+    return result as T;
   }
   openAsync++;
   asyncStack.push(id);
@@ -100,7 +98,7 @@ export function scope<T extends Keepable | Promise<Keepable>>(fn: () => T): T {
     collect(value, keep);
     engine.endScope(keep as unknown as tf.TensorContainer);
   };
-  return result.then(
+  return (result as Promise<unknown>).then(
     (v) => {
       finish(v);
       return v;
@@ -109,7 +107,7 @@ export function scope<T extends Keepable | Promise<Keepable>>(fn: () => T): T {
       finish(undefined);
       throw e;
     },
-  ) as T;
+  ) as unknown as T;
 }
 
 /** Number of async scopes currently open (diagnostics). */
