@@ -38,3 +38,7 @@ export { learned, none, positionalFrom, registerPositional, positionalNames, W_P
 export { HOOK_POINTS, hookNames, hookInfo, type HookPointInfo } from "./hooks/names.js";
 export { HookContext, type HookFn, type HookFilter } from "./hooks/context.js";
 export { ActivationCache, type TraceRow } from "./hooks/cache.js";
+
+// Checkpoints (Hugging Face GPT-2 layout) and safetensors
+export { loadCheckpoint, saveCheckpoint, configFromGpt2Json, gpt2JsonFromConfig, toGpt2Tensors, fromGpt2Tensors, CONFIG_FILE, WEIGHTS_FILE } from "./io/checkpoint.js";
+export { parseSafetensors, serializeSafetensors, readSafetensorsFile, writeSafetensorsFile, writeFileAtomic, toFloat32, fromFloat32, type SafeTensor, type SafeDType, type SafetensorsFile } from "./io/safetensors.js";

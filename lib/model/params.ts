@@ -92,7 +92,9 @@ export class ParamStore {
       if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
         throw new ConfigError(`${source}: ${name} has shape [${t.shape.join(", ")}] but the config needs [${shape.join(", ")}]`);
       }
-      vars.set(name, tf.variable(t.asType("float32"), true, uniqueVarName(name)));
+      const f = t.dtype === "float32" ? t : t.asType("float32");
+      vars.set(name, tf.variable(f, true, uniqueVarName(name)));
+      if (f !== t) f.dispose(); // tf.variable copies its initial value
     }
     return new ParamStore(vars);
   }
