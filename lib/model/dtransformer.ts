@@ -28,7 +28,7 @@ import { Rng } from "../tensor/random.js";
 import type { BSeq, Seq, Tensor } from "../tensor/typed.js";
 import { _layerNorm } from "./layer-norm.js";
 import { _mhAttention, type MhaWeights } from "./mh-attention.js";
-import { initValue, ParamStore, paramShapes } from "./params.js";
+import { initValue, newVariable, ParamStore, paramShapes } from "./params.js";
 import { _tokenEmbedding, toTokenBatch, type TokenInput } from "./token-embedding.js";
 import { _unembedLogits } from "./unembedding.js";
 
@@ -69,7 +69,7 @@ export class DTransformer {
     const vars = new Map(this.params.vars);
     const rng = new Rng(seed);
     for (const [name, shape] of paramShapes(cfg)) {
-      if (!vars.has(name)) vars.set(name, tf.variable(tf.tensor(initValue(name, shape, cfg, rng), shape), true));
+      if (!vars.has(name)) vars.set(name, newVariable(name, initValue(name, shape, cfg, rng), shape));
     }
     return new DTransformer(cfg, new ParamStore(vars));
   }

@@ -76,7 +76,7 @@ export class ParamStore {
     const vars = new Map<string, tf.Variable>();
     for (const [name, shape] of paramShapes(cfg)) {
       const data = initValue(name, shape, cfg, rng);
-      vars.set(name, tf.variable(tf.tensor(data, shape, "float32"), true, uniqueVarName(name)));
+      vars.set(name, newVariable(name, data, shape));
     }
     return new ParamStore(vars);
   }
@@ -124,6 +124,14 @@ export class ParamStore {
   dispose(): void {
     for (const v of this.vars.values()) v.dispose();
   }
+}
+
+/** A trainable variable holding `data`, without leaving the initial tensor behind. */
+export function newVariable(name: string, data: Float32Array, shape: number[]): tf.Variable {
+  const init = tf.tensor(data, shape, "float32");
+  const v = tf.variable(init, true, uniqueVarName(name));
+  init.dispose(); // the variable holds its own reference to the data
+  return v;
 }
 
 let varCounter = 0;

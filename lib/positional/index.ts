@@ -25,16 +25,23 @@ export function positionalNames(): string[] {
 }
 
 /**
- * Build an encoding from its JSON spec (as stored in checkpoints) or a name ("learned", "none").
+ * Build an encoding from its JSON spec (as stored in checkpoints) or a name with colon-separated
+ * arguments ("learned", "none", "rope", "rope:pi:4", "yarn:8"): "a:b:c" becomes
+ * {name: "a", args: ["b", "c"]} and each scheme's factory reads its args.
  */
 export function positionalFrom(spec: PositionalSpec | string): PositionalEncoding {
-  const s: PositionalSpec = typeof spec === "string" ? { name: spec } : spec;
+  const s: PositionalSpec = typeof spec === "string" ? parseName(spec) : spec;
   if (s == null || typeof s !== "object" || typeof s.name !== "string") {
     throw new ConfigError(`positionalFrom: expected a name or {name, …}, got ${JSON.stringify(spec)}`);
   }
   const f = registry.get(s.name);
   if (!f) throw new ConfigError(`positionalFrom: unknown positional encoding "${s.name}"; known: ${positionalNames().join(", ")}`);
   return f(s);
+}
+
+function parseName(text: string): PositionalSpec {
+  const [name, ...args] = text.trim().split(":").map((p) => p.trim());
+  return args.length ? { name: name!, args } : { name: name! };
 }
 
 registerPositional("learned", (s) => learned(typeof s.initStd === "number" ? { initStd: s.initStd } : {}));

@@ -44,12 +44,31 @@ export interface PositionalEncoding {
   initParam?(name: string, shape: number[], cfg: DTransformerConfig, rng: Rng): Float32Array;
   /** Seam 1 (Alg 10 line 2): the [ℓ, d_e] table added to W_e[x] for `pos`. */
   embed?(pos: PositionRange, ctx: PeContext): tf.Tensor;
-  /** Seam 2 (Alg 4): transform q or k, shape [B, H, ℓ, d_attn], whose rows sit at `pos`. */
+  /**
+   * Seam 2 (Alg 4): transform q or k, shape [B, H, ℓ, d_attn], whose rows sit at `pos`. The model passes
+   * queries at [start, start+ℓ) and keys at [0, start+ℓ): both ranges end at the current sequence
+   * length, which dynamic schemes use (s = max(1, ℓ/L)). With a KV cache, keys are cached before
+   * rotation and rotated again each step (REFERENCE.md §5.4).
+   */
   rotate?(t: tf.Tensor, pos: PositionRange, which: "q" | "k", ctx: PeContext): tf.Tensor;
   /** Seam 3: bias [H, ℓ_q, ℓ_k] added to the scaled scores (queries at `q`, keys at `k`). */
   scoreBias?(q: PositionRange, k: PositionRange, ctx: PeContext): tf.Tensor;
   /** Multiplier on the scaled scores (1 unless the encoding sets a temperature). */
   scoreScale?(pos: PositionRange, ctx: PeContext): number;
+  // ---- inspection (plots, tests, notebooks); plain arrays, no tensors ----
+  /**
+   * Rotary schemes: the scaled inverse frequency θ'_j of each pair j = 0…d_attn/2−1, for a sequence of
+   * length `seqLen` (dynamic schemes depend on it; others ignore it).
+   */
+  inverseFrequencies?(cfg: DTransformerConfig, seqLen?: number): Float64Array;
+  /** Rotary schemes: the rotation angle m·θ'_j for each position m and pair j: [n][d_attn/2]. */
+  angles?(positions: readonly number[], cfg: DTransformerConfig, seqLen?: number): number[][];
+  /** The multiplier on the scaled scores (YaRN's mscale² = 1/t; 1 for most schemes) at `seqLen`. */
+  attentionScale?(cfg: DTransformerConfig, seqLen?: number): number;
+  /** Additive schemes: the rows added at line 2 for `positions`: [n][d_e]. Learned needs the model's params. */
+  table?(positions: readonly number[], ctx: PeContext): number[][];
+  /** Bias schemes (ALiBi): the slope m_h of each head. */
+  slopes?(nHeads: number): number[];
   /** Check compatibility with a config; throw ConfigError otherwise. */
   validate?(cfg: DTransformerConfig): void;
   /** JSON for checkpoints and the registry. */

@@ -216,7 +216,10 @@ describe("hooks and trace", () => {
     m.dispose();
   });
 
-  it("repeated forward passes leave the live tensor count flat", () => {
+  it("repeated forward passes leave the live tensor count flat; create + dispose leaves nothing", () => {
+    const n00 = tf.memory().numTensors;
+    DTransformer.create(micro, 10).dispose();
+    assert.equal(tf.memory().numTensors, n00, "a disposed model left tensors behind");
     const m = DTransformer.create(micro, 10);
     const n0 = tf.memory().numTensors;
     for (let i = 0; i < 50; i++) m.logits([1, 2, 3]).dispose();
