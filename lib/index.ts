@@ -32,7 +32,7 @@ export { DTransformer, dTransformer, type ForwardOptions, type LogitsOf } from "
 export { ParamStore, paramShapes } from "./model/params.js";
 
 // Positional encodings
-export { learned, none, positionalFrom, registerPositional, positionalNames, W_P, type PositionalEncoding, type PositionalSpec, type PositionRange, type PeContext } from "./positional/index.js";
+export { learned, none, positionalFrom, registerPositional, positionalNames, positionalForms, W_P, type PositionalEncoding, type PositionalSpec, type PositionRange, type PeContext } from "./positional/index.js";
 
 // Hooks and traces
 export { HOOK_POINTS, hookNames, hookInfo, type HookPointInfo } from "./hooks/names.js";

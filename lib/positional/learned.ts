@@ -12,6 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { DTransformerConfig } from "../config.js";
 import { InputError } from "../errors.js";
 import type { Rng } from "../tensor/random.js";
+import { registerPositional } from "./registry.js";
 import type { PeContext, PositionalEncoding, PositionRange } from "./types.js";
 
 export const W_P = "pos.W_p";
@@ -72,3 +73,5 @@ class Learned implements PositionalEncoding {
 export function learned(opts: LearnedOptions = {}): PositionalEncoding {
   return new Learned(opts);
 }
+
+registerPositional("learned", (s) => learned(typeof s.initStd === "number" ? { initStd: s.initStd } : {}), "learned");

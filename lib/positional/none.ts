@@ -3,6 +3,7 @@
  * nothing. Only meaningful for causal models: the mask is what breaks permutation symmetry
  * (Haviv et al. 2022; Kazemnejad et al. 2023). Nothing in the shapes limits ℓ.
  */
+import { registerPositional } from "./registry.js";
 import type { PositionalEncoding } from "./types.js";
 
 class NoPE implements PositionalEncoding {
@@ -20,3 +21,5 @@ class NoPE implements PositionalEncoding {
 export function none(): PositionalEncoding {
   return new NoPE();
 }
+
+registerPositional("none", () => none(), "none");
