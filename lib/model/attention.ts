@@ -44,6 +44,28 @@ export interface AttendOptions {
   hooks?: HookContext;
   /** hook name prefix, e.g. "blocks.0.attn" */
   prefix?: string;
+  /** KV cache of this layer: keys (before rotation) and values of earlier positions; updated in place */
+  kv?: LayerKV;
+}
+
+/**
+ * One layer's KV cache (Alg 14 with caching): keys are stored BEFORE the positional rotation and
+ * rotated again at every step, so dynamic schemes (whose rotation depends on the current length)
+ * stay exact (REFERENCE.md §5.4). Tensors are kept (tf.keep) and owned by the cache.
+ */
+export interface LayerKV {
+  k?: tf.Tensor; // [B, H, ℓ_past, d_attn]
+  v?: tf.Tensor; // [B, H, ℓ_past, d_mid]
+}
+
+function appendKV(kv: LayerKV, k: tf.Tensor, v: tf.Tensor): [tf.Tensor, tf.Tensor] {
+  const fullK = kv.k ? tf.concat([kv.k, k], 2) : k;
+  const fullV = kv.v ? tf.concat([kv.v, v], 2) : v;
+  kv.k?.dispose();
+  kv.v?.dispose();
+  kv.k = tf.keep(fullK.clone());
+  kv.v = tf.keep(fullV.clone());
+  return [fullK, fullV];
 }
 
 /** [B, ℓ, H·d] → [B, H, ℓ, d] */
@@ -73,14 +95,17 @@ function maskBias(mask: MaskOption, lq: number, lk: number, q: PositionRange, k:
 export function _attendCore(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: AttendOptions): tf.Tensor {
   const H = o.nHeads;
   const lq = X.shape[1]!;
-  const lk = Z.shape[1]!;
-  const qPos = o.qPos ?? { start: 0, length: lq };
-  const kPos = o.kPos ?? { start: 0, length: lk };
   const p = o.prefix ?? "attn";
   const h = o.hooks;
   let q = hp(h, `${p}.hook_q`, splitHeads(linear(X, w.W_q, w.b_q), H)); // line 1: [B, H, ℓ_x, d_attn]
-  let k = hp(h, `${p}.hook_k`, splitHeads(linear(Z, w.W_k, w.b_k), H)); // line 2: [B, H, ℓ_z, d_attn]
-  const v = hp(h, `${p}.hook_v`, splitHeads(linear(Z, w.W_v, w.b_v), H)); // line 3: [B, H, ℓ_z, d_mid]
+  let k = splitHeads(linear(Z, w.W_k, w.b_k), H); // line 2: [B, H, ℓ_z, d_attn]
+  let v = splitHeads(linear(Z, w.W_v, w.b_v), H); // line 3: [B, H, ℓ_z, d_mid]
+  if (o.kv) [k, v] = appendKV(o.kv, k, v); // earlier positions' keys and values from the cache
+  k = hp(h, `${p}.hook_k`, k);
+  v = hp(h, `${p}.hook_v`, v);
+  const lk = k.shape[2]!;
+  const qPos = o.qPos ?? { start: lk - lq, length: lq };
+  const kPos = o.kPos ?? { start: 0, length: lk };
   if (o.pe?.rotate && o.peCtx) {
     q = hp(h, `${p}.hook_rot_q`, o.pe.rotate(q, qPos, "q", o.peCtx));
     k = hp(h, `${p}.hook_rot_k`, o.pe.rotate(k, kPos, "k", o.peCtx));

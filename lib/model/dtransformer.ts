@@ -27,6 +27,7 @@ import { gelu, linear } from "../tensor/ops.js";
 import { Rng } from "../tensor/random.js";
 import type { BSeq, Seq, Tensor } from "../tensor/typed.js";
 import { _layerNorm } from "./layer-norm.js";
+import type { LayerKV } from "./attention.js";
 import { _mhAttention, type MhaWeights } from "./mh-attention.js";
 import { initValue, newVariable, ParamStore, paramShapes } from "./params.js";
 import { _tokenEmbedding, toTokenBatch, type TokenInput } from "./token-embedding.js";
@@ -141,6 +142,31 @@ export class DTransformer {
   }
 }
 
+/**
+ * KV cache for Alg 14: per layer the keys (before rotation) and values of the positions seen so far.
+ * `length` is the number of cached positions; the next tokens sit at positions length, length+1, ….
+ */
+export class KVCache {
+  readonly layers: LayerKV[];
+  length = 0;
+  constructor(nLayers: number) {
+    this.layers = Array.from({ length: nLayers }, () => ({}));
+  }
+  /** Bytes held by the cached keys and values. */
+  bytes(): number {
+    return this.layers.reduce((n, l) => n + 4 * ((l.k?.size ?? 0) + (l.v?.size ?? 0)), 0);
+  }
+  dispose(): void {
+    for (const l of this.layers) {
+      l.k?.dispose();
+      l.v?.dispose();
+      delete l.k;
+      delete l.v;
+    }
+    this.length = 0;
+  }
+}
+
 /** Weights of layer l's multi-head attention. */
 function mhaWeights(p: ParamStore, l: number): MhaWeights {
   const a = `blocks.${l}.attn`;
@@ -152,11 +178,12 @@ function mhaWeights(p: ParamStore, l: number): MhaWeights {
  * Algorithm 10 on validated ids [B, ℓ] → logits (or P if `probs`) [B, ℓ, N_V]. No checks, no tidy:
  * the hot path shared by the model, training and inference.
  */
-export function dTransformer(ids: tf.Tensor, model: DTransformer, o: { hooks?: HookContext; start?: number; probs?: boolean } = {}): tf.Tensor {
+export function dTransformer(ids: tf.Tensor, model: DTransformer, o: { hooks?: HookContext; start?: number; probs?: boolean; kv?: KVCache } = {}): tf.Tensor {
   const { cfg, params: p } = model;
   const h = o.hooks;
   const l = ids.shape[1]!; // line 1
-  const pos = { start: o.start ?? 0, length: l };
+  const pos = { start: o.kv ? o.kv.length : (o.start ?? 0), length: l }; // the new tokens' positions
+  const kPos = o.kv ? { start: 0, length: pos.start + l } : pos; // keys: cached positions + the new ones
   const pe = cfg.positional;
   const peCtx: PeContext = { cfg, param: (n) => p.get(n) };
   let X = hp(h, "hook_embed", _tokenEmbedding(ids, p.get("W_e"))); // line 2: W_e[:, x[t]]   [B, ℓ, d_e]
@@ -166,7 +193,7 @@ export function dTransformer(ids: tf.Tensor, model: DTransformer, o: { hooks?: H
     const g = (n: string) => p.get(`${b}.${n}`);
     X = hp(h, `${b}.hook_resid_pre`, X); // line 3 (i = 0) / residual entering layer i
     const Xt = hp(h, `${b}.ln1.hook_normalized`, _layerNorm(X, g("ln1.gamma"), g("ln1.beta"), cfg.lnEps)); // line 5
-    const attnOut = _mhAttention(Xt, Xt, mhaWeights(p, i), { nHeads: cfg.nHeads, mask: "causal", pe, peCtx, qPos: pos, kPos: pos, hooks: h, prefix: `${b}.attn` });
+    const attnOut = _mhAttention(Xt, Xt, mhaWeights(p, i), { nHeads: cfg.nHeads, mask: "causal", pe, peCtx, qPos: pos, kPos, hooks: h, prefix: `${b}.attn`, kv: o.kv?.layers[i] });
     X = hp(h, `${b}.hook_resid_mid`, tf.add(X, hp(h, `${b}.hook_attn_out`, attnOut))); // line 6
     const Xt2 = hp(h, `${b}.ln2.hook_normalized`, _layerNorm(X, g("ln2.gamma"), g("ln2.beta"), cfg.lnEps)); // line 7
     const pre = hp(h, `${b}.mlp.hook_pre`, linear(Xt2, g("mlp.W_mlp1"), g("mlp.b_mlp1"))); // [B, ℓ, d_mlp]
@@ -174,6 +201,7 @@ export function dTransformer(ids: tf.Tensor, model: DTransformer, o: { hooks?: H
     const mlpOut = hp(h, `${b}.hook_mlp_out`, linear(post, g("mlp.W_mlp2"), g("mlp.b_mlp2")));
     X = hp(h, `${b}.hook_resid_post`, tf.add(X, mlpOut)); // line 8
   }
+  if (o.kv) o.kv.length += l;
   X = hp(h, "ln_final.hook_normalized", _layerNorm(X, p.get("ln_final.gamma"), p.get("ln_final.beta"), cfg.lnEps)); // line 10
   const tied = cfg.tiedEmbeddings;
   const logits = hp(h, "hook_logits", _unembedLogits(X, tied ? p.get("W_e") : p.get("W_u"), tied)); // line 11: W_u X

@@ -1,0 +1,88 @@
+/**
+ * Algorithm 14 — y ← DInference(x, θ̂): generate ℓ_gen tokens after a prompt x.
+ *
+ *   for i = 1 … ℓ_gen:  P ← DTransformer(x | θ̂);  p ← P[:, ℓ+i−1];  y ∼ q ∝ p^{1/τ};  x ← [x, y]
+ *
+ * With `cache: true` (default) each step feeds only the new token and reuses the keys and values of
+ * earlier positions (KVCache), so a step costs O(ℓ) instead of a full O(ℓ²) recomputation; its
+ * outputs equal the no-cache computation (test/infer). Keys are cached before the positional
+ * rotation. Additions to the paper: top-k, top-p, stop tokens, a streaming callback, an AbortSignal.
+ * Under learned W_p the paper's limit ℓ + ℓ_gen − 1 ≤ ℓ_max applies: generation stops there with
+ * stopReason "max-context" (Alg 14 has no truncation step).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { ConfigError } from "../errors.js";
+import { dTransformer, DTransformer, KVCache } from "../model/dtransformer.js";
+import { toTokenBatch } from "../model/token-embedding.js";
+import { Rng } from "../tensor/random.js";
+import { sampleToken, validateSampling, type SamplingOptions } from "./sampling.js";
+
+export interface GenerateOptions extends SamplingOptions {
+  /** ℓ_gen: number of tokens to generate */
+  maxTokens: number;
+  /** seed or Rng for sampling (default seed 0) */
+  seed?: number | Rng;
+  /** stop when one of these token ids is generated (it is included in the output) */
+  stop?: readonly number[];
+  /** called with each new token as soon as it is chosen (streaming); return false to stop */
+  onToken?: (id: number, index: number) => void | boolean;
+  /** use the KV cache (default true) */
+  cache?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface GenerateResult {
+  /** the generated tokens y = x[ℓ+1 : ℓ+ℓ_gen] */
+  tokens: number[];
+  stopReason: "length" | "stop" | "callback" | "aborted" | "max-context";
+  /** wall time and tokens/s of the generation loop (after the prompt) */
+  seconds: number;
+  tokensPerSecond: number;
+}
+
+function lastRow(logits: tf.Tensor): Float32Array {
+  const [, l, n] = logits.shape as [number, number, number];
+  return tf.tidy(() => logits.slice([0, l - 1, 0], [1, 1, n]).reshape([n])).dataSync() as Float32Array;
+}
+
+/**
+ * Algorithm 14 for one prompt (B = 1). Async so that a notebook can stream tokens and interrupt.
+ * @example const { tokens } = await dInference(model, prompt, { maxTokens: 50, temperature: 0 });
+ */
+export async function dInference(model: DTransformer, prompt: readonly number[], o: GenerateOptions): Promise<GenerateResult> {
+  if (!Number.isInteger(o.maxTokens) || o.maxTokens < 0) throw new ConfigError(`dInference: maxTokens ℓ_gen=${o.maxTokens} must be an integer ≥ 0`);
+  validateSampling(o, model.cfg.nVocab);
+  toTokenBatch(prompt as number[], model.cfg.nVocab, "dInference: prompt").ids.dispose(); // validates ids and ℓ ≥ 1
+  const rng = o.seed instanceof Rng ? o.seed : new Rng(o.seed ?? 0);
+  const max = model.positional.maxPositions?.(model.cfg) ?? Infinity;
+  const stop = new Set(o.stop ?? []);
+  const useCache = o.cache ?? true;
+  const kv = useCache ? new KVCache(model.cfg.nLayers) : undefined;
+  const x = prompt.slice();
+  const out: number[] = [];
+  let stopReason: GenerateResult["stopReason"] = "length";
+  const t0 = performance.now();
+  try {
+    if (x.length > max) throw new ConfigError(`dInference: the prompt has ℓ=${x.length} tokens but ${model.positional.label} allows ℓ_max=${max}`);
+    let feed = x.slice(); // with a cache: the tokens not yet seen by the model
+    for (let i = 0; i < o.maxTokens; i++) {
+      if (o.signal?.aborted) { stopReason = "aborted"; break; }
+      if (x.length > max) { stopReason = "max-context"; break; } // ℓ + i > ℓ_max: no row of W_p for it
+      const row = tf.tidy(() => {
+        const ids = tf.tensor2d(useCache ? feed : x, [1, useCache ? feed.length : x.length], "int32");
+        return lastRow(dTransformer(ids, model, { kv })); // p = P[:, ℓ+i−1] (as logits)
+      });
+      const y = sampleToken(row, rng, o); // line 5
+      x.push(y); // line 6
+      out.push(y);
+      feed = [y];
+      if (o.onToken?.(y, i) === false) { stopReason = "callback"; break; }
+      if (stop.has(y)) { stopReason = "stop"; break; }
+      if (i % 8 === 7) await new Promise((r) => setImmediate(r)); // let an interrupt in
+    }
+  } finally {
+    kv?.dispose();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return { tokens: out, stopReason, seconds, tokensPerSecond: out.length / Math.max(seconds, 1e-9) };
+}
