@@ -15,6 +15,7 @@ import { ConfigError } from "../errors.js";
 import { dTransformer, DTransformer, KVCache } from "../model/dtransformer.js";
 import { toTokenBatch } from "../model/token-embedding.js";
 import { Rng } from "../tensor/random.js";
+import { currentSignal } from "../runtime/context.js";
 import { sampleToken, validateSampling, type SamplingOptions } from "./sampling.js";
 
 export interface GenerateOptions extends SamplingOptions {
@@ -28,6 +29,7 @@ export interface GenerateOptions extends SamplingOptions {
   onToken?: (id: number, index: number) => void | boolean;
   /** use the KV cache (default true) */
   cache?: boolean;
+  /** stop at the next token when aborted (default: the host's signal, e.g. the running cell's interrupt) */
   signal?: AbortSignal;
 }
 
@@ -53,6 +55,7 @@ export async function dInference(model: DTransformer, prompt: readonly number[],
   if (!Number.isInteger(o.maxTokens) || o.maxTokens < 0) throw new ConfigError(`dInference: maxTokens ℓ_gen=${o.maxTokens} must be an integer ≥ 0`);
   validateSampling(o, model.cfg.nVocab);
   toTokenBatch(prompt as number[], model.cfg.nVocab, "dInference: prompt").ids.dispose(); // validates ids and ℓ ≥ 1
+  const signal = currentSignal(o.signal);
   const rng = o.seed instanceof Rng ? o.seed : new Rng(o.seed ?? 0);
   const max = model.positional.maxPositions?.(model.cfg) ?? Infinity;
   const stop = new Set(o.stop ?? []);
@@ -66,7 +69,7 @@ export async function dInference(model: DTransformer, prompt: readonly number[],
     if (x.length > max) throw new ConfigError(`dInference: the prompt has ℓ=${x.length} tokens but ${model.positional.label} allows ℓ_max=${max}`);
     let feed = x.slice(); // with a cache: the tokens not yet seen by the model
     for (let i = 0; i < o.maxTokens; i++) {
-      if (o.signal?.aborted) { stopReason = "aborted"; break; }
+      if (signal?.aborted) { stopReason = "aborted"; break; }
       if (x.length > max) { stopReason = "max-context"; break; } // ℓ + i > ℓ_max: no row of W_p for it
       const row = tf.tidy(() => {
         const ids = tf.tensor2d(useCache ? feed : x, [1, useCache ? feed.length : x.length], "int32");
