@@ -34,6 +34,8 @@ export { ParamStore, paramShapes } from "./model/params.js";
 // Positional encodings
 export { learned, none, positionalFrom, registerPositional, positionalNames, positionalForms, W_P, type PositionalEncoding, type PositionalSpec, type PositionRange, type PeContext } from "./positional/index.js";
 
+export { rope, ropePI, ropeNTK, ropeDynamicNTK, yarn, llama3, RotaryEncoding, applyRotary, applyRotaryArray, ropeInverseFrequencies, ntkBase, dynamicNtkBase, yarnInverseFrequencies, yarnMscale, llama3InverseFrequencies, llama3Bands, type RopeOptions, type ScaledRopeOptions, type YarnOptions, type Llama3Options, type RotaryLayout, type RotarySettings } from "./positional/index.js";
+
 // Hooks and traces
 export { HOOK_POINTS, hookNames, hookInfo, type HookPointInfo } from "./hooks/names.js";
 export { HookContext, type HookFn, type HookFilter } from "./hooks/context.js";
