@@ -44,3 +44,18 @@ export { ActivationCache, type TraceRow } from "./hooks/cache.js";
 // Checkpoints (Hugging Face GPT-2 layout) and safetensors
 export { loadCheckpoint, saveCheckpoint, configFromGpt2Json, gpt2JsonFromConfig, toGpt2Tensors, fromGpt2Tensors, CONFIG_FILE, WEIGHTS_FILE } from "./io/checkpoint.js";
 export { parseSafetensors, serializeSafetensors, readSafetensorsFile, writeSafetensorsFile, writeFileAtomic, toFloat32, fromFloat32, type SafeTensor, type SafeDType, type SafetensorsFile } from "./io/safetensors.js";
+
+// Data: tokenizers, corpora, seeded batch sources
+export type { Tokenizer, Batch, BatchSource } from "./data/types.js";
+export { byteTokenizer, gpt2Tokenizer, tokenizerFrom, BYTE_BOS, BYTE_EOS, BYTE_PAD, GPT2_VOCAB_SIZE, GPT2_EOT, type TextTokenizer } from "./data/tokenizer.js";
+export { mobyDick, corpusSplit, loadTextFiles, type CorpusSplit, type LoadTextOptions } from "./data/corpus.js";
+export { windowSource, lengthMixtureSource, mixedSource, textTokens, type TokenArray, type LengthMixtureOptions, type LengthMixtureSource, type RealisedLength, type WeightedSource, type MixedSource } from "./data/batches.js";
+export { doublingComponents, type MixtureComponent, type MixtureSpec } from "./data/mixture.js";
+
+// Inference (Alg 14)
+export { dInference, type GenerateOptions, type GenerateResult } from "./infer/dinference.js";
+export { sampleToken, samplingDistribution, type SamplingOptions } from "./infer/sampling.js";
+export { KVCache } from "./model/dtransformer.js";
+
+// Runtime host seam (kernel, CLI)
+export { setHost, currentSignal, startProgress, type Host, type Progress } from "./runtime/context.js";
