@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
-npx tsc -p tsconfig.json
+node node_modules/typescript/bin/tsc -p tsconfig.json
 # self-link (npm ci removes it; recreate every time)
 if [ ! -e node_modules/ctxlab ]; then ln -s .. node_modules/ctxlab; fi
 echo "ctxlab setup done: $(node -e 'console.log(require("./package.json").version)') built into dist/"

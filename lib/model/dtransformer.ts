@@ -127,7 +127,7 @@ export class DTransformer {
       if (max !== undefined && start + l > max) {
         throw new InputError(
           `DTransformer: ℓ=${start + l} tokens exceed ℓ_max=${max} of the ${this.cfg.positional.label}. ` +
-            `Ways out: use ℓ ≤ ${max} (truncate or slide a window), extend the table to a longer ℓ_max, or run the same weights ` +
+            `Ways out: use ℓ ≤ ${max} (truncate or slide a window), extend the table to a longer ℓ_max (extendLearned(model, n)), or run the same weights ` +
             `with an encoding that has no table (model.withPositional(...)).`,
         );
       }

@@ -38,7 +38,7 @@ export function pastLmaxMessage(where: string, last: number, lMax: number): stri
   return (
     `${where}: position ${last} needs ℓ=${last + 1} but the learned W_p has ℓ_max=${lMax} rows. ` +
     `A learned table has no row for ℓ > ℓ_max. Ways out: use ℓ ≤ ${lMax} (truncate or slide a window), ` +
-    `extend W_p by interpolating its table to a longer ℓ_max, or swap in an encoding without a table ` +
+    `extend W_p by interpolating its table to a longer ℓ_max (extendLearned(model, n)), or swap in an encoding without a table ` +
     `(model.withPositional(...) with sinusoidal, RoPE, ALiBi or NoPE).`
   );
 }
@@ -63,6 +63,17 @@ class Learned implements PositionalEncoding {
     const last = pos.start + pos.length - 1;
     if (last >= lMax) throw new InputError(pastLmaxMessage("learned positions", last, lMax));
     return tf.slice(W_p, [pos.start, 0], [pos.length, -1]);
+  }
+  /** Rows of W_p for 0-based `positions` (plain arrays); past ℓ_max is an InputError. */
+  table(positions: readonly number[], ctx: PeContext): number[][] {
+    const W_p = ctx.param(W_P);
+    const [lMax, d] = W_p.shape as [number, number];
+    const data = W_p.dataSync();
+    return positions.map((t, j) => {
+      if (!Number.isInteger(t) || t < 0) throw new InputError(`learned table: positions[${j}]=${t} must be a non-negative integer`);
+      if (t >= lMax) throw new InputError(pastLmaxMessage("learned table", t, lMax));
+      return Array.from(data.subarray(t * d, (t + 1) * d));
+    });
   }
   toJSON() {
     return { name: this.name, ...(this.opts.initStd !== undefined ? { initStd: this.opts.initStd } : {}) };
