@@ -122,6 +122,60 @@ export function _attendCore(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: Attend
   return hp(h, `${p}.hook_z`, mm(pattern, v)); // [B, H, ℓ_x, d_mid]
 }
 
+/**
+ * The same computation as `mergeHeads(_attendCore(…))`, organised for speed on the wasm backend:
+ * every product is a 2-D matMul of one (batch, head) block, which takes XNNPACK's fast path, where a
+ * 4-D batched matMul falls back to a scalar kernel (PERF-NOTES.md). Per-head projections come from
+ * column slices of the (small) weights, so the activations are never sliced head by head; only the
+ * batch axis is unstacked. Used when no hook or KV cache needs the [B, H, ℓ, d] tensors.
+ * Returns Y with heads side by side: [B, ℓ_x, H·d_mid].
+ */
+export function _attendMergedPerHead(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: AttendOptions): tf.Tensor {
+  const H = o.nHeads;
+  const [B, lq, dx] = X.shape as [number, number, number];
+  const [, lk, dz] = Z.shape as [number, number, number];
+  const dAttn = w.W_q.shape[1]! / H;
+  const dMid = w.W_v.shape[1]! / H;
+  const qPos = o.qPos ?? { start: lk - lq, length: lq };
+  const kPos = o.kPos ?? { start: 0, length: lk };
+  const X2 = X.reshape([B * lq, dx]);
+  const Z2 = self(X, Z) ? X2 : Z.reshape([B * lk, dz]);
+  let scale = 1 / Math.sqrt(dAttn);
+  if (o.pe?.scoreScale && o.peCtx) scale *= o.pe.scoreScale(qPos, o.peCtx);
+  const maskB = maskBias(o.mask, lq, lk, qPos, kPos);
+  const peBias = o.pe?.scoreBias && o.peCtx ? o.pe.scoreBias(qPos, kPos, o.peCtx) : undefined; // [H, ℓ_x, ℓ_z]
+  const perBatch: tf.Tensor[][] = Array.from({ length: B }, () => []);
+  for (let h = 0; h < H; h++) {
+    const proj = (A: tf.Tensor, W: tf.Tensor, b: tf.Tensor, d: number, l: number) =>
+      tf.add(mm(A, tf.slice(W, [0, h * d], [-1, d])), tf.slice(b, [h * d], [d])).reshape([B, 1, l, d]);
+    let q = proj(X2, w.W_q, w.b_q, dAttn, lq); // [B, 1, ℓ_x, d_attn]: head h only
+    let k = proj(Z2, w.W_k, w.b_k, dAttn, lk);
+    const v = proj(Z2, w.W_v, w.b_v, dMid, lk);
+    if (o.pe?.rotate && o.peCtx) {
+      q = o.pe.rotate(q, qPos, "q", o.peCtx);
+      k = o.pe.rotate(k, kPos, "k", o.peCtx);
+    }
+    let bias = maskB;
+    if (peBias) {
+      const hb = tf.slice(peBias, [h, 0, 0], [1, -1, -1]).reshape([lq, lk]);
+      bias = bias ? tf.add(bias, hb) : hb;
+    }
+    const qs = tf.unstack(q.reshape([B, lq, dAttn]));
+    const ks = tf.unstack(k.reshape([B, lk, dAttn]));
+    const vs = tf.unstack(v.reshape([B, lk, dMid]));
+    for (let b = 0; b < B; b++) {
+      let s = tf.mul(mmT(qs[b]!, ks[b]!), scale); // [ℓ_x, ℓ_z]
+      if (bias) s = tf.add(s, bias);
+      perBatch[b]!.push(mm(tf.softmax(s, -1), vs[b]!)); // [ℓ_x, d_mid]
+    }
+  }
+  return tf.stack(perBatch.map((heads) => (H === 1 ? heads[0]! : tf.concat(heads, 1)))); // [B, ℓ_x, H·d_mid]
+}
+
+function self(X: tf.Tensor, Z: tf.Tensor): boolean {
+  return X === Z;
+}
+
 /** Check X, Z and the weights against each other; returns whether the input was batched. */
 export function checkQkv(where: string, X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, H: number): boolean {
   if (X.rank !== 2 && X.rank !== 3) throw new ShapeError(`${where}: X must be [ℓ_x, d_x] or [B, ℓ_x, d_x], got [${X.shape.join(", ")}]`);

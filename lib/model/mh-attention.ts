@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ShapeError } from "../errors.js";
 import { linear } from "../tensor/ops.js";
 import { assertSameDim, type SeqOrBatch } from "../tensor/typed.js";
-import { _attendCore, checkQkv, mergeHeads, type AttendOptions, type MaskOption, type QkvWeights } from "./attention.js";
+import { _attendCore, _attendMergedPerHead, checkQkv, mergeHeads, type AttendOptions, type MaskOption, type QkvWeights } from "./attention.js";
 
 /** All parameters of one multi-head attention (the paper's W, eq. 4), row-major. */
 export interface MhaWeights extends QkvWeights {
@@ -20,9 +20,26 @@ export interface MhaWeights extends QkvWeights {
 
 /** Core without checks: X [B, ℓ_x, d_e], Z [B, ℓ_z, d_e] → [B, ℓ_x, d_out]. */
 export function _mhAttention(X: tf.Tensor, Z: tf.Tensor, w: MhaWeights, o: AttendOptions): tf.Tensor {
-  const Y = _attendCore(X, Z, w, o); // [B, H, ℓ_x, d_mid]
-  return linear(mergeHeads(Y), w.W_o, w.b_o); // W_o Y + b_o
+  const Y = usePerHead(o) ? _attendMergedPerHead(X, Z, w, o) : mergeHeads(_attendCore(X, Z, w, o)); // [B, ℓ_x, H·d_mid]
+  return linear(Y, w.W_o, w.b_o); // W_o Y + b_o
 }
+
+/**
+ * Which attention layout to use. Per-(batch, head) 2-D products are much faster on wasm, the batched
+ * 4-D form elsewhere; hooks and the KV cache need the 4-D tensors. CTXLAB_ATTENTION=batched|per-head
+ * overrides (for benchmarks and the equivalence test).
+ */
+export function usePerHead(o: AttendOptions): boolean {
+  if (o.hooks || o.kv) return false;
+  const forced = attentionLayout.mode;
+  if (forced !== "auto") return forced === "per-head";
+  return tf.getBackend() === "wasm";
+}
+
+/** Attention layout switch: "auto" (per-head on wasm), or forced. */
+export const attentionLayout: { mode: "auto" | "per-head" | "batched" } = {
+  mode: (["per-head", "batched"] as const).find((m) => m === process.env.CTXLAB_ATTENTION) ?? "auto",
+};
 
 /**
  * Algorithm 5 on X [ℓ_x, d_e] (or [B, ℓ_x, d_e]) attending to Z (pass X again for self-attention).

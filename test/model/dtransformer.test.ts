@@ -251,3 +251,32 @@ describe("withPositional", () => {
     m.dispose();
   });
 });
+
+describe("attention layouts", () => {
+  it("per-(batch, head) 2-D products equal the batched 4-D form, values and gradients, under every seam", async () => {
+    const { attentionLayout } = await import("../../lib/model/mh-attention.js");
+    const { rope, yarn } = await import("../../lib/positional/rope.js");
+    const { alibi } = await import("../../lib/positional/alibi.js");
+    const ids = tf.tensor2d([[1, 5, 2, 7, 3, 9], [4, 4, 0, 1, 2, 3]], [2, 6], "int32");
+    const base = DTransformer.create({ ...micro, lMax: 6 }, 12);
+    try {
+      for (const m of [base, base.withPositional(rope()), base.withPositional(yarn(4)), base.withPositional(alibi())]) {
+        const run = (mode: "per-head" | "batched") => {
+          attentionLayout.mode = mode;
+          const vars = [...m.params.vars.values()];
+          const { value, grads } = tf.variableGrads(() => lossOf(m, ids), vars);
+          const logits = dTransformer(ids, m);
+          return { loss: value, grads, logits };
+        };
+        const a = run("per-head");
+        const b = run("batched");
+        expectClose(a.logits, b.logits, { atol: 1e-5, what: `${m.positional.name} logits` });
+        expectClose(a.loss, b.loss, { atol: 1e-6 });
+        for (const k of Object.keys(b.grads)) expectClose(a.grads[k]!, b.grads[k]!, { atol: 1e-6, rtol: 1e-4, what: `${m.positional.name} ∂${k}` });
+      }
+    } finally {
+      attentionLayout.mode = "auto";
+      base.dispose();
+    }
+  });
+});
