@@ -60,7 +60,8 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 /** GELU, tanh approximation (GPT-2): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const inner = tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+    // x + 0.044715·x³ as x·(1 + 0.044715·x²): tf.pow is ~2× slower than products on wasm
+    const inner = tf.mul(SQRT_2_OVER_PI, tf.mul(x, tf.add(1, tf.mul(0.044715, tf.square(x)))));
     return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
   });
 }
