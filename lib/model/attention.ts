@@ -111,7 +111,7 @@ export function _attendCore(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: Attend
     k = hp(h, `${p}.hook_rot_k`, o.pe.rotate(k, kPos, "k", o.peCtx));
   }
   const dAttn = q.shape[3]!;
-  let s = tf.mul(mmT(q, k), 1 / Math.sqrt(dAttn)); // line 4 (transposed): [B, H, ℓ_x, ℓ_z]
+  let s = tf.mul(blockProduct(q, k, true), 1 / Math.sqrt(dAttn)); // line 4 (transposed): [B, H, ℓ_x, ℓ_z]
   const scale = o.pe?.scoreScale && o.peCtx ? o.pe.scoreScale(qPos, o.peCtx) : 1;
   if (scale !== 1) s = tf.mul(s, scale);
   if (o.pe?.scoreBias && o.peCtx) s = tf.add(s, o.pe.scoreBias(qPos, kPos, o.peCtx));
@@ -119,7 +119,22 @@ export function _attendCore(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: Attend
   if (mb) s = tf.add(s, mb);
   s = hp(h, `${p}.hook_scores`, s);
   const pattern = hp(h, `${p}.hook_pattern`, tf.softmax(s, -1)); // line 6: softmax per query
-  return hp(h, `${p}.hook_z`, mm(pattern, v)); // [B, H, ℓ_x, d_mid]
+  return hp(h, `${p}.hook_z`, blockProduct(pattern, v, false)); // [B, H, ℓ_x, d_mid]
+}
+
+/**
+ * a·b (or a·bᵀ) over [B, H, m, k] blocks. On wasm a 4-D batched matMul runs on a scalar kernel, so
+ * when there are few blocks (B·H ≤ 16, e.g. a prompt pass with a KV cache) each block is a 2-D
+ * product instead; unstacking costs a copy of the input per block, hence the limit.
+ */
+function blockProduct(a: tf.Tensor, b: tf.Tensor, transposeB: boolean): tf.Tensor {
+  const [B, H, m] = a.shape as [number, number, number, number];
+  const n = B * H;
+  if (tf.getBackend() !== "wasm" || n === 1 || n > 16 || m < 64) return transposeB ? mmT(a, b) : mm(a, b);
+  const as = tf.unstack(a.reshape([n, m, a.shape[3]!]));
+  const bs = tf.unstack(b.reshape([n, b.shape[2]!, b.shape[3]!]));
+  const out = tf.stack(as.map((x, i) => (transposeB ? mmT(x, bs[i]!) : mm(x, bs[i]!))));
+  return out.reshape([B, H, m, out.shape[2]!]);
 }
 
 /**
