@@ -61,3 +61,12 @@ export { KVCache } from "./model/dtransformer.js";
 
 // Runtime host seam (kernel, CLI)
 export { setHost, currentSignal, startProgress, type Host, type Progress } from "./runtime/context.js";
+
+// Training (Algorithm 13)
+export { dTraining, type TrainingOptions, type TrainingResult, type TrainingStatus } from "./train/dtraining.js"; // Alg 13
+export { nextTokenLoss, accumulatedGrads, evaluateLoss, checkBatch } from "./train/loss.js";
+export { Optimizer, createOptimizer, optimizerFromState, resolveOptimizer, selector, isNoDecay, optimizerDefaults, type OptimizerOptions, type AdamWOptions, type SGDOptions, type OptimizerHyper, type OptimizerState, type Selector } from "./train/optim.js";
+export { schedule, lrAt, resolveSchedule, scheduleDefaults, type ScheduleSpec, type ResolvedSchedule } from "./train/schedule.js";
+export { clipByGlobalNorm, globalNorm, clipScale } from "./train/clip.js";
+export { saveTrainingState, loadTrainingState, CTXLAB_VERSION, TRAINER_STATE_FILE, OPTIMIZER_FILE, METRICS_FILE, type TrainingState, type LoadedTrainingState } from "./train/state.js";
+export { logTable, logCsv, LOG_COLUMNS, type TrainRow } from "./train/log.js";

@@ -175,9 +175,9 @@ export function _attendMergedPerHead(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, 
       const hb = tf.slice(peBias, [h, 0, 0], [1, -1, -1]).reshape([lq, lk]);
       bias = bias ? tf.add(bias, hb) : hb;
     }
-    const qs = tf.unstack(q.reshape([B, lq, dAttn]));
-    const ks = tf.unstack(k.reshape([B, lk, dAttn]));
-    const vs = tf.unstack(v.reshape([B, lk, dMid]));
+    const qs = unstackBatch(q, B, lq, dAttn);
+    const ks = unstackBatch(k, B, lk, dAttn);
+    const vs = unstackBatch(v, B, lk, dMid);
     for (let b = 0; b < B; b++) {
       let s = tf.mul(mmT(qs[b]!, ks[b]!), scale); // [ℓ_x, ℓ_z]
       if (bias) s = tf.add(s, bias);
@@ -185,6 +185,11 @@ export function _attendMergedPerHead(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, 
     }
   }
   return tf.stack(perBatch.map((heads) => (H === 1 ? heads[0]! : tf.concat(heads, 1)))); // [B, ℓ_x, H·d_mid]
+}
+
+/** [B, 1, ℓ, d] → B tensors [ℓ, d]. (tf.unstack's gradient breaks when the axis has size 1.) */
+function unstackBatch(t: tf.Tensor, B: number, l: number, d: number): tf.Tensor[] {
+  return B === 1 ? [t.reshape([l, d])] : tf.unstack(t.reshape([B, l, d]));
 }
 
 function self(X: tf.Tensor, Z: tf.Tensor): boolean {

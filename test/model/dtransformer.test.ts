@@ -280,3 +280,15 @@ describe("attention layouts", () => {
     }
   });
 });
+
+describe("batch of one", () => {
+  it("gradients work for B = 1 (the paper's per-sequence SGD) on the per-head layout", () => {
+    const m = DTransformer.create(micro, 13);
+    const ids = tf.tensor2d([[1, 2, 3, 4]], [1, 4], "int32");
+    const { value, grads } = tf.variableGrads(() => lossOf(m, ids), [...m.params.vars.values()]);
+    assert.ok(Number.isFinite(value.dataSync()[0]!));
+    assert.equal(Object.keys(grads).length, m.params.vars.size);
+    tf.dispose([value, ids, ...Object.values(grads)]);
+    m.dispose();
+  });
+});

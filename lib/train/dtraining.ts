@@ -1,0 +1,269 @@
+/**
+ * Algorithm 13 — θ̂ ← DTraining(x_{1:N_data}, θ), with modern optimisation.
+ *
+ * The paper: for each epoch, for each sequence x_n: loss(θ) = −Σ_{t=1}^{ℓ−1} log P(θ)[x_n[t+1], t],
+ * θ ← θ − η·∇loss(θ). Here, one step s = 1…steps:
+ *   1  draw `accumulate` micro-batches [B, ℓ] from the BatchSource with the run's seeded Rng
+ *   2  loss = mean next-token cross-entropy over their B·(ℓ−1) predicted tokens, g = ∇loss (loss.ts)
+ *   3  if loss or ‖g‖ is NaN/±∞: stop ("diverged"), applying nothing
+ *   4  clip g to global norm `clip` (clip.ts); η = schedule(s) (schedule.ts)
+ *   5  θ ← AdamW or SGD update of the trainable parameter groups (optim.ts)
+ *   6  log a row, maybe evaluate on `valSource`, call onStep, maybe save a checkpoint (state.ts)
+ * Deviations from the paper: mini-batches instead of single sequences, a mean instead of a sum
+ * (η differs by the factor ℓ−1, see loss.ts), a sampled stream of batches instead of epochs over a
+ * fixed list (the source decides), AdamW by default, warm-up + cosine η, clipping, accumulation.
+ *
+ * A generic evented loop (STYLE.md 9): it knows nothing of tasks or plots; it yields to the event
+ * loop between steps so a notebook interrupt (AbortSignal) is seen at the next step boundary.
+ */
+import type * as aq from "arquero";
+import * as tf from "@tensorflow/tfjs";
+import type { Batch, BatchSource } from "../data/types.js";
+import { ConfigError } from "../errors.js";
+import type { DTransformer } from "../model/dtransformer.js";
+import { Rng } from "../tensor/random.js";
+import { _globalNorm, _scaleGrads, checkMaxNorm, clipScale } from "./clip.js";
+import { logTable, type TrainRow } from "./log.js";
+import { _accumulatedGrads, checkBatch, evaluateLoss } from "./loss.js";
+import { createOptimizer, Optimizer, type OptimizerOptions } from "./optim.js";
+import { lrAt, resolveSchedule, type ResolvedSchedule, type ScheduleSpec } from "./schedule.js";
+import { saveTrainingState, type TrainingState } from "./state.js";
+
+export interface TrainingOptions {
+  /** where batches come from; `next(rng)` must draw only from the given Rng */
+  source: BatchSource;
+  /** the step to train up to (a resumed run at step k does steps − k more) */
+  steps: number;
+  /** AdamW (default) or SGD options, or an existing Optimizer on this model */
+  optimizer?: OptimizerOptions | Optimizer;
+  /** η: a number (constant) or a schedule (default constant 3e-4); a cosine's T defaults to `steps` */
+  schedule?: ScheduleSpec | number;
+  /** maximum global gradient norm (default 1; null = no clipping; with `resume`, the saved run's) */
+  clip?: number | null;
+  /** micro-batches per step (default 1; with `resume`, the saved run's) */
+  accumulate?: number;
+  /** seed of the batch Rng (default 0), or the Rng itself */
+  seed?: number | string;
+  rng?: Rng;
+  /** abort to stop at the next step boundary */
+  signal?: AbortSignal;
+  /** validation: every `valEvery` steps (and at the last step), the mean loss on `valBatches` (default 8) batches from Rng(valSeed) */
+  valSource?: BatchSource;
+  valEvery?: number;
+  valBatches?: number;
+  valSeed?: number | string;
+  /** called after every step with its row (live progress) */
+  onStep?: (row: TrainRow) => void;
+  /** called after each checkpoint save */
+  onCheckpoint?: (e: { step: number; dir: string }) => void;
+  /** keep every logEvery-th row in the log (default 1; rows with val_loss and the last row are always kept) */
+  logEvery?: number;
+  /** save a training checkpoint (and metrics.csv) here every `checkpointEvery` steps and when the run stops */
+  checkpointDir?: string;
+  checkpointEvery?: number;
+  /** continue a saved or returned state exactly (its optimizer, Rng, step, schedule and log) */
+  resume?: TrainingState;
+  /** a description of the run stored in checkpoints (JSON values) */
+  run?: Record<string, unknown>;
+}
+
+export type TrainingStatus = "completed" | "interrupted" | "diverged";
+
+export interface TrainingResult {
+  /** the log rows as an arquero table (columns: LOG_COLUMNS) */
+  log: aq.ColumnTable;
+  rows: TrainRow[];
+  status: TrainingStatus;
+  message: string;
+  /** updates applied by this call */
+  steps_done: number;
+  /** the step reached (resume.step + steps_done) */
+  step: number;
+  /** the optimiser (its m, v stay allocated for a resume: dispose() it when done) */
+  optimizer: Optimizer;
+  /** the state at the end, for `resume` or saveTrainingState */
+  state: TrainingState;
+}
+
+/** Everything the loop needs, resolved and validated. */
+interface Run {
+  model: DTransformer;
+  opts: TrainingOptions;
+  optimizer: Optimizer;
+  ownsOptimizer: boolean;
+  rng: Rng;
+  schedule: ResolvedSchedule;
+  clip: number | null;
+  accumulate: number;
+  logEvery: number;
+  vars: [string, tf.Variable][];
+  step: number;
+  rows: TrainRow[];
+  tokensSeen: number;
+  timeS: number;
+}
+
+function count(v: number | undefined, dflt: number, name: string, min = 1): number {
+  const x = v ?? dflt;
+  if (!Number.isSafeInteger(x) || x < min) throw new ConfigError(`dTraining: ${name}=${v} must be an integer ≥ ${min}`);
+  return x;
+}
+
+function pickOptimizer(model: DTransformer, o: TrainingOptions): { optimizer: Optimizer; owns: boolean } {
+  const r = o.resume;
+  if (r && (o.optimizer || o.rng || o.seed !== undefined)) throw new ConfigError("dTraining: with `resume`, the optimizer and the Rng come from the state; drop `optimizer`, `rng` and `seed`");
+  if (r && r.model.params !== model.params) throw new ConfigError("dTraining: `resume` belongs to another model; call dTraining(state.model, { resume: state, … })");
+  const given = r?.optimizer ?? (o.optimizer instanceof Optimizer ? o.optimizer : undefined);
+  if (given && given.params !== model.params) throw new ConfigError("dTraining: the optimizer was made for another model's parameters");
+  return given ? { optimizer: given, owns: false } : { optimizer: createOptimizer(model.params, o.optimizer as OptimizerOptions | undefined), owns: true };
+}
+
+function prepare(model: DTransformer, o: TrainingOptions): Run {
+  if (!o?.source || typeof o.source.next !== "function") throw new ConfigError("dTraining: `source` must be a BatchSource (an object with next(rng))");
+  const r = o.resume;
+  const step = r?.step ?? 0;
+  count(o.steps, NaN, "steps", 0);
+  if (o.steps < step) throw new ConfigError(`dTraining: steps=${o.steps} is below the resumed step ${step}; steps is the step to train up to`);
+  if (o.valSource) count(o.valEvery, NaN, "valEvery");
+  if (o.checkpointEvery !== undefined) count(o.checkpointEvery, 1, "checkpointEvery");
+  const saved = r?.run ?? {}; // a resumed run keeps its accumulation and clipping unless overridden
+  const accumulate = count(o.accumulate ?? (saved.accumulate as number | undefined), 1, "accumulate");
+  const logEvery = count(o.logEvery, 1, "logEvery");
+  const clip = checkMaxNorm(o.clip !== undefined ? o.clip : "clip" in saved ? saved.clip : 1, "dTraining: clip");
+  const schedule = resolveSchedule(o.schedule ?? r?.schedule, o.steps);
+  const { optimizer, owns } = pickOptimizer(model, o);
+  return {
+    model, opts: o, optimizer, ownsOptimizer: owns, schedule, clip, accumulate, logEvery, step,
+    rng: r?.rng ?? o.rng ?? new Rng(o.seed ?? 0),
+    vars: optimizer.variables(),
+    rows: [...(r?.log ?? [])],
+    tokensSeen: r?.tokensSeen ?? 0,
+    timeS: r?.timeS ?? 0,
+  };
+}
+
+const describeNonFinite = (loss: number, norm: number) =>
+  [!Number.isFinite(loss) ? `loss is ${loss}` : "", !Number.isFinite(norm) ? `gradient norm is ${norm}` : ""].filter(Boolean).join(" and ");
+
+/** Steps 1–5 of the header for update s; returns the row, or why it diverged (nothing applied, Rng rewound). */
+function trainStep(run: Run, s: number): { row: TrainRow } | { diverged: string } {
+  const rngBefore = run.rng.state();
+  const batches: Batch[] = [];
+  for (let i = 0; i < run.accumulate; i++) {
+    const b = run.opts.source.next(run.rng);
+    checkBatch(run.model, b, `dTraining: step ${s}, ${run.opts.source.name} micro-batch ${i}`);
+    batches.push(b);
+  }
+  const lr = lrAt(run.schedule, s);
+  const t0 = performance.now();
+  const { loss, grads } = _accumulatedGrads(run.model, batches, run.vars);
+  let lossV: number;
+  let norm: number;
+  try {
+    const pair = tf.tidy(() => tf.stack([loss, _globalNorm(grads.values())]));
+    [lossV, norm] = pair.dataSync() as unknown as [number, number];
+    pair.dispose();
+    if (!Number.isFinite(lossV) || !Number.isFinite(norm)) {
+      run.rng.setState(rngBefore); // the state stays that of step s − 1
+      return { diverged: `diverged at step ${s}: ${describeNonFinite(lossV, norm)}; the update was not applied (parameters are those after step ${s - 1})` };
+    }
+    const scale = clipScale(norm, run.clip);
+    const g = scale === 1 ? grads : _scaleGrads(grads, scale);
+    run.optimizer.apply(g, lr);
+    if (g !== grads) tf.dispose([...g.values()]);
+  } finally {
+    tf.dispose([loss, ...grads.values()]);
+  }
+  const dt = (performance.now() - t0) / 1000;
+  const tokens = batches.reduce((n, b) => n + b.batch * b.length, 0);
+  run.tokensSeen += tokens;
+  run.timeS += dt;
+  return {
+    row: {
+      step: s, loss: lossV, lr, grad_norm: norm,
+      tokens_per_s: dt > 0 ? tokens / dt : 0,
+      tokens_seen: run.tokensSeen,
+      seq_len: Math.max(...batches.map((b) => b.length)),
+      batch: batches.reduce((n, b) => n + b.batch, 0),
+      val_loss: null,
+      time_s: run.timeS,
+    },
+  };
+}
+
+function stateOf(run: Run): TrainingState {
+  const o = run.opts;
+  const source = { name: o.source.name, ...o.source.describe() };
+  const val = o.valSource ? { source: { name: o.valSource.name, ...o.valSource.describe() }, every: o.valEvery, batches: o.valBatches ?? 8, seed: o.valSeed ?? 0 } : null;
+  return {
+    model: run.model, optimizer: run.optimizer, rng: run.rng, step: run.step, schedule: run.schedule,
+    tokensSeen: run.tokensSeen, timeS: run.timeS, log: run.rows,
+    run: { ...(o.resume?.run ?? {}), steps: o.steps, accumulate: run.accumulate, clip: run.clip, source, val, ...(o.run ? { user: o.run } : {}) },
+  };
+}
+
+async function checkpoint(run: Run): Promise<void> {
+  const dir = run.opts.checkpointDir!;
+  await saveTrainingState(dir, stateOf(run));
+  run.opts.onCheckpoint?.({ step: run.step, dir });
+}
+
+/** After a good step: validation, the log, onStep, a periodic checkpoint. Returns whether it saved. */
+async function afterStep(run: Run, row: TrainRow): Promise<boolean> {
+  const o = run.opts;
+  const last = row.step === o.steps;
+  if (o.valSource && (row.step % o.valEvery! === 0 || last)) {
+    row.val_loss = evaluateLoss(run.model, o.valSource, { batches: o.valBatches ?? 8, seed: o.valSeed ?? 0 });
+  }
+  if (row.step % run.logEvery === 0 || row.val_loss !== null || last) run.rows.push(row);
+  o.onStep?.(row);
+  if (o.checkpointDir && o.checkpointEvery && row.step % o.checkpointEvery === 0) {
+    await checkpoint(run);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Train `model` in place (Algorithm 13) and return the log and how the run ended. Never throws for
+ * divergence or an interrupt: those end the run with status "diverged" / "interrupted" and the
+ * parameters of the last completed step.
+ *
+ * @example
+ * const ac = new AbortController();
+ * const r = await dTraining(model, { source, steps: 2000, schedule: { kind: "cosine", lr: 1e-3, warmup: 100 },
+ *   optimizer: { weightDecay: 0.1 }, signal: ac.signal, onStep: (row) => progress(row) });
+ * r.status; r.log.filter((d) => d.step % 100 === 0).print();
+ */
+export async function dTraining(model: DTransformer, opts: TrainingOptions): Promise<TrainingResult> {
+  const run = prepare(model, opts);
+  const start = run.step;
+  let status: TrainingStatus = "completed";
+  let message = "";
+  let savedAt = -1;
+  let lastRow: TrainRow | undefined;
+  try {
+    while (run.step < opts.steps) {
+      await new Promise<void>((resolve) => setImmediate(resolve)); // let an interrupt be delivered
+      if (opts.signal?.aborted) {
+        [status, message] = ["interrupted", `interrupted at step ${run.step}: the signal was aborted; parameters are those after step ${run.step}`];
+        break;
+      }
+      const out = trainStep(run, run.step + 1);
+      if ("diverged" in out) {
+        [status, message] = ["diverged", out.diverged];
+        break;
+      }
+      run.step += 1;
+      lastRow = out.row;
+      if (await afterStep(run, out.row)) savedAt = run.step;
+    }
+    if (lastRow && run.rows[run.rows.length - 1] !== lastRow) run.rows.push(lastRow); // the last step is always logged
+    if (opts.checkpointDir && run.step > start && savedAt !== run.step) await checkpoint(run);
+  } catch (e) {
+    if (run.ownsOptimizer) run.optimizer.dispose();
+    throw e;
+  }
+  if (status === "completed") message = `completed ${run.step - start} steps (step ${run.step})${run.rows.length ? `, last loss ${run.rows[run.rows.length - 1]!.loss.toFixed(4)}` : ""}`;
+  return { log: logTable(run.rows), rows: run.rows, status, message, steps_done: run.step - start, step: run.step, optimizer: run.optimizer, state: stateOf(run) };
+}
