@@ -376,8 +376,25 @@ async function isFile(path: string): Promise<boolean> {
  * Load a checkpoint directory (HF GPT-2 layout or written by saveCheckpoint). `opts.positional`
  * replaces the stored encoding (its parameters must be in the file). Throws only CheckpointError.
  */
+/**
+ * A training directory (lib/train/state.ts) keeps the model in a snapshot named by its
+ * trainer-state.json ("checkpoint": "step-00000200"); loadCheckpoint follows that pointer so the
+ * same path works for model-only and training checkpoints.
+ */
+async function followTrainingPointer(dir: string): Promise<string> {
+  if (await isFile(join(dir, CONFIG_FILE))) return dir;
+  try {
+    const j = JSON.parse(await readFile(join(dir, "trainer-state.json"), "utf8")) as { checkpoint?: unknown };
+    if (typeof j.checkpoint === "string" && /^step-\d{8}(-[0-9a-z]+)?$/.test(j.checkpoint)) return join(dir, j.checkpoint);
+  } catch {
+    /* not a training directory */
+  }
+  return dir;
+}
+
 export async function loadCheckpoint(dir: string, opts: { positional?: PositionalEncoding } = {}): Promise<DTransformer> {
   try {
+    dir = await followTrainingPointer(dir);
     const st = await stat(dir).catch(() => undefined);
     if (!st) throw new CheckpointError(`checkpoint directory ${dir} does not exist`);
     if (!st.isDirectory()) throw new CheckpointError(`checkpoint ${dir} is not a directory (expected a directory with ${CONFIG_FILE} and ${WEIGHTS_FILE})`);

@@ -2,24 +2,22 @@
  * Training checkpoints for Algorithm 13: everything needed to continue a run exactly (same batches,
  * same updates, same losses) — the model, the optimiser state, the RNG, the step and the schedule.
  *
- * A directory holds, written in this order, each file atomically (temp file + rename, writeFileAtomic):
- *   1. model.safetensors, config.json   the model, by saveCheckpoint (HF GPT-2 layout: loadCheckpoint reads it)
- *   2. optimizer.safetensors            the slots "m.<name>", "v.<name>" (F32) of the trainable parameters
- *   3. metrics.csv                      the log rows, for people and plotting tools
- *   4. trainer-state.json               step, RNG state, optimiser hyperparameters and t, schedule, run
- *                                       description, log rows, ctxlab version, and the byte size and
- *                                       SHA-256 of config.json, model.safetensors and optimizer.safetensors
- * trainer-state.json is the commit record: it is written last and names the exact bytes of the files
- * it belongs to. A crash before its rename leaves the files of the new save next to the state of the
- * previous one; load compares sizes and hashes and rejects the mix with a CheckpointError
- * ("checkpoint in <dir> is incomplete: … (a save was interrupted?)") instead of resuming from a
- * model of one step and an optimiser of another. A save that crashes before step 1 renames anything
- * leaves the previous checkpoint intact. (The files are replaced in place, so once a rename has
- * happened the previous step cannot be recovered from this directory: keep two directories to
- * survive that window.)
+ * A training directory holds a pointer and versioned snapshots:
+ *   trainer-state.json        the commit record: step, RNG state, optimiser hyperparameters and t,
+ *                             schedule, run description, log rows, ctxlab version, the snapshot it
+ *                             belongs to ("checkpoint": "step-00000200"), and the byte size and SHA-256
+ *                             of that snapshot's config.json, model.safetensors and optimizer.safetensors
+ *   step-00000200/            config.json + model.safetensors (HF GPT-2 layout, loadCheckpoint reads
+ *                             it), optimizer.safetensors (slots "m.<name>", "v.<name>"), metrics.csv
+ *   metrics.csv               the log so far, for people and plotting tools
+ * A save writes the new snapshot directory completely (each file atomically), then replaces
+ * trainer-state.json atomically (temp file + rename), and only then deletes older snapshots. So at
+ * every instant trainer-state.json names a complete snapshot: a crash (even SIGKILL) anywhere in a
+ * save leaves either the previous checkpoint or the new one loadable, never a mix. Load checks sizes
+ * and hashes and refuses a tampered or truncated snapshot with a CheckpointError.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CheckpointError } from "../errors.js";
@@ -100,20 +98,24 @@ export async function saveTrainingState(dir: string, s: TrainingState): Promise<
   const schedule = resolveSchedule(s.schedule);
   try {
     await mkdir(dir, { recursive: true });
-    await saveCheckpoint(s.model, dir, { metadata: { ctxlab_step: String(step) } });
+    const snapshot = await freshSnapshotName(dir, step);
+    const snap = join(dir, snapshot);
+    await saveCheckpoint(s.model, snap, { metadata: { ctxlab_step: String(step) } });
     const o = s.optimizer.toState();
     const optBytes = serializeSafetensors(o.slots, { kind: o.hyper.kind, t: String(o.t), ctxlab_step: String(step) });
-    await writeFileAtomic(join(dir, OPTIMIZER_FILE), optBytes);
-    await writeFileAtomic(join(dir, METRICS_FILE), logCsv(s.log ?? []));
+    await writeFileAtomic(join(snap, OPTIMIZER_FILE), optBytes);
+    const csv = logCsv(s.log ?? []);
+    await writeFileAtomic(join(snap, METRICS_FILE), csv);
     const files: Record<string, FileStamp> = {
-      [CONFIG_FILE]: await stamp(join(dir, CONFIG_FILE)),
-      [WEIGHTS_FILE]: await stamp(join(dir, WEIGHTS_FILE)),
+      [CONFIG_FILE]: await stamp(join(snap, CONFIG_FILE)),
+      [WEIGHTS_FILE]: await stamp(join(snap, WEIGHTS_FILE)),
       [OPTIMIZER_FILE]: { bytes: optBytes.length, sha256: sha256(optBytes) },
     };
     const json = {
       format: FORMAT,
       ctxlab_version: CTXLAB_VERSION,
       step,
+      checkpoint: snapshot,
       tokens_seen: s.tokensSeen ?? 0,
       time_s: s.timeS ?? 0,
       rng: s.rng.state(),
@@ -123,10 +125,29 @@ export async function saveTrainingState(dir: string, s: TrainingState): Promise<
       files,
       log: s.log ?? [],
     };
-    await writeFileAtomic(join(dir, TRAINER_STATE_FILE), JSON.stringify(json, null, 1) + "\n");
+    await writeFileAtomic(join(dir, TRAINER_STATE_FILE), JSON.stringify(json, null, 1) + "\n"); // the commit
+    await writeFileAtomic(join(dir, METRICS_FILE), csv);
+    await removeOtherSnapshots(dir, snapshot);
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
     throw new CheckpointError(`saveTrainingState(${dir}): ${msg(e)}`, { cause: e });
+  }
+}
+
+const SNAPSHOT = /^step-\d{8}(-[0-9a-z]+)?$/;
+
+/** "step-00000200", or with a suffix if a snapshot of that step already exists (a re-save). */
+async function freshSnapshotName(dir: string, step: number): Promise<string> {
+  const base = `step-${String(step).padStart(8, "0")}`;
+  const taken = new Set(await readdir(dir).catch(() => [] as string[]));
+  if (!taken.has(base)) return base;
+  for (let i = 1; ; i++) if (!taken.has(`${base}-${i.toString(36)}`)) return `${base}-${i.toString(36)}`;
+}
+
+/** After the commit: delete snapshots other than `keep` (best effort; a leftover is harmless). */
+async function removeOtherSnapshots(dir: string, keep: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (name !== keep && SNAPSHOT.test(name)) await rm(join(dir, name), { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
@@ -160,6 +181,7 @@ async function readStateJson(dir: string): Promise<Record<string, unknown>> {
   if (!isObj(files) || !HASHED.every((f) => isObj(files[f]))) bad(`files must record ${HASHED.join(", ")}`);
   if (!isObj(j.optimizer) || !isCount(j.optimizer.t)) bad(`optimizer must hold the hyperparameters and t`);
   if (!isObj(j.rng)) bad(`rng state is missing`);
+  if (j.checkpoint !== undefined && (typeof j.checkpoint !== "string" || !SNAPSHOT.test(j.checkpoint))) bad(`checkpoint must name a snapshot directory like "step-00000200", got ${JSON.stringify(j.checkpoint)}`);
   if (!Array.isArray(j.log) || !j.log.every(isTrainRow)) bad(`log must be an array of rows with the columns of the training log`);
   return j;
 }
@@ -188,12 +210,13 @@ async function verifyFiles(dir: string, files: Record<string, unknown>): Promise
  */
 export async function loadTrainingState(dir: string): Promise<LoadedTrainingState> {
   const j = await readStateJson(dir);
-  await verifyFiles(dir, j.files as Record<string, unknown>);
+  const snap = typeof j.checkpoint === "string" ? join(dir, j.checkpoint) : dir; // format without snapshots: flat
+  await verifyFiles(snap, j.files as Record<string, unknown>);
   const path = join(dir, TRAINER_STATE_FILE);
-  const model = await loadCheckpoint(dir);
+  const model = await loadCheckpoint(snap);
   try {
     const { t, ...hyper } = j.optimizer as OptimizerHyper & { t: number };
-    const slots = (await readSafetensorsFile(join(dir, OPTIMIZER_FILE))).tensors;
+    const slots = (await readSafetensorsFile(join(snap, OPTIMIZER_FILE))).tensors;
     const optimizer = optimizerFromState(model.params, { hyper, t, slots });
     let rng: Rng;
     let schedule: ResolvedSchedule;

@@ -95,7 +95,7 @@ describe("training checkpoints", () => {
     const n0 = liveTensors();
     const incomplete = (re: RegExp) => (e: Error) => e instanceof CheckpointError && /^checkpoint in .* is incomplete: /.test(e.message) && /a save was interrupted\?/.test(e.message) && re.test(e.message);
 
-    const opt = join(dirs[0]!, "optimizer.safetensors");
+    const opt = join(await snapshotOf(dirs[0]!), "optimizer.safetensors");
     await truncate(opt, (await readFile(opt)).length - 10);
     await assert.rejects(loadTrainingState(dirs[0]!), incomplete(/optimizer\.safetensors has \d+ bytes but trainer-state\.json records \d+/));
 
@@ -105,7 +105,7 @@ describe("training checkpoints", () => {
     // a crash after the next save renamed model.safetensors but before its trainer-state.json: same size, other bytes
     const more = await dTraining(m, { source: opts(0).source, steps: 3, resume: r.state });
     await saveTrainingState(dirs[3]!, more.state);
-    await copyFile(join(dirs[3]!, "model.safetensors"), join(dirs[2]!, "model.safetensors"));
+    await copyFile(join(await snapshotOf(dirs[3]!), "model.safetensors"), join(await snapshotOf(dirs[2]!), "model.safetensors"));
     await assert.rejects(loadTrainingState(dirs[2]!), incomplete(/model\.safetensors is not the file trainer-state\.json was saved with/));
 
     await writeFile(join(dirs[1]!, "trainer-state.json"), "{\"format\": 1, \"st");
@@ -118,3 +118,8 @@ describe("training checkpoints", () => {
     [ok.optimizer, ok.model, r.optimizer, m].forEach((x) => x.dispose());
   });
 });
+
+/** The snapshot directory a training checkpoint's trainer-state.json points to. */
+async function snapshotOf(dir: string): Promise<string> {
+  return join(dir, (JSON.parse(await readFile(join(dir, "trainer-state.json"), "utf8")) as { checkpoint: string }).checkpoint);
+}
