@@ -28,6 +28,7 @@ import { _accumulatedGrads, checkBatch, evaluateLoss } from "./loss.js";
 import { createOptimizer, Optimizer, type OptimizerOptions } from "./optim.js";
 import { lrAt, resolveSchedule, type ResolvedSchedule, type ScheduleSpec } from "./schedule.js";
 import { saveTrainingState, type TrainingState } from "./state.js";
+import { currentSignal, startProgress } from "../runtime/context.js";
 
 export interface TrainingOptions {
   /** where batches come from; `next(rng)` must draw only from the given Rng */
@@ -238,6 +239,13 @@ async function afterStep(run: Run, row: TrainRow): Promise<boolean> {
 export async function dTraining(model: DTransformer, opts: TrainingOptions): Promise<TrainingResult> {
   const run = prepare(model, opts);
   const start = run.step;
+  const signal = currentSignal(opts.signal); // default: the host's (a notebook cell's interrupt)
+  const progress = startProgress(`training to step ${opts.steps}`, opts.steps);
+  const userOnStep = run.opts.onStep;
+  run.opts = { ...run.opts, onStep: (row) => {
+    userOnStep?.(row);
+    progress.update(row.step, { loss: row.loss, lr: row.lr, "tokens/s": Math.round(row.tokens_per_s), ...(row.val_loss !== null ? { val_loss: row.val_loss } : {}) });
+  } };
   let status: TrainingStatus = "completed";
   let message = "";
   let savedAt = -1;
@@ -245,7 +253,7 @@ export async function dTraining(model: DTransformer, opts: TrainingOptions): Pro
   try {
     while (run.step < opts.steps) {
       await new Promise<void>((resolve) => setImmediate(resolve)); // let an interrupt be delivered
-      if (opts.signal?.aborted) {
+      if (signal?.aborted) {
         [status, message] = ["interrupted", `interrupted at step ${run.step}: the signal was aborted; parameters are those after step ${run.step}`];
         break;
       }
@@ -262,8 +270,10 @@ export async function dTraining(model: DTransformer, opts: TrainingOptions): Pro
     if (opts.checkpointDir && run.step > start && savedAt !== run.step) await checkpoint(run);
   } catch (e) {
     if (run.ownsOptimizer) run.optimizer.dispose();
+    progress.end(`failed: ${e instanceof Error ? e.message : String(e)}`);
     throw e;
   }
   if (status === "completed") message = `completed ${run.step - start} steps (step ${run.step})${run.rows.length ? `, last loss ${run.rows[run.rows.length - 1]!.loss.toFixed(4)}` : ""}`;
+  progress.end(message);
   return { log: logTable(run.rows), rows: run.rows, status, message, steps_done: run.step - start, step: run.step, optimizer: run.optimizer, state: stateOf(run) };
 }
