@@ -1,0 +1,65 @@
+/**
+ * `ctxlab generate --checkpoint <dir> --prompt <text> [--tokens N] [--temperature τ] [--top-k K]
+ * [--top-p p] [--seed s] [--tokenizer byte|gpt2] [--no-cache]`: Algorithm 14 from the command line,
+ * streaming tokens as they are sampled.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ConfigError } from "../errors.js";
+import { GPT2_VOCAB_SIZE, tokenizerFrom } from "../data/tokenizer.js";
+import type { Tokenizer } from "../data/types.js";
+import { dInference, type GenerateResult } from "../infer/dinference.js";
+import { loadCheckpoint } from "../io/checkpoint.js";
+import { useBackend, type BackendName } from "../tensor/backend.js";
+import type { Out } from "./progress.js";
+import { RUN_CONFIG_FILE } from "./train.js";
+
+export interface GenerateArgs {
+  checkpoint: string;
+  prompt: string;
+  tokens?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  tokenizer?: string;
+  cache?: boolean;
+  backend?: BackendName | "auto";
+}
+
+/** The tokenizer of a checkpoint: --tokenizer, else the run config next to it, else by N_V. */
+async function tokenizerOf(dir: string, nVocab: number, explicit?: string): Promise<Tokenizer> {
+  if (explicit) return tokenizerFrom(explicit);
+  try {
+    const j = JSON.parse(await readFile(join(dir, RUN_CONFIG_FILE), "utf8")) as { tokenizer?: string };
+    if (j.tokenizer) return tokenizerFrom(j.tokenizer);
+  } catch {
+    /* no run config: infer */
+  }
+  if (nVocab === GPT2_VOCAB_SIZE) return tokenizerFrom("gpt2");
+  if (nVocab === 256 || nVocab === 259) return tokenizerFrom(nVocab === 256 ? { name: "byte", specials: false } : "byte");
+  throw new ConfigError(`ctxlab generate: cannot tell the tokenizer of a model with N_V=${nVocab}; pass --tokenizer byte|gpt2`);
+}
+
+export async function generateCommand(a: GenerateArgs, out: Out, signal?: AbortSignal): Promise<GenerateResult> {
+  if (!a.checkpoint) throw new ConfigError("ctxlab generate: give --checkpoint <dir>");
+  if (typeof a.prompt !== "string" || a.prompt.length === 0) throw new ConfigError("ctxlab generate: give a non-empty --prompt <text>");
+  await useBackend(a.backend ?? "auto");
+  const model = await loadCheckpoint(a.checkpoint);
+  const tok = await tokenizerOf(a.checkpoint, model.cfg.nVocab, a.tokenizer);
+  const prompt = tok.encode(a.prompt);
+  out.write(a.prompt);
+  const r = await dInference(model, prompt, {
+    maxTokens: a.tokens ?? 100,
+    temperature: a.temperature ?? 1,
+    topK: a.topK ?? 0,
+    topP: a.topP ?? 1,
+    seed: a.seed ?? 0,
+    cache: a.cache ?? true,
+    ...(signal ? { signal } : {}),
+    onToken: (id) => void out.write(tok.decode([id])),
+  });
+  out.write(`\n[${r.tokens.length} tokens, ${r.tokensPerSecond.toFixed(1)} tokens/s, stop: ${r.stopReason}]\n`);
+  model.dispose();
+  return r;
+}

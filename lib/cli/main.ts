@@ -1,0 +1,79 @@
+/**
+ * The `ctxlab` command: `train`, `generate` (this module) and `kernel …` (kernel/main.ts, dispatched by
+ * bin/ctxlab.mjs). Flags are `--name value` or `--name=value`; errors print one clear line and exit 2.
+ */
+import { ConfigError } from "../errors.js";
+import { generateCommand } from "./generate.js";
+import { trainCommand } from "./train.js";
+
+export const USAGE = `usage:
+  ctxlab train --config <run.json> --out <dir>      train or fine-tune (writes checkpoint, metrics.csv, run-config.json)
+  ctxlab train --resume <dir> [--out <dir>] [--steps N]   continue a run exactly (to step N)
+  ctxlab generate --checkpoint <dir> --prompt <text> [--tokens N] [--temperature τ] [--top-k K] [--top-p p] [--seed s] [--tokenizer byte|gpt2] [--no-cache]
+  ctxlab kernel install [--user | --sys-prefix | --prefix P] | uninstall | start <connection_file>`;
+
+/** Parse `--a b --c=d --flag` into a map; positional words are returned apart. */
+export function parseFlags(argv: readonly string[], booleans: readonly string[] = []): { flags: Record<string, string | boolean>; words: string[] } {
+  const flags: Record<string, string | boolean> = {};
+  const words: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith("--")) {
+      words.push(a);
+      continue;
+    }
+    const eq = a.indexOf("=");
+    const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+    if (eq > 0) flags[name] = a.slice(eq + 1);
+    else if (booleans.includes(name)) flags[name] = true;
+    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith("--")) flags[name] = argv[++i]!;
+    else throw new ConfigError(`flag --${name} needs a value`);
+  }
+  return { flags, words };
+}
+
+function numberFlag(flags: Record<string, string | boolean>, name: string, integer = false): number | undefined {
+  const v = flags[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== "string" || v.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new ConfigError(`--${name} ${String(v)} is not ${integer ? "an integer" : "a number"}`);
+  return n;
+}
+
+function known(flags: Record<string, unknown>, names: readonly string[], cmd: string): void {
+  for (const k of Object.keys(flags)) if (!names.includes(k)) throw new ConfigError(`ctxlab ${cmd}: unknown flag --${k}; known: ${names.map((n) => `--${n}`).join(", ")}`);
+}
+
+/** Run a `train` or `generate` command line; returns the exit code. */
+export async function cli(argv: readonly string[], out = process.stdout, err = process.stderr): Promise<number> {
+  const [cmd, ...rest] = argv;
+  const ac = new AbortController();
+  const onInt = () => (ac.signal.aborted ? process.exit(130) : (err.write("\ninterrupt: stopping at the next step boundary (Ctrl-C again to quit now)\n"), ac.abort()));
+  process.on("SIGINT", onInt);
+  try {
+    if (cmd === "train") {
+      const { flags } = parseFlags(rest);
+      known(flags, ["config", "out", "resume", "steps"], "train");
+      const r = await trainCommand({ config: flags.config as string, out: flags.out as string, resume: flags.resume as string, steps: numberFlag(flags, "steps", true) }, out, ac.signal);
+      return r.status === "diverged" ? 1 : 0;
+    }
+    if (cmd === "generate") {
+      const { flags } = parseFlags(rest, ["no-cache"]);
+      known(flags, ["checkpoint", "prompt", "tokens", "temperature", "top-k", "top-p", "seed", "tokenizer", "no-cache", "backend"], "generate");
+      await generateCommand({
+        checkpoint: flags.checkpoint as string, prompt: flags.prompt as string,
+        tokens: numberFlag(flags, "tokens", true), temperature: numberFlag(flags, "temperature"), topK: numberFlag(flags, "top-k", true),
+        topP: numberFlag(flags, "top-p"), seed: numberFlag(flags, "seed", true), tokenizer: flags.tokenizer as string | undefined,
+        cache: !flags["no-cache"], backend: flags.backend as never,
+      } as never, out, ac.signal);
+      return 0;
+    }
+    err.write(`${cmd ? `unknown command "${cmd}"\n` : ""}${USAGE}\n`);
+    return 2;
+  } catch (e) {
+    err.write(`ctxlab ${cmd}: ${(e as Error).name === "Error" ? "" : `${(e as Error).name}: `}${(e as Error).message}\n`);
+    return 2;
+  } finally {
+    process.off("SIGINT", onInt);
+  }
+}
