@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
-# One setup command for a fresh Debian machine with Node 20 (idempotent): installs the npm dependencies,
-# builds the TypeScript, and links node_modules/ctxlab to this checkout so that `import … from "ctxlab"`
-# resolves with types in notebooks (tslab's TypeScript uses node10 resolution, which ignores "exports").
+# One setup command for a fresh Debian machine with Node 20 (idempotent):
+#  1. npm dependencies (npm ci from the lockfile), 2. build dist/ with the project's TypeScript,
+#  3. link node_modules/ctxlab to this checkout so `import … from "ctxlab"` resolves with types in
+#     notebooks (tslab's TypeScript uses node10 resolution, which ignores "exports"),
+#  4. Jupyter (Debian packages) when missing, 5. register the `ctxlab` kernel for this user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 node node_modules/typescript/bin/tsc -p tsconfig.json
-# self-link (npm ci removes it; recreate every time)
 if [ ! -e node_modules/ctxlab ]; then ln -s .. node_modules/ctxlab; fi
-echo "ctxlab setup done: $(node -e 'console.log(require("./package.json").version)') built into dist/"
+
+have_jupyter() { /usr/bin/python3 -c "import jupyter_kernel_test, nbclient, nbconvert, notebook" >/dev/null 2>&1 && [ -x /usr/bin/jupyter-nbconvert ]; }
+if ! have_jupyter; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "ctxlab setup: installing Jupyter from Debian (jupyter-notebook jupyter-nbconvert python3-nbclient python3-jupyter-kernel-test)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      jupyter-notebook jupyter-nbconvert python3-nbclient python3-jupyter-kernel-test >/dev/null
+  else
+    echo "ctxlab setup: Jupyter is missing. Install it, then rerun: sudo apt-get install jupyter-notebook jupyter-nbconvert python3-nbclient python3-jupyter-kernel-test" >&2
+    exit 1
+  fi
+fi
+node bin/ctxlab.mjs kernel install --user
+echo "ctxlab setup done: $(node -p 'require("./package.json").version') built into dist/, kernel \"ctxlab (TypeScript)\" registered"

@@ -1,0 +1,115 @@
+/**
+ * Which cell owns this output? The execution context of the ctxlab kernel.
+ *
+ * Every execute_request becomes an `Execution` (its parent header, a fresh AbortController, and a
+ * `publish` that sends iopub messages with that parent). The cell's code runs inside
+ * `cellContext.run(execution, …)`, so AsyncLocalStorage carries the execution into every timer,
+ * promise continuation and callback the cell starts. stdout/stderr writes, `display(…)`, progress
+ * bars and unhandled errors look the owner up here.
+ *
+ * Decision (documented in kernel/README.md): output written after its cell finished still goes to
+ * that cell's parent header (as ipykernel does for threads; Jupyter frontends append it to the
+ * finished cell), never to whichever cell runs now. Only output with no owner at all (written by
+ * code that was never inside a cell) falls back to the running cell, else to the kernel log.
+ * Output of `silent` executions is dropped, as the messaging spec asks.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { inspect } from "node:util";
+import type { Header } from "./wire.js";
+
+/** ename/evalue/traceback, as in `error` messages and error execute_replies. */
+export interface CellError {
+  ename: string;
+  evalue: string;
+  traceback: string[];
+}
+
+export interface Execution {
+  /** the execute_request's msg_id (tests and logs) */
+  readonly msgId: string;
+  readonly parent: Header;
+  readonly count: number;
+  readonly silent: boolean;
+  /** aborted on interrupt (SIGINT or interrupt_request): the library's loops stop at their next step */
+  readonly controller: AbortController;
+  /** true once the execute_reply has been sent */
+  finished: boolean;
+  /** set when an interrupt arrived while the cell ran */
+  interrupted: boolean;
+  /** unhandled rejections / uncaught exceptions raised by this cell's async work while it ran */
+  readonly asyncErrors: CellError[];
+  /** send an iopub message whose parent is this cell's request */
+  publish(msgType: string, content: object): void;
+}
+
+export const cellContext = new AsyncLocalStorage<Execution>();
+let running: Execution | undefined;
+
+/** The handler marks the execution in progress (or none). */
+export function setRunning(e: Execution | undefined): void {
+  running = e;
+}
+
+export function runningExecution(): Execution | undefined {
+  return running;
+}
+
+/** The execution that owns the current async context, else the running one. */
+export function currentExecution(): Execution | undefined {
+  return cellContext.getStore() ?? running;
+}
+
+/** An Error (or anything thrown) as ename/evalue/traceback; kernel and tslab frames are dropped. */
+export function toCellError(e: unknown, ename?: string): CellError {
+  if (e instanceof Error) {
+    const frames = (e.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l) && !/node_modules\/tslab\/|\/dist\/kernel\/|\(node:|at node:/.test(l));
+    const name = ename ?? (e.name || e.constructor?.name || "Error");
+    return { ename: name, evalue: e.message, traceback: [`${name}: ${e.message}`, ...frames.map((l) => l.replace(/evalmachine\.<anonymous>/g, "<cell>"))] };
+  }
+  const text = inspect(e, { depth: 2 });
+  return { ename: ename ?? "Error", evalue: text, traceback: [`${ename ?? "Error"}: ${text}`] };
+}
+
+type Write = (chunk: unknown, encoding?: unknown, cb?: unknown) => boolean;
+
+function routeWrite(name: "stdout" | "stderr", original: Write): Write {
+  return (chunk, encoding, cb) => {
+    const ex = currentExecution();
+    if (!ex) return original(chunk, encoding, cb);
+    const text = typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8");
+    if (!ex.silent && text) ex.publish("stream", { name, text });
+    const done = typeof encoding === "function" ? encoding : cb;
+    if (typeof done === "function") queueMicrotask(() => (done as () => void)());
+    return true;
+  };
+}
+
+/** Report an error thrown by a cell's async work to its owner (see the header comment). */
+function routeAsyncError(kind: string, reason: unknown, log: (...a: unknown[]) => void): void {
+  const ex = cellContext.getStore() ?? running;
+  const err = toCellError(reason);
+  const labelled = { ename: kind, evalue: `${err.ename}: ${err.evalue}`, traceback: [`${kind}: ${err.traceback[0]}`, ...err.traceback.slice(1)] };
+  if (ex && !ex.finished) {
+    ex.asyncErrors.push(labelled);
+    return;
+  }
+  log(`${kind} from ${ex ? `cell [${ex.count}]` : "outside any cell"}:`, reason);
+  if (ex && !ex.silent) ex.publish("stream", { name: "stderr", text: `${labelled.traceback.join("\n")}\n` });
+}
+
+/**
+ * Patch process.stdout/stderr and install the process-level error handlers (once, at start-up).
+ * Returns a logger that writes to the real stderr (the Jupyter server's log), never to a cell.
+ */
+export function installOutputRouting(): (...args: unknown[]) => void {
+  const out = process.stdout.write.bind(process.stdout) as Write;
+  const err = process.stderr.write.bind(process.stderr) as Write;
+  const log = (...args: unknown[]): void => {
+    err(`[ctxlab-kernel] ${args.map((a) => (typeof a === "string" ? a : inspect(a, { depth: 3 }))).join(" ")}\n`);
+  };
+  process.stdout.write = routeWrite("stdout", out) as typeof process.stdout.write;
+  process.stderr.write = routeWrite("stderr", err) as typeof process.stderr.write;
+  process.on("unhandledRejection", (reason) => routeAsyncError("UnhandledPromiseRejection", reason, log));
+  process.on("uncaughtException", (e) => routeAsyncError("UncaughtException", e, log));
+  return log;
+}
