@@ -36,6 +36,24 @@ export interface HandlerOptions {
 }
 
 type Request = Message<Record<string, unknown>>;
+
+interface TensorMemory {
+  numTensors: number;
+  numBytes: number;
+}
+/** Thresholds of the leak warning (CTXLAB_LEAK_WARN_TENSORS, default 100 new tensors, or 256 MB). */
+const LEAK_WARN_TENSORS = Number(process.env.CTXLAB_LEAK_WARN_TENSORS ?? 100);
+const LEAK_WARN_BYTES = 256e6;
+
+/** Live tensors of the TF.js engine the cells use (tfjs keeps it on globalThis._tfengine), if loaded. */
+function tensorMemory(): TensorMemory | undefined {
+  const engine = (globalThis as { _tfengine?: { memory?: () => TensorMemory } })._tfengine;
+  try {
+    return engine?.memory?.();
+  } catch {
+    return undefined;
+  }
+}
 type ReqChannel = Exclude<Channel, "iopub">;
 
 const KEEP_EXECUTIONS = 64;
@@ -215,6 +233,7 @@ export class Handler {
     if (!silent) this.publish(req, "execute_input", { code, execution_count: count });
     const ex = this.newExecution(req, count, silent);
     setRunning(ex);
+    const memBefore = tensorMemory();
     let outcome: CellOutcome;
     try {
       outcome = await this.engine.execute(code, ex);
@@ -228,6 +247,7 @@ export class Handler {
     ex.finished = true;
     setRunning(undefined);
     const output = this.publishOutcome(ex, outcome);
+    if (!silent) this.warnLeaks(ex, memBefore, tensorMemory());
     if (store) this.history.add(count, code, output);
     const content = outcome.status === "ok" ? { status: "ok", execution_count: count, payload: [], user_expressions: {} } : { status: "error", execution_count: count, ...outcome.error };
     await this.send("shell", req, "execute_reply", content);
@@ -260,6 +280,16 @@ export class Handler {
     const bundle = toMimeBundle(outcome.value, this.log);
     if (!ex.silent) ex.publish("execute_result", { execution_count: ex.count, ...bundle });
     return String(bundle.data["text/plain"] ?? "");
+  }
+
+  /** One stderr line when a cell leaves many new tensors alive (notebooks leak: rebinding keeps the old ones). */
+  private warnLeaks(ex: Execution, before: TensorMemory | undefined, after: TensorMemory | undefined): void {
+    if (!before || !after) return;
+    const n = after.numTensors - before.numTensors;
+    const bytes = after.numBytes - before.numBytes;
+    if (n < LEAK_WARN_TENSORS && bytes < LEAK_WARN_BYTES) return;
+    const mb = (bytes / 1e6).toFixed(1);
+    ex.publish("stream", { name: "stderr", text: `ctxlab: this cell left ${n.toLocaleString("en-US")} new tensors alive (${mb} MB, ${after.numTensors.toLocaleString("en-US")} in all); dispose what you no longer need or wrap the work in scope(() => …)\n` });
   }
 
   /** After a failed cell (stop_on_error), requests queued behind it are answered "aborted", not run. */

@@ -88,6 +88,32 @@ describe("interrupting the ctxlab kernel with SIGINT", { timeout: 150_000 }, () 
     await assertStopped("tokens");
   });
 
+  test("a running fine-tune (dTraining) stops at a step boundary, keeps the last completed step, and the next cell runs", async () => {
+    const code = [
+      'import { DTransformer, presets, rope, dTraining, useBackend, type BatchSource } from "ctxlab";',
+      'await useBackend("wasm");',
+      "const ft = DTransformer.create({ ...presets.micro, positional: rope() }, 0);",
+      "const src: BatchSource = { name: 'rand', describe: () => ({}), next: (rng) => ({ tokens: Int32Array.from({ length: 4 * 8 }, () => rng.int(0, 11)), batch: 4, length: 8 }) };",
+      "const g = globalThis as any;",
+      "g.steps = 0; g.sums = [];",
+      "const checksum = () => Array.from(ft.params.get('blocks.0.mlp.W_mlp1').dataSync()).reduce((a, b) => a + b, 0);",
+      'console.log("training");',
+      "const res = await dTraining(ft, { source: src, steps: 1_000_000, schedule: 1e-2, onStep: (row) => { g.steps = row.step; g.sums.push(checksum()); } });",
+      "g.status = res.status; g.message = res.message; g.stepsDone = res.steps_done;",
+      "g.final = checksum();",
+    ].join("\n");
+    const { r } = await interruptAfter(code, "training", 1500, 90_000);
+    assertInterrupted(r);
+    assert.equal(await value("(globalThis as any).status"), "'interrupted'");
+    const steps = Number(await value("(globalThis as any).stepsDone"));
+    assert.ok(steps > 0, "no step completed before the interrupt");
+    assert.match(String(await value("(globalThis as any).message")), new RegExp(`interrupted at step ${steps}`));
+    // the parameters are those after the last completed step
+    assert.equal(await value("(globalThis as any).final === (globalThis as any).sums.at(-1)"), "true");
+    await assertStopped("steps");
+    assert.equal(await value("1 + 1"), "2");
+  });
+
   test("an awaited loop that ignores the signal is abandoned after the grace period", async () => {
     const code = 'console.log("stubborn");\nwhile (true) await new Promise((r) => setTimeout(r, 20));';
     const { r, sentAt } = await interruptAfter(code, "stubborn", 300);

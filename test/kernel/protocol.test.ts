@@ -179,6 +179,15 @@ describe("ctxlab kernel protocol", { timeout: 120_000 }, () => {
     assert.match(String(dataOf(a, "execute_result")), /2 rows × 2 columns/);
   });
 
+  test("a cell that leaves many new tensors alive gets a one-line warning with the count and bytes", async () => {
+    const leak = await k.execute('import * as tf from "@tensorflow/tfjs";\n(globalThis as any).kept = Array.from({ length: 150 }, () => tf.ones([1000]));', 60_000);
+    ok(leak);
+    const err = leak.outputs.filter((m) => m.header.msg_type === "stream" && m.content.name === "stderr").map((m) => String(m.content.text)).join("");
+    assert.match(err, /ctxlab: this cell left 150 new tensors alive \(0\.6 MB/);
+    const clean = await k.execute("(globalThis as any).kept.forEach((t: any) => t.dispose()); 1");
+    assert.equal(clean.outputs.filter((m) => m.header.msg_type === "stream").length, 0);
+  });
+
   test("shutdown_request with restart=true is echoed, then the kernel exits cleanly", async () => {
     const r = await k.request("control", "shutdown_request", { restart: true });
     assert.equal(r.reply.header.msg_type, "shutdown_reply");
