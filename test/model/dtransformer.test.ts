@@ -14,19 +14,10 @@ import { none } from "../../lib/positional/none.js";
 import { useBackend } from "../../lib/tensor/backend.js";
 import { named } from "../../lib/tensor/typed.js";
 import { expectClose, maxAbsDiff, onBackend, testBackend, values } from "../helpers/setup.js";
+import { lossOf } from "../helpers/loss.js";
 
 const micro = { ...presets.micro };
 
-/** Mean next-token cross-entropy of ids [B, ℓ] (targets = ids shifted by one). */
-function lossOf(model: DTransformer, ids: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => {
-    const logits = dTransformer(ids, model); // [B, ℓ, N_V]
-    const [B, l] = ids.shape;
-    const lp = tf.logSoftmax(logits.slice([0, 0, 0], [B, l - 1, -1]), -1);
-    const tgt = tf.oneHot(ids.slice([0, 1], [B, l - 1]), model.cfg.nVocab).cast("float32");
-    return tf.neg(tf.mean(tf.sum(tf.mul(lp, tgt), -1))) as tf.Scalar;
-  });
-}
 
 before(async () => {
   await testBackend();

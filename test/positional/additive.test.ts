@@ -8,7 +8,7 @@ import { before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { makeConfig, presets } from "../../lib/config.js";
 import { ConfigError, InputError } from "../../lib/errors.js";
-import { dTransformer, DTransformer } from "../../lib/model/dtransformer.js";
+import { DTransformer } from "../../lib/model/dtransformer.js";
 import { bounded, boundedTable } from "../../lib/positional/bounded.js";
 import { extendLearned } from "../../lib/positional/extend.js";
 import { learned, W_P } from "../../lib/positional/learned.js";
@@ -17,6 +17,7 @@ import { positionalFrom } from "../../lib/positional/registry.js";
 import { sinusoidal, sinusoidTable } from "../../lib/positional/sinusoidal.js";
 import type { PeContext, PositionalEncoding } from "../../lib/positional/types.js";
 import { expectClose, maxAbsDiff, testBackend, values } from "../helpers/setup.js";
+import { lossOf } from "../helpers/loss.js";
 
 const micro = { ...presets.micro }; // ℓ_max = 8, d_e = 8, H = 2, L = 2, N_V = 11
 const ctxOf = (pe: PositionalEncoding, lMax: number = micro.lMax): PeContext => ({
@@ -24,16 +25,6 @@ const ctxOf = (pe: PositionalEncoding, lMax: number = micro.lMax): PeContext => 
   param: (n) => assert.fail(`no parameter ${n} expected`),
 });
 
-/** Mean next-token cross-entropy of ids [B, ℓ] (targets = ids shifted by one). */
-function lossOf(model: DTransformer, ids: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => {
-    const logits = dTransformer(ids, model);
-    const [B, l] = ids.shape;
-    const lp = tf.logSoftmax(logits.slice([0, 0, 0], [B, l - 1, -1]), -1);
-    const tgt = tf.oneHot(ids.slice([0, 1], [B, l - 1]), model.cfg.nVocab).cast("float32");
-    return tf.neg(tf.mean(tf.sum(tf.mul(lp, tgt), -1))) as tf.Scalar;
-  });
-}
 
 /** Every parameter of `m` gets a finite, non-zero gradient on sequences of length `l`. */
 function assertAllGradients(m: DTransformer, l: number): void {

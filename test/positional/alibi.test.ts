@@ -8,12 +8,13 @@ import { before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { makeConfig, presets } from "../../lib/config.js";
 import { ConfigError } from "../../lib/errors.js";
-import { dTransformer, DTransformer } from "../../lib/model/dtransformer.js";
+import { DTransformer } from "../../lib/model/dtransformer.js";
 import { alibi, alibiBias, alibiSlopes } from "../../lib/positional/alibi.js";
 import { none } from "../../lib/positional/none.js";
 import { positionalFrom } from "../../lib/positional/registry.js";
 import type { PeContext } from "../../lib/positional/types.js";
 import { expectClose, testBackend, values } from "../helpers/setup.js";
+import { lossOf } from "../helpers/loss.js";
 
 /** micro with H = 6 heads (a non-power-of-two slope set): d_e = 12, d_attn = 2, ℓ_max = 8 */
 const six = { ...presets.micro, dE: 12, nHeads: 6, dMlp: 24 };
@@ -27,16 +28,6 @@ const REF: Record<number, number[]> = {
   16: [0.70710678, 0.5, 0.35355339, 0.25, 0.1767767, 0.125, 0.088388348, 0.0625, 0.044194174, 0.03125, 0.022097087, 0.015625, 0.011048543, 0.0078125, 0.0055242717, 0.00390625],
 };
 
-/** Mean next-token cross-entropy of ids [B, ℓ]. */
-function lossOf(model: DTransformer, ids: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => {
-    const logits = dTransformer(ids, model);
-    const [B, l] = ids.shape;
-    const lp = tf.logSoftmax(logits.slice([0, 0, 0], [B, l - 1, -1]), -1);
-    const tgt = tf.oneHot(ids.slice([0, 1], [B, l - 1]), model.cfg.nVocab).cast("float32");
-    return tf.neg(tf.mean(tf.sum(tf.mul(lp, tgt), -1))) as tf.Scalar;
-  });
-}
 
 before(async () => {
   await testBackend();
