@@ -73,3 +73,11 @@ export { logTable, logCsv, LOG_COLUMNS, type TrainRow } from "./train/log.js";
 
 // Figures (Plotly specs) for encodings, attention and run/evaluation tables
 export * from "./viz/index.js";
+
+// Evaluations (passkey, LongEval lines, Lost-in-the-Middle kv, perplexity vs ℓ, JSONL exact match) and their rollups
+export { runEval, evaluateExamples, evalTable, EVAL_COLUMNS, type EvalTask, type RunEvalOptions } from "./eval/index.js";
+export { passkey, lines, kvRetrieval, depthSweep, DEFAULT_DEPTHS, PASSKEY_FILLER, PASSKEY_HEADER, LINES_HEADER, KV_HEADER, OVER_LMAX, type EvalExample, type EvalRow, type TaskOptions, type SweepOptions, type TaskName } from "./eval/index.js";
+export { scoreExample, scoreLogits, scoreGreedy, matchAnswer, teacherForced, DEFAULT_SCORER, type ScorerName, type ScoreOptions, type ScoreResult } from "./eval/index.js";
+export { perplexityVsLength, tokenLosses, windowsFor, PERPLEXITY_COLUMNS, type PerplexityOptions, type PerplexityMode, type PerplexityRow } from "./eval/index.js";
+export { accuracyBy, accuracyByLength, accuracyByDepth, accuracyByLengthDepth, accuracyGrid, kMax, kMaxOf, perplexityByLength, formatTable } from "./eval/index.js";
+export { parseJsonl, readJsonl, jsonlExamples, toJsonl, evalSets, writeEvalSets, EVALSET_VERSION, EVALSET_SPEC, type JsonlItem } from "./eval/index.js";

@@ -27,8 +27,8 @@ export interface GenerateArgs {
   backend?: BackendName | "auto";
 }
 
-/** The tokenizer of a checkpoint: --tokenizer, else the run config next to it, else by N_V. */
-async function tokenizerOf(dir: string, nVocab: number, explicit?: string): Promise<Tokenizer> {
+/** The tokenizer of a checkpoint: --tokenizer, else the run config next to it, else by N_V (256/259 bytes, 50257 GPT-2). */
+export async function checkpointTokenizer(dir: string, nVocab: number, explicit?: string, cmd = "generate"): Promise<Tokenizer> {
   if (explicit) return tokenizerFrom(explicit);
   try {
     const j = JSON.parse(await readFile(join(dir, RUN_CONFIG_FILE), "utf8")) as { tokenizer?: string };
@@ -38,7 +38,7 @@ async function tokenizerOf(dir: string, nVocab: number, explicit?: string): Prom
   }
   if (nVocab === GPT2_VOCAB_SIZE) return tokenizerFrom("gpt2");
   if (nVocab === 256 || nVocab === 259) return tokenizerFrom(nVocab === 256 ? { name: "byte", specials: false } : "byte");
-  throw new ConfigError(`ctxlab generate: cannot tell the tokenizer of a model with N_V=${nVocab}; pass --tokenizer byte|gpt2`);
+  throw new ConfigError(`ctxlab ${cmd}: cannot tell the tokenizer of a model with N_V=${nVocab}; pass --tokenizer byte|gpt2`);
 }
 
 export async function generateCommand(a: GenerateArgs, out: Out, signal?: AbortSignal): Promise<GenerateResult> {
@@ -46,7 +46,7 @@ export async function generateCommand(a: GenerateArgs, out: Out, signal?: AbortS
   if (typeof a.prompt !== "string" || a.prompt.length === 0) throw new ConfigError("ctxlab generate: give a non-empty --prompt <text>");
   await useBackend(a.backend ?? "auto");
   const model = await loadCheckpoint(a.checkpoint);
-  const tok = await tokenizerOf(a.checkpoint, model.cfg.nVocab, a.tokenizer);
+  const tok = await checkpointTokenizer(a.checkpoint, model.cfg.nVocab, a.tokenizer);
   const prompt = tok.encode(a.prompt);
   out.write(a.prompt);
   const r = await dInference(model, prompt, {

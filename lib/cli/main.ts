@@ -3,6 +3,7 @@
  * bin/ctxlab.mjs). Flags are `--name value` or `--name=value`; errors print one clear line and exit 2.
  */
 import { ConfigError } from "../errors.js";
+import { evalArgsFromFlags, evalCommand } from "./eval.js";
 import { generateCommand } from "./generate.js";
 import { trainCommand } from "./train.js";
 
@@ -10,6 +11,7 @@ export const USAGE = `usage:
   ctxlab train --config <run.json> --out <dir>      train or fine-tune (writes checkpoint, metrics.csv, run-config.json)
   ctxlab train --resume <dir> [--out <dir>] [--steps N]   continue a run exactly (to step N)
   ctxlab generate --checkpoint <dir> --prompt <text> [--tokens N] [--temperature τ] [--top-k K] [--top-p p] [--seed s] [--tokenizer byte|gpt2] [--no-cache]
+  ctxlab eval --checkpoint <dir> --task passkey|lines|kv|perplexity|jsonl:<file> [--lengths 64,128,256] [--depths 0,0.5,1] [--n 5] [--seed 0] [--out results.csv] [--variant standard|compact] [--header] [--scorer logit|greedy] [--windows N] [--mode sequential|random|sliding] [--stride S] [--tokenizer byte|gpt2] [--label name]
   ctxlab kernel install [--user | --sys-prefix | --prefix P] | uninstall | start <connection_file>`;
 
 /** Parse `--a b --c=d --flag` into a map; positional words are returned apart. */
@@ -66,6 +68,11 @@ export async function cli(argv: readonly string[], out = process.stdout, err = p
         topP: numberFlag(flags, "top-p"), seed: numberFlag(flags, "seed", true), tokenizer: flags.tokenizer as string | undefined,
         cache: !flags["no-cache"], backend: flags.backend as never,
       } as never, out, ac.signal);
+      return 0;
+    }
+    if (cmd === "eval") {
+      const { flags } = parseFlags(rest, ["header"]);
+      await evalCommand(evalArgsFromFlags(flags), out, ac.signal); // rejects unknown flags
       return 0;
     }
     err.write(`${cmd ? `unknown command "${cmd}"\n` : ""}${USAGE}\n`);

@@ -1,0 +1,109 @@
+/**
+ * `ctxlab eval --checkpoint <dir> --task passkey|lines|kv|perplexity|jsonl:<file> [--lengths 64,128,256]
+ * [--depths 0,0.5,1] [--n 5] [--seed 0] [--out results.csv] [--variant standard|compact] [--header]
+ * [--scorer logit|greedy] [--windows 8] [--mode sequential|random|sliding] [--stride S]
+ * [--tokenizer byte|gpt2] [--label name] [--backend …]`: runs lib/eval's runEval on a checkpoint, prints
+ * a rollup (accuracy per length × depth and k_max, or perplexity per length) and writes the
+ * per-example table as CSV (atomically). Ctrl-C stops at the next example and writes what ran.
+ */
+import type * as aq from "arquero";
+import { ConfigError } from "../errors.js";
+import type { Tokenizer } from "../data/types.js";
+import { accuracyGrid, formatTable, kMax, perplexityByLength, runEval, type EvalTask, type PerplexityMode, type RunEvalOptions, type ScorerName } from "../eval/index.js";
+import { loadCheckpoint } from "../io/checkpoint.js";
+import { writeFileAtomic } from "../io/safetensors.js";
+import { setHost } from "../runtime/context.js";
+import { useBackend, type BackendName } from "../tensor/backend.js";
+import { terminalProgress, type Out } from "./progress.js";
+import { checkpointTokenizer } from "./generate.js";
+
+export interface EvalArgs {
+  checkpoint: string;
+  task: string;
+  lengths?: number[];
+  depths?: number[];
+  n?: number;
+  seed?: number;
+  out?: string;
+  variant?: "standard" | "compact";
+  header?: boolean;
+  scorer?: ScorerName;
+  windows?: number;
+  mode?: PerplexityMode;
+  stride?: number;
+  tokenizer?: string;
+  label?: string;
+  backend?: BackendName | "auto";
+}
+
+/** Flags `ctxlab eval` accepts (--header is boolean). */
+export const EVAL_FLAGS = ["checkpoint", "task", "lengths", "depths", "n", "seed", "out", "variant", "header", "scorer", "windows", "mode", "stride", "tokenizer", "label", "backend"] as const;
+
+/** Default ℓ values when --lengths is not given (generated tasks and perplexity). */
+export const DEFAULT_EVAL_LENGTHS = [64, 128, 256, 512];
+
+function list(v: string | boolean | undefined, name: string, integer: boolean): number[] | undefined {
+  if (v === undefined) return undefined;
+  const parts = typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : [];
+  const xs = parts.map(Number);
+  if (!xs.length || xs.some((x) => !Number.isFinite(x) || (integer && !Number.isInteger(x)))) throw new ConfigError(`--${name} ${String(v)} must be a comma-separated list of ${integer ? "integers" : "numbers"}, e.g. --${name} ${integer ? "64,128,256" : "0,0.5,1"}`);
+  return xs;
+}
+
+function int(v: string | boolean | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== "string" || v.trim() === "" || !Number.isInteger(n)) throw new ConfigError(`--${name} ${String(v)} is not an integer`);
+  return n;
+}
+
+/** EvalArgs from parsed flags (lib/cli/main.ts parseFlags with ["header"] as booleans); unknown flags are errors. */
+export function evalArgsFromFlags(flags: Record<string, string | boolean>): EvalArgs {
+  for (const k of Object.keys(flags)) if (!(EVAL_FLAGS as readonly string[]).includes(k)) throw new ConfigError(`ctxlab eval: unknown flag --${k}; known: ${EVAL_FLAGS.map((n) => `--${n}`).join(", ")}`);
+  const s = (k: string) => (typeof flags[k] === "string" ? (flags[k] as string) : undefined);
+  const a: EvalArgs = { checkpoint: s("checkpoint") ?? "", task: s("task") ?? "" };
+  const opt = { lengths: list(flags.lengths, "lengths", true), depths: list(flags.depths, "depths", false), n: int(flags.n, "n"), seed: int(flags.seed, "seed"), windows: int(flags.windows, "windows"), stride: int(flags.stride, "stride") };
+  for (const [k, v] of Object.entries(opt)) if (v !== undefined) (a as unknown as Record<string, unknown>)[k] = v;
+  for (const k of ["out", "variant", "scorer", "mode", "tokenizer", "label", "backend"] as const) if (s(k) !== undefined) (a as unknown as Record<string, unknown>)[k] = s(k);
+  if (flags.header) a.header = true;
+  return a;
+}
+
+/** The checkpoint's tokenizer: --tokenizer, else the run config beside it, else by N_V. */
+export function evalTokenizer(dir: string, nVocab: number, explicit?: string): Promise<Tokenizer> {
+  return checkpointTokenizer(dir, nVocab, explicit, "eval");
+}
+
+/** The rollup printed after a run. */
+export function evalSummary(table: aq.ColumnTable, task: string): string {
+  if (task === "perplexity") return formatTable(perplexityByLength(table));
+  const k = (kMax(table).objects() as { method: string; k_max: number | null }[]).map((r) => `${r.method}: ${r.k_max ?? "none"}`).join("; ");
+  return `${formatTable(accuracyGrid(table))}\nk_max (accuracy ≥ 0.2 at ℓ and every shorter ℓ): ${k}`;
+}
+
+/** Run `ctxlab eval`; returns the per-example (or per-window) table. */
+export async function evalCommand(a: EvalArgs, out: Out, signal?: AbortSignal): Promise<aq.ColumnTable> {
+  if (!a.checkpoint) throw new ConfigError("ctxlab eval: give --checkpoint <dir>");
+  if (!a.task) throw new ConfigError("ctxlab eval: give --task passkey|lines|kv|perplexity|jsonl:<file>");
+  const info = await useBackend(a.backend ?? "auto");
+  out.write(`${info.summary}\n`);
+  const model = await loadCheckpoint(a.checkpoint);
+  const prev = setHost({ progress: (label, total) => terminalProgress(out, label, total) });
+  try {
+    const tok = await evalTokenizer(a.checkpoint, model.cfg.nVocab, a.tokenizer);
+    const generated = !a.task.startsWith("jsonl:");
+    const { checkpoint: _c, task: _t, out: _o, backend: _b, tokenizer: _k, ...rest } = a;
+    const opts: RunEvalOptions = { ...rest, tokenizer: tok, ...(generated && !a.lengths ? { lengths: DEFAULT_EVAL_LENGTHS } : {}), ...(signal ? { signal } : {}) };
+    out.write(`model: ${model.positional.label}, ℓ_max=${model.cfg.lMax}, tokenizer ${tok.name}; task ${a.task}\n`);
+    const table = await runEval(model, a.task as EvalTask, opts);
+    out.write(`${evalSummary(table, a.task)}\n`);
+    if (a.out) {
+      await writeFileAtomic(a.out, table.toCSV()); // no trailing newline: arquero would read it as an empty row
+      out.write(`wrote ${table.numRows()} rows to ${a.out}\n`);
+    }
+    return table;
+  } finally {
+    setHost(prev);
+    model.dispose();
+  }
+}
