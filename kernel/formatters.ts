@@ -182,11 +182,31 @@ export const htmlMethodFormatter: Formatter = {
   format(v) {
     if (!isObject(v) || typeof v.toHTML !== "function") return undefined;
     const t = v as { toHTML(o?: object): string; toMarkdown?(o?: object): string; numRows?(): number; numCols?(): number };
-    const size = typeof t.numRows === "function" && typeof t.numCols === "function" ? `${t.numRows()} rows × ${t.numCols!()} columns` : "";
-    const data: MimeBundle["data"] = { "text/html": (size ? `<div style="font-size:smaller">${size}</div>` : "") + t.toHTML({ limit: 50 }) };
+    const rows = typeof t.numRows === "function" ? t.numRows() : undefined;
+    const size = rows !== undefined && typeof t.numCols === "function" ? `${rows} rows × ${t.numCols!()} columns` : "";
+    const html = rows !== undefined && rows > PAGE_ROWS ? pagedTable(t, rows) : t.toHTML({ limit: PAGE_ROWS });
+    const data: MimeBundle["data"] = { "text/html": (size ? `<div style="font-size:smaller">${size}</div>` : "") + html };
     data["text/plain"] = typeof t.toMarkdown === "function" ? `${size}\n${t.toMarkdown({ limit: 20 })}`.trim() : plainText(v);
     return { data, metadata: {} };
   },
 };
+
+const PAGE_ROWS = 50;
+const MAX_PAGED_ROWS = 2000;
+
+/**
+ * A long table as pages of 50 rows with ◀ ▶ buttons (inline handlers, no script tag, so it also works
+ * in nbconvert HTML); at most the first 2,000 rows are embedded, and the page says so.
+ */
+function pagedTable(t: { toHTML(o?: object): string }, rows: number): string {
+  const shown = Math.min(rows, MAX_PAGED_ROWS);
+  const pages = Math.ceil(shown / PAGE_ROWS);
+  const body = Array.from({ length: pages }, (_, i) =>
+    `<div class="ctxlab-page"${i ? ' style="display:none"' : ""}>${t.toHTML({ limit: PAGE_ROWS, offset: i * PAGE_ROWS })}</div>`).join("");
+  const go = (d: number) =>
+    `var r=this.closest('.ctxlab-paged'),p=r.querySelectorAll('.ctxlab-page'),i=+r.dataset.page+${d};if(i<0||i>=p.length)return;p[r.dataset.page].style.display='none';p[i].style.display='';r.dataset.page=i;r.querySelector('.ctxlab-pos').textContent='page '+(i+1)+' of '+p.length;`;
+  const more = rows > shown ? ` (first ${shown.toLocaleString("en-US")} of ${rows.toLocaleString("en-US")} rows embedded; use .slice() or .filter() to see others)` : "";
+  return `<div class="ctxlab-paged" data-page="0"><div style="font-size:smaller"><button onclick="${go(-1)}">◀</button> <span class="ctxlab-pos">page 1 of ${pages}</span> <button onclick="${go(1)}">▶</button>${more}</div>${body}</div>`;
+}
 
 export const builtinFormatters: Formatter[] = [plotlyFormatter, tensorFormatter, activationCacheFormatter, htmlMethodFormatter];

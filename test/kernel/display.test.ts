@@ -65,6 +65,18 @@ test("arquero tables and ActivationCache render as tables", () => {
   cache.dispose();
 });
 
+test("long arquero tables are paged (50 rows a page, at most 2,000 rows embedded)", () => {
+  const long = aq.table({ step: Array.from({ length: 120 }, (_, i) => i) });
+  const h = String(toMimeBundle(long).data["text/html"]);
+  assert.match(h, /120 rows × 1 columns/);
+  assert.match(h, /page 1 of 3/);
+  assert.equal((h.match(/class="ctxlab-page"/g) ?? []).length, 3);
+  assert.match(h, />119</); // the last row is on the last page
+  const huge = String(toMimeBundle(aq.table({ x: Array.from({ length: 5000 }, (_, i) => i) })).data["text/html"]);
+  assert.match(huge, /page 1 of 40/);
+  assert.match(huge, /first 2,000 of 5,000 rows embedded/);
+});
+
 test("user formatters come first and can be removed; a failing formatter is skipped", () => {
   const off = registerFormatter({ name: "dates", format: (v) => (v instanceof Date ? { data: { "text/plain": "a date" }, metadata: {} } : undefined) });
   const boom = registerFormatter({ name: "boom", format: () => { throw new Error("x"); } });
