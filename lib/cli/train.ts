@@ -118,8 +118,7 @@ export async function trainCommand(args: TrainArgs, out: Out, signal?: AbortSign
       ...(resume ? { resume } : { seed: cfg.seed, optimizer: optimizerOptions(cfg), schedule: scheduleSpec(cfg), clip: cfg.clip, accumulate: cfg.accumulate }),
       run: { config: cfg },
     });
-    const realised = (source as { realised?: () => unknown }).realised?.();
-    if (realised) out.write(`realised length mixture: ${JSON.stringify(realised)}\n`);
+    if (result.lengths.length > 1) out.write(`realised length mixture (ℓ: share of steps): ${result.lengths.map((r) => `${r.length}: ${(100 * r.fraction).toFixed(1)}%`).join(", ")}\n`);
     out.write(`${result.status}: ${result.message}\ncheckpoint: ${outDir}/${TRAINER_STATE_FILE} (and metrics.csv, ${RUN_CONFIG_FILE})\n`);
     result.optimizer.dispose();
     return result;

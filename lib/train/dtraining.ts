@@ -26,6 +26,7 @@ import { _globalNorm, _scaleGrads, checkMaxNorm, clipScale } from "./clip.js";
 import { logTable, type TrainRow } from "./log.js";
 import { _accumulatedGrads, checkBatch, evaluateLoss } from "./loss.js";
 import { createOptimizer, Optimizer, type OptimizerOptions } from "./optim.js";
+import { gradPoolFor, type GradPool } from "./parallel.js";
 import { lrAt, resolveSchedule, type ResolvedSchedule, type ScheduleSpec } from "./schedule.js";
 import { saveTrainingState, type TrainingState } from "./state.js";
 import { currentSignal, startProgress } from "../runtime/context.js";
@@ -66,6 +67,13 @@ export interface TrainingOptions {
   resume?: TrainingState;
   /** a description of the run stored in checkpoints (JSON values) */
   run?: Record<string, unknown>;
+  /**
+   * W: compute each step's gradient data-parallel on the main thread + W−1 worker threads (default 1:
+   * one process). Rows are split into W fixed shards and combined token-weighted in a fixed order
+   * (parallel.ts): deterministic, equal to W = 1 up to float32 rounding. Not stored in checkpoints;
+   * ignored (1) on tfjs-node, which already uses every core.
+   */
+  workers?: number;
 }
 
 export type TrainingStatus = "completed" | "interrupted" | "diverged";
@@ -78,6 +86,8 @@ export interface TrainingResult {
   message: string;
   /** updates applied by this call */
   steps_done: number;
+  /** the realised sequence lengths of this call's steps (a length curriculum's mixture): ℓ, steps, fraction */
+  lengths: { length: number; steps: number; fraction: number }[];
   /** the step reached (resume.step + steps_done) */
   step: number;
   /** the optimiser (its m, v stay allocated for a resume: dispose() it when done) */
@@ -102,6 +112,7 @@ interface Run {
   rows: TrainRow[];
   tokensSeen: number;
   timeS: number;
+  pool: GradPool | undefined;
 }
 
 function count(v: number | undefined, dflt: number, name: string, min = 1): number {
@@ -132,11 +143,14 @@ function prepare(model: DTransformer, o: TrainingOptions): Run {
   const logEvery = count(o.logEvery, 1, "logEvery");
   const clip = checkMaxNorm(o.clip !== undefined ? o.clip : "clip" in saved ? saved.clip : 1, "dTraining: clip");
   const schedule = resolveSchedule(o.schedule ?? r?.schedule, o.steps);
+  const workers = count(o.workers, 1, "workers");
   const { optimizer, owns } = pickOptimizer(model, o);
+  const vars = optimizer.variables();
   return {
     model, opts: o, optimizer, ownsOptimizer: owns, schedule, clip, accumulate, logEvery, step,
     rng: r?.rng ?? o.rng ?? new Rng(o.seed ?? 0),
-    vars: optimizer.variables(),
+    vars,
+    pool: gradPoolFor(model, workers, vars),
     rows: [...(r?.log ?? [])],
     tokensSeen: r?.tokensSeen ?? 0,
     timeS: r?.timeS ?? 0,
@@ -147,7 +161,7 @@ const describeNonFinite = (loss: number, norm: number) =>
   [!Number.isFinite(loss) ? `loss is ${loss}` : "", !Number.isFinite(norm) ? `gradient norm is ${norm}` : ""].filter(Boolean).join(" and ");
 
 /** Steps 1–5 of the header for update s; returns the row, or why it diverged (nothing applied, Rng rewound). */
-function trainStep(run: Run, s: number): { row: TrainRow } | { diverged: string } {
+async function trainStep(run: Run, s: number): Promise<{ row: TrainRow } | { diverged: string }> {
   const rngBefore = run.rng.state();
   const batches: Batch[] = [];
   for (let i = 0; i < run.accumulate; i++) {
@@ -157,7 +171,9 @@ function trainStep(run: Run, s: number): { row: TrainRow } | { diverged: string 
   }
   const lr = lrAt(run.schedule, s);
   const t0 = performance.now();
-  const { loss, grads } = _accumulatedGrads(run.model, batches, run.vars);
+  const { loss, grads } = run.pool
+    ? await run.pool.grads(batches).catch((e: unknown) => { run.rng.setState(rngBefore); throw e; }) // nothing applied
+    : _accumulatedGrads(run.model, batches, run.vars);
   let lossV: number;
   let norm: number;
   try {
@@ -250,6 +266,7 @@ export async function dTraining(model: DTransformer, opts: TrainingOptions): Pro
   let message = "";
   let savedAt = -1;
   let lastRow: TrainRow | undefined;
+  const lengthCounts = new Map<number, number>();
   try {
     while (run.step < opts.steps) {
       await new Promise<void>((resolve) => setImmediate(resolve)); // let an interrupt be delivered
@@ -257,13 +274,14 @@ export async function dTraining(model: DTransformer, opts: TrainingOptions): Pro
         [status, message] = ["interrupted", `interrupted at step ${run.step}: the signal was aborted; parameters are those after step ${run.step}`];
         break;
       }
-      const out = trainStep(run, run.step + 1);
+      const out = await trainStep(run, run.step + 1);
       if ("diverged" in out) {
         [status, message] = ["diverged", out.diverged];
         break;
       }
       run.step += 1;
       lastRow = out.row;
+      lengthCounts.set(out.row.seq_len, (lengthCounts.get(out.row.seq_len) ?? 0) + 1);
       if (await afterStep(run, out.row)) savedAt = run.step;
     }
     if (lastRow && run.rows[run.rows.length - 1] !== lastRow) run.rows.push(lastRow); // the last step is always logged
@@ -272,8 +290,12 @@ export async function dTraining(model: DTransformer, opts: TrainingOptions): Pro
     if (run.ownsOptimizer) run.optimizer.dispose();
     progress.end(`failed: ${e instanceof Error ? e.message : String(e)}`);
     throw e;
+  } finally {
+    await run.pool?.close(); // worker threads never outlive the call
   }
   if (status === "completed") message = `completed ${run.step - start} steps (step ${run.step})${run.rows.length ? `, last loss ${run.rows[run.rows.length - 1]!.loss.toFixed(4)}` : ""}`;
   progress.end(message);
-  return { log: logTable(run.rows), rows: run.rows, status, message, steps_done: run.step - start, step: run.step, optimizer: run.optimizer, state: stateOf(run) };
+  const done = run.step - start;
+  const lengths = [...lengthCounts].sort((a, b) => a[0] - b[0]).map(([length, steps]) => ({ length, steps, fraction: steps / Math.max(done, 1) }));
+  return { log: logTable(run.rows), rows: run.rows, status, message, steps_done: done, step: run.step, lengths, optimizer: run.optimizer, state: stateOf(run) };
 }
