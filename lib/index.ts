@@ -30,6 +30,8 @@ export { unembedding } from "./model/unembedding.js"; // Alg 7
 export { maskPaper, maskRows, causalBias } from "./model/mask.js";
 export { DTransformer, dTransformer, type ForwardOptions, type LogitsOf } from "./model/dtransformer.js"; // Alg 10
 export { ParamStore, paramShapes } from "./model/params.js";
+export { attentionLayout } from "./model/mh-attention.js";
+export { estimateForwardMemory, forwardMemory, checkFits, WASM_HEAP_LIMIT, type ForwardMemoryEstimate, type ForwardMemoryOptions, type CheckFitsOptions } from "./model/memory-estimate.js";
 
 // Positional encodings
 export { learned, none, positionalFrom, registerPositional, positionalNames, positionalForms, W_P, type PositionalEncoding, type PositionalSpec, type PositionRange, type PeContext } from "./positional/index.js";

@@ -29,6 +29,7 @@ import type { BSeq, Seq, Tensor } from "../tensor/typed.js";
 import { _layerNorm } from "./layer-norm.js";
 import type { LayerKV } from "./attention.js";
 import { _mhAttention, type MhaWeights } from "./mh-attention.js";
+import { checkFits } from "./memory-estimate.js";
 import { initValue, newVariable, ParamStore, paramShapes } from "./params.js";
 import { _tokenEmbedding, toTokenBatch, type TokenInput } from "./token-embedding.js";
 import { _unembedLogits } from "./unembedding.js";
@@ -131,6 +132,7 @@ export class DTransformer {
             `with an encoding that has no table (model.withPositional(...)).`,
         );
       }
+      if (tf.getBackend() === "wasm") checkFits(this.cfg, { batch: ids.shape[0], length: start + l }); // refuse before the heap runs out
       const hooks = opts.hooks?.length ? new HookContext(opts.hooks.map(([filter, fn]) => ({ filter, fn }))) : undefined;
       return tf.tidy(() => {
         const out = dTransformer(ids, this, { hooks, start, probs });
@@ -189,17 +191,21 @@ export function dTransformer(ids: tf.Tensor, model: DTransformer, o: { hooks?: H
   let X = hp(h, "hook_embed", _tokenEmbedding(ids, p.get("W_e"))); // line 2: W_e[:, x[t]]   [B, ℓ, d_e]
   if (pe.embed) X = tf.add(X, hp(h, "hook_pos_embed", pe.embed(pos, peCtx))); //        + W_p[:, t]       [ℓ, d_e]
   for (let i = 0; i < cfg.nLayers; i++) {
-    const b = `blocks.${i}`;
-    const g = (n: string) => p.get(`${b}.${n}`);
-    X = hp(h, `${b}.hook_resid_pre`, X); // line 3 (i = 0) / residual entering layer i
-    const Xt = hp(h, `${b}.ln1.hook_normalized`, _layerNorm(X, g("ln1.gamma"), g("ln1.beta"), cfg.lnEps)); // line 5
-    const attnOut = _mhAttention(Xt, Xt, mhaWeights(p, i), { nHeads: cfg.nHeads, mask: "causal", pe, peCtx, qPos: pos, kPos, hooks: h, prefix: `${b}.attn`, kv: o.kv?.layers[i] });
-    X = hp(h, `${b}.hook_resid_mid`, tf.add(X, hp(h, `${b}.hook_attn_out`, attnOut))); // line 6
-    const Xt2 = hp(h, `${b}.ln2.hook_normalized`, _layerNorm(X, g("ln2.gamma"), g("ln2.beta"), cfg.lnEps)); // line 7
-    const pre = hp(h, `${b}.mlp.hook_pre`, linear(Xt2, g("mlp.W_mlp1"), g("mlp.b_mlp1"))); // [B, ℓ, d_mlp]
-    const post = hp(h, `${b}.mlp.hook_post`, gelu(pre, cfg.gelu));
-    const mlpOut = hp(h, `${b}.hook_mlp_out`, linear(post, g("mlp.W_mlp2"), g("mlp.b_mlp2")));
-    X = hp(h, `${b}.hook_resid_post`, tf.add(X, mlpOut)); // line 8
+    const Xin = X;
+    // one tidy per layer: the layer's temporaries are freed before the next (long ℓ fits the wasm heap)
+    X = tf.tidy(() => {
+      const b = `blocks.${i}`;
+      const g = (n: string) => p.get(`${b}.${n}`);
+      let R = hp(h, `${b}.hook_resid_pre`, Xin); // line 3 (i = 0) / residual entering layer i
+      const Xt = hp(h, `${b}.ln1.hook_normalized`, _layerNorm(R, g("ln1.gamma"), g("ln1.beta"), cfg.lnEps)); // line 5
+      const attnOut = _mhAttention(Xt, Xt, mhaWeights(p, i), { nHeads: cfg.nHeads, mask: "causal", pe, peCtx, qPos: pos, kPos, hooks: h, prefix: `${b}.attn`, kv: o.kv?.layers[i] });
+      R = hp(h, `${b}.hook_resid_mid`, tf.add(R, hp(h, `${b}.hook_attn_out`, attnOut))); // line 6
+      const Xt2 = hp(h, `${b}.ln2.hook_normalized`, _layerNorm(R, g("ln2.gamma"), g("ln2.beta"), cfg.lnEps)); // line 7
+      const pre = hp(h, `${b}.mlp.hook_pre`, linear(Xt2, g("mlp.W_mlp1"), g("mlp.b_mlp1"))); // [B, ℓ, d_mlp]
+      const post = hp(h, `${b}.mlp.hook_post`, gelu(pre, cfg.gelu));
+      const mlpOut = hp(h, `${b}.hook_mlp_out`, linear(post, g("mlp.W_mlp2"), g("mlp.b_mlp2")));
+      return hp(h, `${b}.hook_resid_post`, tf.add(R, mlpOut)); // line 8
+    });
   }
   if (o.kv) o.kv.length += l;
   X = hp(h, "ln_final.hook_normalized", _layerNorm(X, p.get("ln_final.gamma"), p.get("ln_final.beta"), cfg.lnEps)); // line 10

@@ -1,0 +1,154 @@
+/**
+ * Memory estimate of one forward pass of Algorithm 10 (float32 tensors, bytes), and a check that
+ * refuses a pass that cannot fit before anything is allocated.
+ *
+ * Why: on wasm every tensor lives in one WebAssembly heap that is capped at 4 GiB (wasm32) and never
+ * shrinks (PERF-NOTES.md); a pass that does not fit dies deep inside a kernel with "Aborted()" or
+ * leaves the process unusable. `checkFits` throws first, naming the estimate and the ways out.
+ *
+ * The model, fitted to the reference model and variants (L = 2…8, d_e = 64/128, d_mlp = 128/512,
+ * B = 1/2, ℓ = 256…2,048; tf.profile's high-water of tf.memory().numBytes) and to the wasm heap of the
+ * long-context benchmark. "Features" are floats per token; each costs 4·B·ℓ bytes.
+ *   params       4·|θ| (training: twice, for the gradients)
+ *   activations  dTransformer keeps every layer's tensors alive until the pass ends (no per-layer
+ *                tidy): per layer 7·d_e + 4·d_mlp features, plus 20·H·d_attn for the per-head q/k/v of
+ *                the unchunked layouts (the chunked path frees them per layer); 4·d_e for embedding and
+ *                final layer norm. Training (tape-saved inputs and every intermediate gradient, which
+ *                tf.variableGrads keeps until the backward pass ends): 120·d_e + 28·d_mlp per layer,
+ *                20·d_e + 8·N_V outside the layers.
+ *   attention    unchunked: every layer's score tensors, unchunkedScoreBytes (~4 [ℓ_q, ℓ_k] per
+ *                (batch, head) + the mask; training 2.2×), i.e. O(L·B·H·ℓ²); chunked: one block's
+ *                working set, rows·ℓ_k·(3 + 2H with ALiBi)·4 bytes (twice when training), plus the last
+ *                layer's per-head tensors — O(ℓ·chunk), independent of B and H.
+ *   logits       2·N_V features (the product and its bias/reshape).
+ * numBytes counts a reshape or clone as a new tensor, so it reads ~20 % above the real heap use; the
+ * estimate sits between the two: 0.7–1.0× numBytes (tested: within 2×), and 0.85× / 1.09× / 0.94× the wasm
+ * heap measured after a forward at ℓ = 1,024 / 16,384 / 65,536 (the heap also holds fragmentation).
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { DTransformerConfig } from "../config.js";
+import { InputError } from "../errors.js";
+import { blockRows, DEFAULT_CHUNK, unchunkedScoreBytes } from "./chunked-attention.js";
+import { attentionLayout, attentionPath } from "./mh-attention.js";
+import { paramShapes } from "./params.js";
+
+/** The wasm heap limit (wasm32: 4 GiB). */
+export const WASM_HEAP_LIMIT = 4 * 2 ** 30;
+
+/** What a pass looks like. */
+export interface ForwardMemoryOptions {
+  /** B: sequences per pass */
+  batch: number;
+  /** ℓ: tokens per sequence (queries = keys without a KV cache) */
+  length: number;
+  /** chunked attention (default: what the automatic dispatch would choose) */
+  chunked?: boolean;
+  /** query rows per block of the chunked path (default attentionLayout.chunk) */
+  chunk?: number;
+  /** a training step (forward kept for backward, plus gradients) instead of inference */
+  training?: boolean;
+}
+
+/** The estimate, by part (bytes). */
+export interface ForwardMemoryEstimate {
+  bytes: number;
+  params: number;
+  activations: number;
+  attention: number;
+  logits: number;
+  chunked: boolean;
+}
+
+const F32 = 4;
+
+/** Each part of the estimate (see the header). */
+export function forwardMemory(cfg: DTransformerConfig, o: ForwardMemoryOptions): ForwardMemoryEstimate {
+  const { nLayers: L, nHeads: H, dE, dMlp, dAttn, dMid, nVocab } = cfg;
+  const B = o.batch;
+  const l = o.length;
+  const bias = cfg.positional.scoreBias !== undefined;
+  const chunked = o.chunked ?? attentionPath({ nHeads: H, mask: "causal", pe: cfg.positional }, B, l, l) === "chunked";
+  let nParams = 0;
+  for (const shape of paramShapes(cfg).values()) nParams += shape.reduce((a, b) => a * b, 1);
+  const train = o.training ? 2 : 1;
+  const rowsBytes = F32 * B * l; // one feature: [B, ℓ, 1]
+  const heads = chunked ? 0 : 20 * H * dAttn;
+  const perLayer = o.training ? 120 * dE + 28 * dMlp + heads : 7 * dE + 4 * dMlp + heads;
+  const outside = o.training ? 20 * dE + 8 * nVocab : 4 * dE;
+  // dTransformer frees each layer's temporaries at the layer's end (one tf.tidy per layer), so a
+  // forward holds one layer's working set plus the residual stream of every layer; training keeps
+  // every layer's activations for the backward pass.
+  const activations = rowsBytes * ((o.training ? L * perLayer : L * dE + perLayer) + outside);
+  let attention: number;
+  if (chunked) {
+    const rows = blockRows(l, l, H, bias, { chunk: o.chunk ?? attentionLayout.chunk ?? DEFAULT_CHUNK });
+    const block = F32 * rows * l * (3 + (bias ? 2 * H : 0)) * train; // backward: P, dP, dS and transposes
+    attention = block + rowsBytes * 10 * H * (dAttn + dMid) / 2; // + the last layer's per-head q, k, v and rotations
+  } else {
+    const perLayerScores = unchunkedScoreBytes(B, H, l, l, bias);
+    attention = o.training ? L * perLayerScores * 2.2 : perLayerScores;
+  }
+  const logits = rowsBytes * nVocab * 2;
+  const params = F32 * nParams * train;
+  return { bytes: params + activations + attention + logits, params, activations, attention, logits, chunked };
+}
+
+/** Estimated bytes of tensors alive at the high-water mark of one forward (or training) pass. */
+export function estimateForwardMemory(cfg: DTransformerConfig, o: ForwardMemoryOptions): number {
+  return forwardMemory(cfg, o).bytes;
+}
+
+const GiB = (n: number) => (n < 2 ** 30 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 2 ** 30).toFixed(n < 100 * 2 ** 30 ? 2 : 0)} GiB`);
+
+/** Largest n in [1, hi] with fits(n) (fits monotone decreasing), or 0. */
+function largest(hi: number, fits: (n: number) => boolean): number {
+  if (!fits(1)) return 0;
+  let lo = 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** Options of checkFits: the pass, and the memory it may use. */
+export interface CheckFitsOptions extends ForwardMemoryOptions {
+  /** bytes available in all (default: the 4 GiB wasm heap on wasm, no check on other backends) */
+  limitBytes?: number;
+  /** bytes already held by live tensors (default tf.memory().numBytes, which includes θ) */
+  liveBytes?: number;
+}
+
+/**
+ * Throw an InputError before a pass whose estimate exceeds the memory left (limit − live tensors),
+ * naming the estimate by part and the ways out: a smaller ℓ (the largest that fits), chunked
+ * attention (its estimate), a smaller batch. Returns the estimate when it fits. Allocates nothing.
+ * @example checkFits(model.cfg, { batch: 1, length: 1_000_000, chunked: false })  // throws
+ */
+export function checkFits(cfg: DTransformerConfig, o: CheckFitsOptions): ForwardMemoryEstimate {
+  const limit = o.limitBytes ?? (tf.getBackend() === "wasm" ? WASM_HEAP_LIMIT : Infinity);
+  const est = forwardMemory(cfg, o);
+  if (!Number.isFinite(limit)) return est;
+  const live = o.liveBytes ?? tf.memory().numBytes;
+  const left = limit - live + est.params / (o.training ? 2 : 1); // θ is already live; count it once
+  if (est.bytes <= left) return est;
+  const same = { chunked: est.chunked, ...(o.chunk !== undefined ? { chunk: o.chunk } : {}), ...(o.training !== undefined ? { training: o.training } : {}) };
+  const fitsL = (n: number) => estimateForwardMemory(cfg, { ...same, batch: o.batch, length: n }) <= left;
+  const fitsB = (n: number) => estimateForwardMemory(cfg, { ...same, batch: n, length: o.length }) <= left;
+  const chunkedEst = forwardMemory(cfg, { ...o, chunked: true });
+  const ways = [`a smaller ℓ (ℓ ≤ ${largest(o.length, fitsL)} fits at B=${o.batch}${est.chunked ? ", chunked" : ", unchunked"})`];
+  if (!est.chunked) {
+    ways.push(
+      `chunked attention (attentionLayout.mode = "chunked" or CTXLAB_ATTENTION=chunked: estimate ${GiB(chunkedEst.bytes)}, ${chunkedEst.bytes <= left ? "fits" : "still too large"})`,
+    );
+  }
+  const maxB = o.batch > 1 ? largest(o.batch, fitsB) : 0;
+  ways.push(o.batch > 1 ? (maxB > 0 ? `a smaller batch (B ≤ ${maxB} fits)` : `a smaller batch (even B=1 does not fit at this ℓ)`) : "a smaller batch (B is already 1)");
+  const parts = `parameters ${GiB(est.params)}, activations ${GiB(est.activations)}, attention ${GiB(est.attention)} (${est.chunked ? "chunked" : "unchunked scores O(L·B·H·ℓ²)"}), logits ${GiB(est.logits)}`;
+  throw new InputError(
+    `DTransformer: a ${o.training ? "training step" : "forward pass"} at B=${o.batch}, ℓ=${o.length} needs an estimated ${GiB(est.bytes)} of tensors (${parts}) ` +
+      `but only ${GiB(Math.max(0, left))} is left of the ${GiB(limit)} ${limit === WASM_HEAP_LIMIT ? "wasm heap" : "limit"} (${GiB(live)} live). ` +
+      `Options: ${ways.join("; ")}.`,
+  );
+}
