@@ -72,6 +72,7 @@ export { schedule, lrAt, resolveSchedule, scheduleDefaults, type ScheduleSpec, t
 export { clipByGlobalNorm, globalNorm, clipScale } from "./train/clip.js";
 export { saveTrainingState, loadTrainingState, CTXLAB_VERSION, TRAINER_STATE_FILE, OPTIMIZER_FILE, METRICS_FILE, type TrainingState, type LoadedTrainingState } from "./train/state.js";
 export { logTable, logCsv, LOG_COLUMNS, type TrainRow } from "./train/log.js";
+export { WorkerError, liveGradWorkers } from "./train/parallel.js";
 
 // Figures (Plotly specs) for encodings, attention and run/evaluation tables
 export * from "./viz/index.js";

@@ -19,6 +19,8 @@ export interface RunConfig {
   optimizer: { kind: "adamw" | "sgd"; betas: [number, number]; eps: number; weightDecay: number; momentum: number; freeze: string[] };
   schedule: { kind: "constant" | "linear-warmup-constant" | "cosine"; lr: number; warmup: number; warmupFrom: number; minLr: number | null };
   steps: number;
+  /** gradient workers (data-parallel threads; 2 uses both cores on wasm) — an execution setting */
+  workers: number;
   accumulate: number;
   clip: number | null;
   valEvery: number;
@@ -37,6 +39,7 @@ export const RUN_DEFAULTS: RunConfig = {
   optimizer: { kind: "adamw", betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1, momentum: 0, freeze: [] },
   schedule: { kind: "cosine", lr: 1e-3, warmup: 20, warmupFrom: 0, minLr: null },
   steps: 200,
+  workers: 1,
   accumulate: 1,
   clip: 1,
   valEvery: 50,
@@ -92,6 +95,7 @@ const SCHEMA: Record<string, Check | Record<string, Check>> = {
   },
   schedule: { kind: oneOf("constant", "linear-warmup-constant", "cosine"), lr: num(0, 10), warmup: int(0), warmupFrom: num(0, 1), minLr: num(0, 10, true) },
   steps: int(1),
+  workers: int(1),
   accumulate: int(1),
   clip: num(0, Infinity, true),
   valEvery: int(1),

@@ -114,7 +114,7 @@ export async function trainCommand(args: TrainArgs, out: Out, signal?: AbortSign
     out.write(`model: ${model.numParams().toLocaleString("en-US")} parameters, ${model.positional.label}, ℓ_max=${model.cfg.lMax}; data: ${JSON.stringify(source.describe())}\n`);
     const result = await dTraining(model, {
       source, steps: cfg.steps, valSource: val, valEvery: cfg.valEvery, valBatches: cfg.valBatches,
-      checkpointDir: outDir, checkpointEvery: cfg.checkpointEvery, ...(signal ? { signal } : {}),
+      checkpointDir: outDir, checkpointEvery: cfg.checkpointEvery, workers: cfg.workers, ...(signal ? { signal } : {}),
       ...(resume ? { resume } : { seed: cfg.seed, optimizer: optimizerOptions(cfg), schedule: scheduleSpec(cfg), clip: cfg.clip, accumulate: cfg.accumulate }),
       run: { config: cfg },
     });
