@@ -132,8 +132,9 @@ export class DTransformer {
             `with an encoding that has no table (model.withPositional(...)).`,
         );
       }
-      if (tf.getBackend() === "wasm") checkFits(this.cfg, { batch: ids.shape[0], length: start + l }); // refuse before the heap runs out
       const hooks = opts.hooks?.length ? new HookContext(opts.hooks.map(([filter, fn]) => ({ filter, fn }))) : undefined;
+      // refuse before the wasm heap runs out (hooks need the unchunked [B, H, ℓ, ℓ] scores)
+      if (tf.getBackend() === "wasm") checkFits(this.cfg, { batch: ids.shape[0], length: start + l, ...(hooks ? { chunked: false } : {}) });
       return tf.tidy(() => {
         const out = dTransformer(ids, this, { hooks, start, probs });
         return batched ? out : out.squeeze([0]);
