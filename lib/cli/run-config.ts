@@ -48,8 +48,18 @@ export const RUN_DEFAULTS: RunConfig = {
 };
 
 type Check = (v: unknown, path: string) => void;
+/** A value for an error message: its JSON, cut to 200 characters; never throws (JSON.stringify does on deep nesting). */
+const show = (v: unknown): string => {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = Array.isArray(v) ? "an array nested too deeply to print" : `a ${typeof v} nested too deeply to print`;
+  }
+  return s.length > 200 ? `${s.slice(0, 197)}...` : s;
+};
 const fail = (path: string, v: unknown, want: string): never => {
-  throw new ConfigError(`run config: ${path} = ${JSON.stringify(v)} is invalid: expected ${want}`);
+  throw new ConfigError(`run config: ${path || "the top level"} = ${show(v)} is invalid: expected ${want}`);
 };
 const int = (min: number, nullable = false): Check => (v, p) => {
   if (v === null && nullable) return;
@@ -126,10 +136,11 @@ function checkSection(obj: unknown, schema: Record<string, Check | Record<string
   if (obj === null || typeof obj !== "object" || Array.isArray(obj)) fail(path, obj, "an object");
   for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
     const p = path ? `${path}.${k}` : k;
-    const rule = schema[k];
+    const rule = Object.hasOwn(schema, k) ? schema[k] : undefined; // not "toString", "__proto__", … from Object.prototype
     if (!rule) {
-      const near = nearest(k, Object.keys(schema));
-      throw new ConfigError(`run config: unknown key ${p}${near ? ` — did you mean ${path ? `${path}.` : ""}${near}?` : `; valid keys: ${Object.keys(schema).join(", ")}`}`);
+      const near = k.length <= 64 ? nearest(k, Object.keys(schema)) : undefined; // distance() is O(|k|·|valid key|)
+      const shown = p.length > 200 ? `${p.slice(0, 197)}...` : p;
+      throw new ConfigError(`run config: unknown key ${shown}${near ? ` — did you mean ${path ? `${path}.` : ""}${near}?` : `; valid keys: ${Object.keys(schema).join(", ")}`}`);
     }
     if (typeof rule === "function") rule(v, p);
     else checkSection(v, rule, p);

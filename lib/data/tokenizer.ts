@@ -17,6 +17,13 @@
  * `encode` adds no specials unless asked; `decode` drops special tokens unless `{ specials: true }`.
  * Byte decoding is lenient: invalid or truncated UTF-8 becomes U+FFFD, and a special token ends any
  * partial character (bytes on either side of it are never joined).
+ *
+ * Long pieces: gpt-tokenizer's BPE merge loop is quadratic in the length of a pre-token (64,000
+ * characters of one class, e.g. "=" × 64,000 or 64,000 lone surrogates, took 3–28 s, and 64,000 emoji
+ * overflowed the stack). A text whose GPT-2 pre-tokens are all at most GPT2_MAX_PIECE = 512 UTF-16
+ * units long is encoded exactly as before (one call to gpt-tokenizer); a pre-token longer than that
+ * is BPE-encoded in slices of 512 units (never splitting a surrogate pair), the other pre-tokens one
+ * by one. Only tokens next to a slice boundary inside such a run can differ from Hugging Face's.
  */
 import { createRequire } from "node:module";
 import { ConfigError, InputError } from "../errors.js";
@@ -61,7 +68,7 @@ function withSpecials(ids: number[], opts: EncodeOptions | undefined, special: R
   for (const k of ["bos", "eos"] as const) {
     if (opts[k] && special[k] === undefined) throw new ConfigError(`${where}: ${k}=true but this tokenizer has no ${k} token`);
   }
-  const out = opts.bos ? [special.bos!, ...ids] : ids;
+  const out = opts.bos ? [special.bos!].concat(ids) : ids;
   if (opts.eos) out.push(special.eos!);
   return out;
 }
@@ -86,7 +93,10 @@ export function byteTokenizer(opts: { specials?: boolean } = {}): TextTokenizer 
     vocabSize,
     special,
     encode(text: string, eo?: EncodeOptions): number[] {
-      return withSpecials(Array.from(encoder.encode(text)), eo, special, "byteTokenizer.encode");
+      const bytes = encoder.encode(text);
+      const ids = new Array<number>(bytes.length); // preallocated: Array.from(bytes) grows through the iterator (≈30 bytes per byte of text)
+      for (let i = 0; i < bytes.length; i++) ids[i] = bytes[i]!;
+      return withSpecials(ids, eo, special, "byteTokenizer.encode");
     },
     decode(ids: readonly number[], d?: DecodeOptions): string {
       checkIds(ids, vocabSize, "byteTokenizer.decode");
@@ -120,6 +130,14 @@ interface R50k {
   readonly vocabularySize: number;
 }
 let r50k: R50k | undefined;
+/**
+ * Flushes gpt-tokenizer's shared streaming TextDecoder. Its decode() ends with `{ stream: true }`, so
+ * the bytes of a trailing partial character stay in a module-level decoder and came out at the start
+ * of the NEXT, unrelated decode() call ("😀"'s first token alone gave "", and the next call began with
+ * U+FFFD or completed the emoji). Flushing before and after each decode makes every call independent:
+ * a truncated character becomes U+FFFD, as in byteTokenizer.
+ */
+let flushR50k: () => string = () => "";
 
 /** Loads gpt-tokenizer's r50k_base on first use (≈0.1 s), synchronously, from node_modules. */
 function loadR50k(): R50k {
@@ -129,8 +147,39 @@ function loadR50k(): R50k {
     if (r50k.vocabularySize !== GPT2_VOCAB_SIZE) {
       throw new ConfigError(`gpt2Tokenizer: gpt-tokenizer r50k_base has N_V=${r50k.vocabularySize}, expected ${GPT2_VOCAB_SIZE}`);
     }
+    try {
+      const core = req("gpt-tokenizer/BytePairEncodingCore") as { decoder?: { decode(input?: Uint8Array): string } };
+      const d = core.decoder;
+      if (d && typeof d.decode === "function") flushR50k = () => d.decode();
+    } catch {
+      /* another gpt-tokenizer layout: nothing to flush */
+    }
   }
   return r50k;
+}
+
+/** GPT-2's pre-tokenizer pattern (gpt-tokenizer's R50K_TOKEN_SPLIT_REGEX), used to find over-long pre-tokens. */
+const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+/** Pre-tokens longer than this (UTF-16 units) are BPE-encoded in slices of this length (see the header). */
+export const GPT2_MAX_PIECE = 512;
+
+/** r50k encoding of `text` in time linear in its length (exactly gpt-tokenizer's unless a pre-token exceeds GPT2_MAX_PIECE). */
+function encodeBounded(enc: R50k, text: string, opts: { disallowedSpecial: Set<string> }): number[] {
+  if (text.length <= GPT2_MAX_PIECE) return enc.encode(text, opts);
+  let long = false;
+  for (const m of text.matchAll(GPT2_SPLIT)) if (m[0].length > GPT2_MAX_PIECE) { long = true; break; }
+  if (!long) return enc.encode(text, opts);
+  const out: number[] = [];
+  for (const [piece] of text.matchAll(GPT2_SPLIT)) {
+    for (let i = 0; i < piece.length; ) {
+      let j = Math.min(piece.length, i + GPT2_MAX_PIECE);
+      const c = piece.charCodeAt(j - 1);
+      if (j < piece.length && c >= 0xd800 && c <= 0xdbff) j--; // keep a surrogate pair together
+      for (const id of enc.encode(piece.slice(i, j), opts)) out.push(id);
+      i = j;
+    }
+  }
+  return out;
 }
 
 /** GPT-2 BPE (r50k_base): N_V = 50257, bos = eos = 50256 ("<|endoftext|>"). */
@@ -143,14 +192,26 @@ export function gpt2Tokenizer(): TextTokenizer {
     vocabSize: GPT2_VOCAB_SIZE,
     special,
     encode(text: string, eo?: EncodeOptions): number[] {
-      return withSpecials(enc.encode(text, noSpecials), eo, special, "gpt2Tokenizer.encode");
+      return withSpecials(encodeBounded(enc, text, noSpecials), eo, special, "gpt2Tokenizer.encode");
     },
     decode(ids: readonly number[], d?: DecodeOptions): string {
       checkIds(ids, GPT2_VOCAB_SIZE, "gpt2Tokenizer.decode");
-      return enc.decode(d?.specials ? ids : ids.filter((v) => v !== GPT2_EOT));
+      flushR50k(); // whatever an earlier caller left in gpt-tokenizer's shared decoder is not ours
+      return enc.decode(d?.specials ? ids : ids.filter((v) => v !== GPT2_EOT)) + flushR50k();
     },
     toJSON: () => ({ name: "gpt2-bpe", vocabSize: GPT2_VOCAB_SIZE, encoding: "r50k_base" }),
   };
+}
+
+/** A value for an error message: its JSON, cut to 200 characters; never throws (JSON.stringify does on deep nesting). */
+function show(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = Array.isArray(v) ? "an array nested too deeply to print" : `a ${typeof v} nested too deeply to print`;
+  }
+  return s.length > 200 ? `${s.slice(0, 197)}...` : s;
 }
 
 const ALIASES: Record<string, string> = { byte: "byte", bytes: "byte", "gpt2-bpe": "gpt2-bpe", gpt2: "gpt2-bpe", r50k_base: "gpt2-bpe" };
@@ -161,12 +222,12 @@ const ALIASES: Record<string, string> = { byte: "byte", bytes: "byte", "gpt2-bpe
  */
 export function tokenizerFrom(json: string | { name: string; [k: string]: unknown }): TextTokenizer {
   const spec = typeof json === "string" ? { name: json } : json;
-  if (!spec || typeof spec.name !== "string") throw new ConfigError(`tokenizerFrom: expected a name or { name, … }, got ${JSON.stringify(json)}`);
+  if (!spec || typeof spec.name !== "string") throw new ConfigError(`tokenizerFrom: expected a name or { name, … }, got ${show(json)}`);
   const kind = ALIASES[spec.name.trim().toLowerCase()];
-  if (!kind) throw new ConfigError(`tokenizerFrom: unknown tokenizer "${spec.name}"; known: ${Object.keys(ALIASES).join(", ")}`);
+  if (!kind) throw new ConfigError(`tokenizerFrom: unknown tokenizer ${show(spec.name)}; known: ${Object.keys(ALIASES).join(", ")}`);
   const tok = kind === "byte" ? byteTokenizer({ specials: spec.specials !== false }) : gpt2Tokenizer();
   if (spec.vocabSize !== undefined && spec.vocabSize !== tok.vocabSize) {
-    throw new ConfigError(`tokenizerFrom: recorded N_V=${String(spec.vocabSize)} but tokenizer "${tok.name}" has N_V=${tok.vocabSize}`);
+    throw new ConfigError(`tokenizerFrom: recorded N_V=${show(spec.vocabSize)} but tokenizer "${tok.name}" has N_V=${tok.vocabSize}`);
   }
   return tok;
 }

@@ -36,19 +36,30 @@ export interface JsonlItem {
 
 const OPTIONAL: Record<string, "string" | "number"> = { id: "string", length: "number", depth: "number", target: "string", task: "string", variant: "string", needle_pos: "number" };
 
+/** A value for an error message: its JSON, cut to 200 characters; never throws (JSON.stringify does on deep nesting). */
+function show(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = Array.isArray(v) ? "an array nested too deeply to print" : `a ${typeof v} nested too deeply to print`;
+  }
+  return s.length > 200 ? `${s.slice(0, 197)}...` : s;
+}
+
 /** Checks one decoded line; `where` is "<source>:<line>". */
 function checkItem(v: unknown, where: string, line: number): JsonlItem {
-  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new InputError(`${where}: expected a JSON object {"prompt": …, "answer": …}, got ${Array.isArray(v) ? "an array" : JSON.stringify(v)}`);
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new InputError(`${where}: expected a JSON object {"prompt": …, "answer": …}, got ${Array.isArray(v) ? "an array" : show(v)}`);
   const o = v as Record<string, unknown>;
   for (const k of ["prompt", "answer"]) {
     if (!(k in o)) throw new InputError(`${where}: missing field "${k}" (each line needs "prompt" and "answer" strings)`);
-    if (typeof o[k] !== "string") throw new InputError(`${where}: field "${k}" must be a string, got ${JSON.stringify(o[k])}`);
+    if (typeof o[k] !== "string") throw new InputError(`${where}: field "${k}" must be a string, got ${show(o[k])}`);
   }
   if ((o.answer as string).trim() === "") throw new InputError(`${where}: field "answer" is empty`);
   const item: JsonlItem = { prompt: o.prompt as string, answer: o.answer as string, line };
   for (const [k, type] of Object.entries(OPTIONAL)) {
     if (o[k] === undefined || o[k] === null) continue;
-    if (typeof o[k] !== type || (type === "number" && !Number.isFinite(o[k]))) throw new InputError(`${where}: field "${k}" must be a ${type}, got ${JSON.stringify(o[k])}`);
+    if (typeof o[k] !== type || (type === "number" && !Number.isFinite(o[k]))) throw new InputError(`${where}: field "${k}" must be a ${type}, got ${show(o[k])}`);
     (item as unknown as Record<string, unknown>)[k] = o[k];
   }
   if (item.depth !== undefined && !(item.depth >= 0 && item.depth <= 1)) throw new InputError(`${where}: field "depth" must be in [0, 1], got ${item.depth}`);

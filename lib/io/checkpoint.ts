@@ -40,9 +40,22 @@ export const WEIGHTS_FILE = "model.safetensors";
 const FORMAT = 1;
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
-const show = (v: unknown): string => (v === undefined ? "undefined" : JSON.stringify(v) ?? String(v));
+/** A value for an error message: its JSON, cut to 200 characters; never throws (JSON.stringify does on deep nesting). */
+const show = (v: unknown): string => {
+  let s: string;
+  try {
+    s = v === undefined ? "undefined" : JSON.stringify(v) ?? String(v);
+  } catch {
+    s = Array.isArray(v) ? "an array nested too deeply to print" : `a ${typeof v} nested too deeply to print`;
+  }
+  return s.length > 200 ? `${s.slice(0, 197)}...` : s;
+};
 const isPosInt = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 1;
-const msg = (e: unknown) => (e instanceof Error ? e.message : String(e));
+/** An error's message for wrapping, cut to 1,000 characters (a value echoed by a nested check can be huge). */
+const msg = (e: unknown) => {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.length > 1000 ? `${m.slice(0, 997)}...` : m;
+};
 
 const TANH_NAMES = ["gelu_new", "gelu_pytorch_tanh", "gelu_fast"];
 
@@ -433,7 +446,9 @@ export async function saveCheckpoint(model: DTransformer, dir: string, opts: { m
   try {
     await mkdir(dir, { recursive: true });
   } catch (e) {
-    throw new CheckpointError(`saveCheckpoint: cannot create directory ${dir}: ${msg(e)}`, { cause: e });
+    // Node's recursive mkdir reports ENOENT on a read-only file system; a plain mkdir names the real cause (EROFS)
+    const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? await mkdir(dir).then(() => null, (e2: unknown) => e2) : e;
+    if (why !== null) throw new CheckpointError(`saveCheckpoint: cannot create directory ${dir}: ${msg(why)}`, { cause: why });
   }
   try {
     const config = JSON.stringify(gpt2JsonFromConfig(model.cfg), null, 2) + "\n";

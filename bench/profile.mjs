@@ -1,0 +1,64 @@
+// Where the time goes: per-kernel wall time of ctxlab on wasm (tf.profile; wasm kernels are synchronous,
+// so each kernel's time is its own), grouped by kernel name, for the benchmark's cases:
+//   decode    one KV-cache decode step at position ≈ 1,024 (presets.ref, learned W_p, ℓ_max 2,048)
+//   train     one gradient of the mean next-token loss, ℓ = 256, batch 16 (no optimizer update)
+//   forward   one forward pass, ℓ = 4,096, batch 1, RoPE (chunked attention)
+// Prints a JSON object per case and a markdown table of the top kernels. Profiling adds overhead per
+// kernel (a timer and bookkeeping): totals are above the benchmark's, shares are what to read.
+// Usage: node bench/profile.mjs [decode,train,forward]
+import { accumulatedGrads, DTransformer, dTransformer, KVCache, presets, rope, tf, useBackend } from "ctxlab";
+
+const which = (process.argv[2] ?? "decode,train,forward").split(",");
+await useBackend("wasm");
+
+async function profileOf(fn) {
+  fn(); // warm-up: compile, grow the heap
+  const t0 = performance.now();
+  const info = await tf.profile(fn);
+  const wall = performance.now() - t0;
+  const by = new Map();
+  for (const k of info.kernels) {
+    const ms = Number(await k.kernelTimeMs) || 0;
+    const e = by.get(k.name) ?? { kernel: k.name, calls: 0, ms: 0 };
+    e.calls++;
+    e.ms += ms;
+    by.set(k.name, e);
+  }
+  const total = [...by.values()].reduce((a, e) => a + e.ms, 0);
+  const rows = [...by.values()].sort((a, b) => b.ms - a.ms).map((e) => ({ ...e, ms: Math.round(e.ms * 100) / 100, share: Math.round((1000 * e.ms) / total) / 10 }));
+  return { kernels: info.kernels.length, kernel_ms: Math.round(total * 10) / 10, wall_ms: Math.round(wall * 10) / 10, top: rows.slice(0, 12) };
+}
+
+const cases = {
+  async decode() {
+    const model = DTransformer.create({ ...presets.ref, lMax: 2048 }, 0);
+    const prompt = Array.from({ length: 1024 }, (_, i) => (i * 31 + 7) % 256);
+    const kv = new KVCache(model.cfg.nLayers);
+    tf.tidy(() => dTransformer(tf.tensor2d(prompt, [1, 1024], "int32"), model, { kv }).dataSync());
+    const step = () => tf.tidy(() => dTransformer(tf.tensor2d([7], [1, 1], "int32"), model, { kv }).dataSync());
+    return profileOf(step);
+  },
+  async train() {
+    const model = DTransformer.create({ ...presets.ref }, 0);
+    const tokens = Int32Array.from({ length: 16 * 256 }, (_, i) => (i * 31 + 7) % 256);
+    const grad = () => {
+      const { loss, grads } = accumulatedGrads(model, [{ tokens, batch: 16, length: 256 }]);
+      loss.dataSync();
+      tf.dispose([loss, ...grads.values()]);
+    };
+    return profileOf(grad);
+  },
+  async forward() {
+    const model = DTransformer.create({ ...presets.ref, positional: rope() }, 0);
+    const x = Array.from({ length: 4096 }, (_, i) => (i * 31 + 7) % 256);
+    return profileOf(() => tf.tidy(() => model.logits(x).dataSync()));
+  },
+};
+
+const out = {};
+for (const c of which) out[c] = await cases[c]();
+console.log(JSON.stringify(out));
+for (const [c, r] of Object.entries(out)) {
+  console.log(`\n${c}: ${r.kernels} kernels, ${r.kernel_ms} ms in kernels, ${r.wall_ms} ms wall (profiled)\n\n| kernel | calls | ms | share |\n|---|---:|---:|---:|`);
+  for (const k of r.top) console.log(`| ${k.kernel} | ${k.calls} | ${k.ms} | ${k.share} % |`);
+}

@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+// The benchmark suite (`npm run bench`): ctxlab against a PyTorch reference of the same model
+// (bench/pytorch_ref.py on Debian's python3-torch, /usr/bin/python3), in the same run, alternating.
+//
+//   node bench/run.mjs [--quick] [--only train,forward16k,decode,…] [--reps 3] [--reps-64k 1]
+//                      [--out bench/out] [--png docs/figures/scaling.png] [--no-pytorch] [--kernel-runs 50]
+//                      [--wait-quiet 60] [--wait-budget 900]
+//
+// Cases (--only takes ids or groups: train, forward, decode, kernel):
+//   train256, train1024  training tokens/s, ℓ = 256 batch 16 and ℓ = 1,024 batch 4; ctxlab with
+//                        workers 1 and 2 (bench/ctxlab-cases.mjs), PyTorch 2 threads
+//   forward1k … forward64k  one forward pass, batch 1, RoPE: time and peak RSS (ctxlab: bench/long-context.mjs,
+//                        which runs each ℓ in a fresh process; PyTorch: one process per ℓ, chunked attention)
+//   decode               greedy decode with a KV cache after a 1,024-token prompt: tokens/s, per-token time
+//                        near positions 1,024 and 2,048
+//   kernel               trivial-cell round trip, ctxlab kernel vs plain tslab (scripts/kernel-roundtrip.mjs)
+// Every measurement is a fresh child process. Each repetition runs every case's implementations back to
+// back, ctxlab first in odd repetitions and PyTorch first in even ones; medians over repetitions. ℓ = 64k
+// runs --reps-64k times (default 1: ~4 min per implementation). --quick: 1 repetition, 2 training steps,
+// no ℓ = 64k, 256 decoded tokens, 20 kernel round trips, PNG to bench/out/ (unless --png).
+// Around each child the machine's busy time (os.cpus()) minus the child's CPU time (/proc/self/stat)
+// gives the cores OTHER processes used meanwhile: the load column. Before each child it waits up to
+// --wait-quiet seconds (default 60; 0: never) for a 2-s window in which others use < 0.25 cores: PyTorch's
+// two OpenMP threads slow down many-fold (decode 40×) when another process holds one of the 2 cores.
+// --wait-budget caps the waiting over the whole run (default 900 s); then runs start at once.
+// Writes <out>/results.json, <out>/results.md, <out>/scaling.html and the PNG. Needs `npm run build`.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join, relative, resolve } from "node:path";
+import { markdownTable, scalingPoints, summarize } from "./report.mjs";
+import { scalingFigure, writeScaling } from "./scaling-plot.mjs";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const PY = "/usr/bin/python3";
+const args = process.argv.slice(2);
+const flag = (n) => args.includes(`--${n}`);
+const opt = (n, d) => (args.includes(`--${n}`) ? args[args.indexOf(`--${n}`) + 1] : d);
+const quick = flag("quick");
+const reps = Number(opt("reps", quick ? 1 : 3));
+const reps64k = Number(opt("reps-64k", 1));
+const outDir = resolve(opt("out", join(ROOT, "bench", "out")));
+const png = resolve(opt("png", quick ? join(outDir, "scaling.png") : join(ROOT, "docs", "figures", "scaling.png")));
+const kernelRuns = opt("kernel-runs", quick ? "20" : "50");
+const steps = quick ? "2" : "4";
+const decodeTokens = quick ? "256" : "1024";
+const waitQuiet = Number(opt("wait-quiet", 60));
+let waitBudget = Number(opt("wait-budget", 900)); // seconds of waiting for quiet in the whole run
+const QUIET = 0.25; // cores used by other processes
+
+/** Why the PyTorch column is empty, or null when /usr/bin/python3 imports torch. */
+function torchMissing() {
+  if (flag("no-pytorch")) return "--no-pytorch";
+  const r = spawnSync(PY, ["-c", "import torch"], { encoding: "utf8" });
+  return r.status === 0 ? null : r.error ? `${PY} not found` : "python3-torch not installed";
+}
+
+const node = (script, ...a) => [process.execPath, [join(ROOT, script), ...a]];
+const py = (...a) => [PY, [join(ROOT, "bench", "pytorch_ref.py"), ...a]];
+const lastJson = (stdout, open = "{") => stdout.split("\n").filter((s) => s.startsWith(open)).at(-1);
+
+/** All cases; each subject is [impl, command, parse?]. */
+function allCases() {
+  const cases = [];
+  for (const [l, B] of [[256, 16], [1024, 4]]) {
+    const a = ["--len", String(l), "--batch", String(B), "--steps", steps];
+    cases.push({ id: `train${l}`, group: "train", reps, subjects: [
+      ["ctxlab-w1", node("bench/ctxlab-cases.mjs", "train", ...a, "--workers", "1")],
+      ["ctxlab-w2", node("bench/ctxlab-cases.mjs", "train", ...a, "--workers", "2")],
+      ["pytorch", py("train", ...a)],
+    ] });
+  }
+  for (const l of quick ? [1024, 4096, 16384] : [1024, 4096, 16384, 65536]) {
+    cases.push({ id: `forward${l / 1024}k`, group: "forward", reps: l === 65536 ? reps64k : reps, timeout: l === 65536 ? 1800 : 600, subjects: [
+      ["ctxlab", node("bench/long-context.mjs", String(l)), (out) => {
+        const row = JSON.parse(lastJson(out));
+        return row.ok ? { ...row, peak_rss_mib: row.maxRSS_MiB } : { error: row.error };
+      }],
+      ["pytorch", py("forward", "--len", String(l))],
+    ] });
+  }
+  cases.push({ id: "decode", group: "decode", reps, subjects: [
+    ["ctxlab", node("bench/ctxlab-cases.mjs", "decode", "--tokens", decodeTokens)],
+    ["pytorch", py("decode", "--tokens", decodeTokens)],
+  ] });
+  cases.push({ id: "kernel", group: "kernel", reps, subjects: [
+    ["kernel", node("scripts/kernel-roundtrip.mjs", kernelRuns), (out) => {
+      const [c, t] = JSON.parse(lastJson(out, "["));
+      return { ctxlab_ms: c.median_ms, tslab_ms: t.median_ms, ctxlab_startup_ms: c.startup_ms, tslab_startup_ms: t.startup_ms, detail: [c, t] };
+    }],
+  ] });
+  const only = opt("only", null)?.split(",");
+  return only ? cases.filter((c) => only.includes(c.id) || only.includes(c.group)) : cases;
+}
+
+/** CPU time (s) of this process's waited-for children, from /proc/self/stat (clock ticks of 1/100 s). */
+function childrenCpu() {
+  try {
+    const f = readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
+    return (Number(f[13]) + Number(f[14])) / 100; // cutime, cstime (fields 16 and 17)
+  } catch {
+    return null;
+  }
+}
+const busy = () => os.cpus().reduce((s, c) => s + c.times.user + c.times.nice + c.times.sys + c.times.irq, 0) / 1000;
+
+/** Wait (up to waitQuiet s) until other processes use < QUIET cores over 2 s; returns the wait and the load seen. */
+async function quietWindow() {
+  const t0 = performance.now();
+  let load = null;
+  do {
+    const b0 = busy();
+    const s0 = performance.now();
+    await new Promise((r) => setTimeout(r, 2000));
+    load = (busy() - b0) / ((performance.now() - s0) / 1000);
+    if (load < QUIET) break;
+  } while (performance.now() - t0 < Math.min(waitQuiet, waitBudget) * 1000);
+  waitBudget -= (performance.now() - t0) / 1000;
+  return { waited_s: Math.round((performance.now() - t0) / 100) / 10, quiet_before: load < QUIET, load_before: Math.round(load * 100) / 100 };
+}
+
+/** Run one subject in a child process; parse its last JSON line. */
+function runOne(c, [impl, [cmd, argv], parse], rep, skipTorch) {
+  if (impl === "pytorch" && skipTorch) return { case: c.id, impl, rep, ok: false, skipped: skipTorch };
+  const [t0, b0, c0, load] = [performance.now(), busy(), childrenCpu(), os.loadavg()[0]];
+  const r = spawnSync(cmd, argv, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 2 ** 20, timeout: (c.timeout ?? 600) * 1000, env: { ...process.env, CTXLAB_BACKEND: "wasm" } });
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = c0 == null ? null : childrenCpu() - c0;
+  const others = cpu == null ? null : Math.max(0, (busy() - b0 - cpu) / wall);
+  const base = { case: c.id, impl, rep, wall_s: Math.round(wall * 10) / 10, child_cores: cpu == null ? null : Math.round((cpu / wall) * 100) / 100, other_cores: others == null ? null : Math.round(others * 100) / 100, load_1min_before: Math.round(load * 100) / 100 };
+  try {
+    if (r.status !== 0) throw new Error(r.error?.message ?? (r.signal ? `killed by ${r.signal}` : (r.stderr || r.stdout).trim().split("\n").slice(-2).join(" | ")));
+    const result = parse ? parse(r.stdout) : JSON.parse(lastJson(r.stdout));
+    if (result.skipped) return { ...base, ok: false, skipped: result.skipped };
+    if (result.error) throw new Error(result.error);
+    return { ...base, ok: true, result };
+  } catch (e) {
+    return { ...base, ok: false, error: String(e.message ?? e).slice(0, 400) };
+  }
+}
+
+async function main() {
+  const skipTorch = torchMissing();
+  const cases = allCases();
+  const started = new Date();
+  const runs = [];
+  const maxReps = Math.max(...cases.map((c) => c.reps));
+  for (let rep = 0; rep < maxReps; rep++) {
+    for (const c of cases.filter((x) => rep < x.reps)) {
+      const subjects = rep % 2 === 0 ? c.subjects : [...c.subjects].reverse(); // alternate who goes first
+      for (const s of subjects) {
+        const q = waitQuiet > 0 && !(s[0] === "pytorch" && skipTorch) ? await quietWindow() : {};
+        const r = { ...runOne(c, s, rep, skipTorch), ...q };
+        runs.push(r);
+        const what = r.ok ? JSON.stringify(r.result).slice(0, 160) : `${r.skipped ? "skipped" : "FAILED"}: ${r.skipped ?? r.error}`;
+        console.error(`[rep ${rep + 1}/${c.reps}] ${c.id} ${r.impl}: ${r.wall_s} s wall, others ${r.other_cores} cores — ${what}`);
+      }
+    }
+  }
+  await writeOutputs(cases, runs, started, skipTorch);
+}
+
+async function writeOutputs(cases, runs, started, skipTorch) {
+  const rows = summarize(runs, cases);
+  const table = markdownTable(rows);
+  const wall = Math.round((Date.now() - started.getTime()) / 1000);
+  const torch = runs.find((r) => r.impl === "pytorch" && r.ok)?.result.torch ?? null;
+  const info = { started: started.toISOString(), wall_s: wall, quick, reps, reps_64k: reps64k, node: process.version, torch, pytorch_skipped: skipTorch,
+    cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, mem_gib: Math.round(os.totalmem() / 2 ** 30), load_1min_end: Math.round(os.loadavg()[0] * 100) / 100, only: opt("only", null),
+    wait_quiet_s: waitQuiet, wait_budget_s: Number(opt("wait-budget", 900)), quiet_threshold_cores: QUIET };
+  mkdirSync(outDir, { recursive: true });
+  const html = join(outDir, "scaling.html");
+  const notes = await writeScaling(scalingFigure(scalingPoints(runs)), html, png);
+  writeFileSync(join(outDir, "results.json"), JSON.stringify({ info, summary: rows, runs }, null, 2) + "\n");
+  const others = runs.filter((r) => r.other_cores != null).map((r) => r.other_cores);
+  const waited = runs.filter((r) => r.waited_s != null);
+  const quietNote = waitQuiet > 0 ? ` ${waited.filter((r) => r.quiet_before).length} of ${waited.length} runs started after a quiet 2-s window (others < ${QUIET} cores; waited ${Math.round(waited.reduce((a, r) => a + r.waited_s, 0))} s in all, at most ${waitQuiet} s per run, ${opt("wait-budget", 900)} s in all).` : "";
+  const md = [
+    `# ctxlab benchmark (${quick ? "--quick" : "full"} run, ${started.toISOString().slice(0, 16).replace("T", " ")} UTC)`, "",
+    `Reference model presets.ref (L = 4, H = 4, d_e = 128, d_mlp = 512, N_V = 256). ctxlab: TF.js 4.22 wasm, Node ${process.version}. ` +
+      `PyTorch: ${skipTorch ? `skipped (${skipTorch})` : `${torch} on ${PY}, 2 threads`}. ${os.cpus().length} cores. ` +
+      `Medians over ${reps} repetition(s) (ℓ = 64k: ${reps64k}), [min–max] when more than one; implementations alternate, each run a fresh process. ` +
+      `Run time ${Math.floor(wall / 60)} min ${wall % 60} s.`, "",
+    table, "",
+    `Load: other processes used a median of ${others.length ? (others.sort((a, b) => a - b)[others.length >> 1]).toFixed(2) : "?"} cores (max ${others.length ? Math.max(...others).toFixed(2) : "?"}) of ${os.cpus().length} while the runs ran.${quietNote}`, "",
+    `Plot: ${relative(outDir, html)} and ${relative(outDir, png)}.${notes.length ? ` ${notes.join(" ")}` : ""}`, "",
+  ].join("\n");
+  writeFileSync(join(outDir, "results.md"), md);
+  console.log(md);
+}
+
+await main();
