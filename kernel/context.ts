@@ -109,7 +109,29 @@ export function installOutputRouting(): (...args: unknown[]) => void {
   };
   process.stdout.write = routeWrite("stdout", out) as typeof process.stdout.write;
   process.stderr.write = routeWrite("stderr", err) as typeof process.stderr.write;
-  process.on("unhandledRejection", (reason) => routeAsyncError("UnhandledPromiseRejection", reason, log));
-  process.on("uncaughtException", (e) => routeAsyncError("UncaughtException", e, log));
+  const onRejection = (reason: unknown) => routeAsyncError("UnhandledPromiseRejection", reason, log);
+  const onException = (e: unknown) => routeAsyncError("UncaughtException", e, log);
+  process.on("unhandledRejection", onRejection);
+  process.on("uncaughtException", onException);
+  ours.add(onRejection).add(onException);
+  // Emscripten glue (tfjs-backend-wasm) adds process-level listeners that rethrow, which would kill
+  // the kernel on the next async error: remove foreign ones after every cell and every 100 ms.
+  setInterval(() => pruneForeignErrorHandlers(log), 100).unref();
   return log;
+}
+
+const ours = new Set<unknown>();
+
+/** Remove 'uncaughtException' / 'unhandledRejection' listeners that are not the kernel's. */
+export function pruneForeignErrorHandlers(log?: (...a: unknown[]) => void): number {
+  let n = 0;
+  for (const ev of ["uncaughtException", "unhandledRejection"] as const) {
+    for (const l of (process as unknown as { listeners(e: string): unknown[] }).listeners(ev)) {
+      if (ours.has(l)) continue;
+      (process as unknown as { removeListener(e: string, f: unknown): void }).removeListener(ev, l);
+      n++;
+      log?.(`removed a foreign process.on("${ev}") listener (it would rethrow and kill the kernel)`);
+    }
+  }
+  return n;
 }

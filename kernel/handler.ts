@@ -15,7 +15,7 @@
  * (vm's breakOnSigint).
  */
 import { History, type HistoryRequest } from "./history.js";
-import { runningExecution, setRunning, toCellError, type CellError, type Execution } from "./context.js";
+import { pruneForeignErrorHandlers, runningExecution, setRunning, toCellError, type CellError, type Execution } from "./context.js";
 import { toMimeBundle } from "./display.js";
 import { codePointsToUtf16, utf16ToCodePoints, type CellEngine, type CellOutcome } from "./executor.js";
 import { messageFor, PROTOCOL_VERSION, type Channel, type Log, type Message } from "./wire.js";
@@ -240,6 +240,7 @@ export class Handler {
     } catch (e) {
       outcome = { status: "error", error: toCellError(e) };
     }
+    pruneForeignErrorHandlers(this.log);
     await new Promise((r) => setImmediate(r)); // let this cell's pending unhandled rejections surface
     clearTimeout(this.forceTimer);
     this.forceTimer = undefined;

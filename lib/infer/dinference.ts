@@ -11,7 +11,7 @@
  * stopReason "max-context" (Alg 14 has no truncation step).
  */
 import * as tf from "@tensorflow/tfjs";
-import { ConfigError } from "../errors.js";
+import { ConfigError, InputError } from "../errors.js";
 import { dTransformer, DTransformer, KVCache } from "../model/dtransformer.js";
 import { toTokenBatch } from "../model/token-embedding.js";
 import { Rng } from "../tensor/random.js";
@@ -58,6 +58,9 @@ export async function dInference(model: DTransformer, prompt: readonly number[],
   const signal = currentSignal(o.signal);
   const rng = o.seed instanceof Rng ? o.seed : new Rng(o.seed ?? 0);
   const max = model.positional.maxPositions?.(model.cfg) ?? Infinity;
+  (o.stop ?? []).forEach((id, i) => {
+    if (!Number.isInteger(id) || id < 0 || id >= model.cfg.nVocab) throw new InputError(`dInference: stop[${i}]=${id} is not a token id: ids must be integers in [0, N_V) with N_V=${model.cfg.nVocab}`);
+  });
   const stop = new Set(o.stop ?? []);
   const useCache = o.cache ?? true;
   const kv = useCache ? new KVCache(model.cfg.nLayers) : undefined;

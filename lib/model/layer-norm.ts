@@ -8,6 +8,7 @@
  * `rmsNorm` is the variant with m = β = 0 (Gopher), as the paper notes.
  */
 import * as tf from "@tensorflow/tfjs";
+import { ConfigError } from "../errors.js";
 import { assertSameDim, type Rows } from "../tensor/typed.js";
 
 /** Core without checks. */
@@ -27,6 +28,7 @@ export function _layerNorm(e: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps:
  * @example layerNorm(tf.tensor1d([1, 2, 3, 4]), tf.ones([4]), tf.zeros([4]), 0)  // ≈ [−1.342, −0.447, 0.447, 1.342]
  */
 export function layerNorm<T extends Rows<"d_e">>(e: T, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-5): T {
+  if (typeof eps !== "number" || !(eps >= 0) || !Number.isFinite(eps)) throw new ConfigError(`layerNorm: ε=${eps} must be a finite number ≥ 0 (the paper has none; PyTorch uses 1e-5)`);
   assertSameDim("layerNorm", "e", e, -1, "γ", gamma, 0, "d_e");
   assertSameDim("layerNorm", "e", e, -1, "β", beta, 0, "d_e");
   return _layerNorm(e, gamma, beta, eps) as T;
@@ -34,6 +36,7 @@ export function layerNorm<T extends Rows<"d_e">>(e: T, gamma: tf.Tensor, beta: t
 
 /** RMSnorm: e/√(mean(e²) + ε) ⊙ γ (layer norm with m = β = 0). */
 export function rmsNorm<T extends Rows<"d_e">>(e: T, gamma: tf.Tensor, eps = 1e-5): T {
+  if (typeof eps !== "number" || !(eps >= 0) || !Number.isFinite(eps)) throw new ConfigError(`rmsNorm: ε=${eps} must be a finite number ≥ 0`);
   assertSameDim("rmsNorm", "e", e, -1, "γ", gamma, 0, "d_e");
   return tf.tidy(() => tf.mul(tf.mul(e, tf.rsqrt(tf.add(tf.mean(tf.square(e), e.rank - 1, true), eps))), gamma)) as T;
 }

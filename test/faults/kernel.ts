@@ -111,8 +111,10 @@ async function fineTuneInterrupts(k: KernelClient, o: KernelOptions, r: FuzzRng)
     const rep = await k.collect(id, 60_000);
     const why = interrupted(rep);
     if (why) problems.push(`round ${round}: ${why}`);
+    // the state the user sees as soon as the cell is reported Interrupted
+    const atReply = await json<{ n: number; sum: number }>(k, "{ n: (globalThis as any).sums.length, sum: (globalThis as any).checksum() }");
     // a second SIGINT abandons the cell at once; wait for its dTraining to return
-    for (let t = 0; t < 100 && (await value(k, "(globalThis as any).status")) === "undefined"; t++) await sleep(100);
+    for (let t = 0; t < 100 && (await value(k, "String((globalThis as any).status)")) === "'undefined'"; t++) await sleep(100);
     const st = await json<{ status: string; message: string; done: number; n: number; consistent: boolean; workers: number }>(
       k,
       "{ status: (globalThis as any).status, message: (globalThis as any).message, done: (globalThis as any).stepsDone, n: (globalThis as any).sums.length, consistent: (globalThis as any).final === ((globalThis as any).sums.at(-1) ?? (globalThis as any).before), workers: (globalThis as any).liveGradWorkers() }",
@@ -122,6 +124,7 @@ async function fineTuneInterrupts(k: KernelClient, o: KernelOptions, r: FuzzRng)
     if (!new RegExp(`interrupted at step ${st.done}\\b`).test(st.message ?? "")) problems.push(`round ${round}: message ${JSON.stringify(st.message)} vs ${st.done} steps`);
     if (st.n !== st.done) problems.push(`round ${round}: ${st.n} onStep calls for ${st.done} steps`);
     if (!st.consistent) problems.push(`round ${round}: parameters after the run are not those of step ${st.done}`);
+    if (st.n !== atReply.n) problems.push(`round ${round}${workers > 1 ? " (2 workers)" : ""}: ${st.n - atReply.n} update(s) applied after the cell was reported Interrupted (steps ${atReply.n} → ${st.n} in the background)`);
     if (st.workers !== 0) problems.push(`round ${round}: ${st.workers} gradient workers alive`);
     const moving = await stillCounter(k, "steps");
     if (moving) problems.push(`round ${round}: ${moving}`);
@@ -164,7 +167,13 @@ async function idleInterrupts(k: KernelClient, o: KernelOptions, r: FuzzRng): Pr
 async function burst(k: KernelClient, n: number): Promise<KernelCheck> {
   await value(k, "(globalThis as any).q = 0");
   const t0 = performance.now();
-  const ids = Array.from({ length: n }, () => exec(k, "(globalThis as any).q += 1"));
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    // queued without waiting for replies; each send awaited (a zeromq socket takes one send at a time)
+    const f = k.frames("execute_request", { code: "(globalThis as any).q += 1", silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: false });
+    await k.sendRaw(f.frames);
+    ids.push(f.msgId);
+  }
   const problems: string[] = [];
   let prev = -1;
   for (const [i, id] of ids.entries()) {
