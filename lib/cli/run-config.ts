@@ -5,6 +5,7 @@
  * key for a typo ("unknown key run.optimzer — did you mean optimizer?").
  */
 import { ConfigError } from "../errors.js";
+import { show } from "../util/show.js";
 
 export interface RunConfig {
   seed: number;
@@ -48,16 +49,6 @@ export const RUN_DEFAULTS: RunConfig = {
 };
 
 type Check = (v: unknown, path: string) => void;
-/** A value for an error message: its JSON, cut to 200 characters; never throws (JSON.stringify does on deep nesting). */
-const show = (v: unknown): string => {
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = Array.isArray(v) ? "an array nested too deeply to print" : `a ${typeof v} nested too deeply to print`;
-  }
-  return s.length > 200 ? `${s.slice(0, 197)}...` : s;
-};
 const fail = (path: string, v: unknown, want: string): never => {
   throw new ConfigError(`run config: ${path || "the top level"} = ${show(v)} is invalid: expected ${want}`);
 };

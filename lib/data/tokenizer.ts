@@ -25,6 +25,7 @@
  * is BPE-encoded in slices of 512 units (never splitting a surrogate pair), the other pre-tokens one
  * by one. Only tokens next to a slice boundary inside such a run can differ from Hugging Face's.
  */
+import { show } from "../util/show.js";
 import { createRequire } from "node:module";
 import { ConfigError, InputError } from "../errors.js";
 import type { Tokenizer } from "./types.js";
@@ -203,16 +204,6 @@ export function gpt2Tokenizer(): TextTokenizer {
   };
 }
 
-/** A value for an error message: its JSON, cut to 200 characters; never throws (JSON.stringify does on deep nesting). */
-function show(v: unknown): string {
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = Array.isArray(v) ? "an array nested too deeply to print" : `a ${typeof v} nested too deeply to print`;
-  }
-  return s.length > 200 ? `${s.slice(0, 197)}...` : s;
-}
 
 const ALIASES: Record<string, string> = { byte: "byte", bytes: "byte", "gpt2-bpe": "gpt2-bpe", gpt2: "gpt2-bpe", r50k_base: "gpt2-bpe" };
 

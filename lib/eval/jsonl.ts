@@ -11,6 +11,7 @@
  * are skipped. Errors name the file and the 1-based line number; files over 100 MB are refused.
  * data/evalsets/*.jsonl are written in this format by scripts/make-evalsets.mjs.
  */
+import { show } from "../util/show.js";
 import { readFile, stat } from "node:fs/promises";
 import { InputError } from "../errors.js";
 import type { Tokenizer } from "../data/types.js";
@@ -36,16 +37,6 @@ export interface JsonlItem {
 
 const OPTIONAL: Record<string, "string" | "number"> = { id: "string", length: "number", depth: "number", target: "string", task: "string", variant: "string", needle_pos: "number" };
 
-/** A value for an error message: its JSON, cut to 200 characters; never throws (JSON.stringify does on deep nesting). */
-function show(v: unknown): string {
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = Array.isArray(v) ? "an array nested too deeply to print" : `a ${typeof v} nested too deeply to print`;
-  }
-  return s.length > 200 ? `${s.slice(0, 197)}...` : s;
-}
 
 /** Checks one decoded line; `where` is "<source>:<line>". */
 function checkItem(v: unknown, where: string, line: number): JsonlItem {
