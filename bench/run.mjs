@@ -4,7 +4,8 @@
 //
 //   node bench/run.mjs [--quick] [--only train,forward16k,decode,…] [--reps 3] [--reps-64k 1]
 //                      [--out bench/out] [--png docs/figures/scaling.png] [--no-pytorch] [--kernel-runs 50]
-//                      [--wait-quiet 60] [--wait-budget 900]
+//                      [--wait-quiet 60] [--wait-budget 900] [--retry-loaded 1]
+//   node bench/run.mjs --from bench/out/results.json [--png …]   (table and plot again from saved runs)
 //
 // Cases (--only takes ids or groups: train, forward, decode, kernel):
 //   train256, train1024  training tokens/s, ℓ = 256 batch 16 and ℓ = 1,024 batch 4; ctxlab with
@@ -22,13 +23,15 @@
 // gives the cores OTHER processes used meanwhile: the load column. Before each child it waits up to
 // --wait-quiet seconds (default 60; 0: never) for a 2-s window in which others use < 0.25 cores: PyTorch's
 // two OpenMP threads slow down many-fold (decode 40×) when another process holds one of the 2 cores.
-// --wait-budget caps the waiting over the whole run (default 900 s); then runs start at once.
+// --wait-budget caps the waiting over the whole run (default 900 s); then runs start at once. A run
+// during which others used ≥ 0.25 cores is repeated --retry-loaded times (default 1; not ℓ = 64k); the
+// table's medians are over the quiet runs when there are any (bench/report.mjs).
 // Writes <out>/results.json, <out>/results.md, <out>/scaling.html and the PNG. Needs `npm run build`.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, relative, resolve } from "node:path";
-import { markdownTable, scalingPoints, summarize } from "./report.mjs";
+import { isQuiet, markdownTable, quietLimit, scalingPoints, summarize, TABLE_NOTE } from "./report.mjs";
 import { scalingFigure, writeScaling } from "./scaling-plot.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -46,7 +49,8 @@ const steps = quick ? "2" : "4";
 const decodeTokens = quick ? "256" : "1024";
 const waitQuiet = Number(opt("wait-quiet", 60));
 let waitBudget = Number(opt("wait-budget", 900)); // seconds of waiting for quiet in the whole run
-const QUIET = 0.25; // cores used by other processes
+let waitBudgetAll = waitBudget;
+const retryLoaded = Number(opt("retry-loaded", 1)); // extra runs of a subject whose run was loaded
 
 /** Why the PyTorch column is empty, or null when /usr/bin/python3 imports torch. */
 function torchMissing() {
@@ -59,8 +63,8 @@ const node = (script, ...a) => [process.execPath, [join(ROOT, script), ...a]];
 const py = (...a) => [PY, [join(ROOT, "bench", "pytorch_ref.py"), ...a]];
 const lastJson = (stdout, open = "{") => stdout.split("\n").filter((s) => s.startsWith(open)).at(-1);
 
-/** All cases; each subject is [impl, command, parse?]. */
-function allCases() {
+/** All cases (with ℓ = 64k even under --quick when `all`); each subject is [impl, command, parse?]. */
+function allCases(all = false) {
   const cases = [];
   for (const [l, B] of [[256, 16], [1024, 4]]) {
     const a = ["--len", String(l), "--batch", String(B), "--steps", steps];
@@ -70,7 +74,7 @@ function allCases() {
       ["pytorch", py("train", ...a)],
     ] });
   }
-  for (const l of quick ? [1024, 4096, 16384] : [1024, 4096, 16384, 65536]) {
+  for (const l of quick && !all ? [1024, 4096, 16384] : [1024, 4096, 16384, 65536]) {
     cases.push({ id: `forward${l / 1024}k`, group: "forward", reps: l === 65536 ? reps64k : reps, timeout: l === 65536 ? 1800 : 600, subjects: [
       ["ctxlab", node("bench/long-context.mjs", String(l)), (out) => {
         const row = JSON.parse(lastJson(out));
@@ -104,8 +108,9 @@ function childrenCpu() {
 }
 const busy = () => os.cpus().reduce((s, c) => s + c.times.user + c.times.nice + c.times.sys + c.times.irq, 0) / 1000;
 
-/** Wait (up to waitQuiet s) until other processes use < QUIET cores over 2 s; returns the wait and the load seen. */
-async function quietWindow() {
+/** Wait (up to waitQuiet s) until other processes leave `impl` its cores for 2 s; returns the wait and the load seen. */
+async function quietWindow(impl) {
+  const limit = quietLimit(impl);
   const t0 = performance.now();
   let load = null;
   do {
@@ -113,10 +118,10 @@ async function quietWindow() {
     const s0 = performance.now();
     await new Promise((r) => setTimeout(r, 2000));
     load = (busy() - b0) / ((performance.now() - s0) / 1000);
-    if (load < QUIET) break;
+    if (load < limit) break;
   } while (performance.now() - t0 < Math.min(waitQuiet, waitBudget) * 1000);
   waitBudget -= (performance.now() - t0) / 1000;
-  return { waited_s: Math.round((performance.now() - t0) / 100) / 10, quiet_before: load < QUIET, load_before: Math.round(load * 100) / 100 };
+  return { waited_s: Math.round((performance.now() - t0) / 100) / 10, quiet_before: load < limit, load_before: Math.round(load * 100) / 100 };
 }
 
 /** Run one subject in a child process; parse its last JSON line. */
@@ -140,6 +145,7 @@ function runOne(c, [impl, [cmd, argv], parse], rep, skipTorch) {
 }
 
 async function main() {
+  if (opt("from", null)) return fromFile(opt("from"));
   const skipTorch = torchMissing();
   const cases = allCases();
   const started = new Date();
@@ -149,39 +155,57 @@ async function main() {
     for (const c of cases.filter((x) => rep < x.reps)) {
       const subjects = rep % 2 === 0 ? c.subjects : [...c.subjects].reverse(); // alternate who goes first
       for (const s of subjects) {
-        const q = waitQuiet > 0 && !(s[0] === "pytorch" && skipTorch) ? await quietWindow() : {};
-        const r = { ...runOne(c, s, rep, skipTorch), ...q };
-        runs.push(r);
-        const what = r.ok ? JSON.stringify(r.result).slice(0, 160) : `${r.skipped ? "skipped" : "FAILED"}: ${r.skipped ?? r.error}`;
-        console.error(`[rep ${rep + 1}/${c.reps}] ${c.id} ${r.impl}: ${r.wall_s} s wall, others ${r.other_cores} cores — ${what}`);
+        for (let attempt = 0; attempt <= (c.id === "forward64k" ? 0 : retryLoaded); attempt++) {
+          const q = waitQuiet > 0 && !(s[0] === "pytorch" && skipTorch) ? await quietWindow(s[0]) : {};
+          const r = { ...runOne(c, s, rep, skipTorch), ...q, attempt };
+          runs.push(r);
+          const what = r.ok ? JSON.stringify(r.result).slice(0, 160) : `${r.skipped ? "skipped" : "FAILED"}: ${r.skipped ?? r.error}`;
+          console.error(`[rep ${rep + 1}/${c.reps}${attempt ? `, retry ${attempt}` : ""}] ${c.id} ${r.impl}: ${r.wall_s} s wall, others ${r.other_cores} cores — ${what}`);
+          if (!r.ok || r.other_cores == null || isQuiet(r)) break; // quiet (or failed): no retry
+        }
       }
     }
   }
   await writeOutputs(cases, runs, started, skipTorch);
 }
 
-async function writeOutputs(cases, runs, started, skipTorch) {
+/** --from a.json[,b.json…]: summarize the runs of saved results again (table, plot), measuring nothing. */
+async function fromFile(files) {
+  const olds = files.split(",").map((f) => JSON.parse(readFileSync(resolve(f), "utf8")));
+  const runs = olds.flatMap((o, i) => o.runs.map((r) => ({ ...r, source: i })));
+  const ids = new Set(runs.map((r) => r.case));
+  const cases = allCases(true).filter((c) => ids.has(c.id));
+  waitBudgetAll = olds[0].info.wait_budget_s ?? null;
+  await writeOutputs(cases, runs, new Date(olds[0].info.started), olds[0].info.pytorch_skipped, olds.reduce((a, o) => a + o.info.wall_s, 0), olds.map((o) => o.info));
+}
+
+async function writeOutputs(cases, runs, started, skipTorch, wallS = null, sources = null) {
   const rows = summarize(runs, cases);
   const table = markdownTable(rows);
-  const wall = Math.round((Date.now() - started.getTime()) / 1000);
+  const wall = wallS ?? Math.round((Date.now() - started.getTime()) / 1000);
   const torch = runs.find((r) => r.impl === "pytorch" && r.ok)?.result.torch ?? null;
-  const info = { started: started.toISOString(), wall_s: wall, quick, reps, reps_64k: reps64k, node: process.version, torch, pytorch_skipped: skipTorch,
+  const info = { ...(sources ? { merged_from: sources.map((s) => ({ started: s.started, wall_s: s.wall_s, quick: s.quick, reps: s.reps, only: s.only })) } : {}), started: started.toISOString(), wall_s: wall, quick, reps, reps_64k: reps64k, node: process.version, torch, pytorch_skipped: skipTorch,
     cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, mem_gib: Math.round(os.totalmem() / 2 ** 30), load_1min_end: Math.round(os.loadavg()[0] * 100) / 100, only: opt("only", null),
-    wait_quiet_s: waitQuiet, wait_budget_s: Number(opt("wait-budget", 900)), quiet_threshold_cores: QUIET };
+    wait_quiet_s: waitQuiet, wait_budget_s: waitBudgetAll, retry_loaded: retryLoaded };
   mkdirSync(outDir, { recursive: true });
   const html = join(outDir, "scaling.html");
   const notes = await writeScaling(scalingFigure(scalingPoints(runs)), html, png);
   writeFileSync(join(outDir, "results.json"), JSON.stringify({ info, summary: rows, runs }, null, 2) + "\n");
   const others = runs.filter((r) => r.other_cores != null).map((r) => r.other_cores);
   const waited = runs.filter((r) => r.waited_s != null);
-  const quietNote = waitQuiet > 0 ? ` ${waited.filter((r) => r.quiet_before).length} of ${waited.length} runs started after a quiet 2-s window (others < ${QUIET} cores; waited ${Math.round(waited.reduce((a, r) => a + r.waited_s, 0))} s in all, at most ${waitQuiet} s per run, ${opt("wait-budget", 900)} s in all).` : "";
+  const quietNote = waitQuiet > 0 ? ` ${waited.filter((r) => r.quiet_before).length} of ${waited.length} runs started after a quiet 2-s window (waited ${Math.round(waited.reduce((a, r) => a + r.waited_s, 0))} s in all, at most ${waitQuiet} s per run${waitBudgetAll == null ? "" : `, ${waitBudgetAll} s in all`}).` : "";
+  const when = (d) => d.slice(0, 16).replace("T", " ");
+  const mins = (w) => `${Math.floor(w / 60)} min ${w % 60} s`;
+  const kind = (i) => `${i.quick ? "--quick" : "full"}${i.only ? ` --only ${i.only}` : ""}, ${i.reps} repetition(s)`;
+  const runsLine = sources
+    ? `Merged from ${sources.length} runs (\`--from\`): ${sources.map((i) => `${when(i.started)} UTC (${kind(i)}, ${mins(i.wall_s)})`).join("; ")}. `
+    : `Medians over ${reps} repetition(s) (ℓ = 64k: ${reps64k}); run time ${mins(wall)}. `;
   const md = [
-    `# ctxlab benchmark (${quick ? "--quick" : "full"} run, ${started.toISOString().slice(0, 16).replace("T", " ")} UTC)`, "",
+    `# ctxlab benchmark (${sources ? "merged" : quick ? "--quick" : "full"} run, ${when(started.toISOString())} UTC)`, "",
     `Reference model presets.ref (L = 4, H = 4, d_e = 128, d_mlp = 512, N_V = 256). ctxlab: TF.js 4.22 wasm, Node ${process.version}. ` +
-      `PyTorch: ${skipTorch ? `skipped (${skipTorch})` : `${torch} on ${PY}, 2 threads`}. ${os.cpus().length} cores. ` +
-      `Medians over ${reps} repetition(s) (ℓ = 64k: ${reps64k}), [min–max] when more than one; implementations alternate, each run a fresh process. ` +
-      `Run time ${Math.floor(wall / 60)} min ${wall % 60} s.`, "",
-    table, "",
+      `PyTorch: ${skipTorch ? `skipped (${skipTorch})` : `${torch} on ${PY}, 2 threads`}. ${os.cpus().length} cores. ` + runsLine +
+      "Implementations alternate (ctxlab first in odd repetitions), each run a fresh process.", "",
+    table, "", TABLE_NOTE, "",
     `Load: other processes used a median of ${others.length ? (others.sort((a, b) => a - b)[others.length >> 1]).toFixed(2) : "?"} cores (max ${others.length ? Math.max(...others).toFixed(2) : "?"}) of ${os.cpus().length} while the runs ran.${quietNote}`, "",
     `Plot: ${relative(outDir, html)} and ${relative(outDir, png)}.${notes.length ? ` ${notes.join(" ")}` : ""}`, "",
   ].join("\n");
