@@ -1,0 +1,209 @@
+/**
+ * runRecipe(base, recipe, { targetLength, steps, … }): one call that applies a context-extension
+ * recipe (recipes.ts) to a base model and returns the adapted model with its training log.
+ *
+ *   1  check the recipe applies to the base (by its positional encoding); s = ℓ'/ℓ_max
+ *   2  build the model: the base under the recipe's encoding (withPositional — shared weights for
+ *      zero-shot recipes), a copy of the weights for fine-tunes (the base is never modified), the
+ *      learned table interpolated to ℓ' rows (extendLearned), or a fresh model (curriculum)
+ *   3  train (Algorithm 13, dTraining): fine-tunes for N steps at ℓ' on text + compact passkey
+ *      samples (mix-source.ts); the curriculum for tokens / batchTokens steps on the doubling
+ *      mixture ½ ℓ_max, ¼ 2ℓ_max, … up to ℓ' with the same passkey share
+ *   4  optionally stop at `snapshots` steps and call onSnapshot(model, step) (PI Table 4: k_max after
+ *      N steps); the segments continue each other exactly (dTraining's resume), so a run with
+ *      snapshots equals one without
+ *
+ * Fine-tune defaults follow PI §3.1 scaled to a ~1M-parameter model: AdamW β = (0.9, 0.95), no weight
+ * decay, linear warm-up from 10 % of the peak over 10 steps, then constant lr 3e-4 (the base
+ * pretraining's lr is ~1e-3; PI uses ~1/10 to 1/50 of it), clipping at 1. The curriculum trains like a
+ * pretraining: cosine to 10 %, lr 1e-3, 5 % warm-up, weight decay 0.1. Interrupts (AbortSignal) end
+ * the run at a step boundary with status "interrupted" and the model at its last completed step.
+ */
+import type * as aq from "arquero";
+import type { Tokenizer, BatchSource } from "../data/types.js";
+import { corpusSplit, mobyDick } from "../data/corpus.js";
+import { textTokens } from "../data/batches.js";
+import { ConfigError } from "../errors.js";
+import { defaultTokenizer } from "../eval/common.js";
+import { DTransformer } from "../model/dtransformer.js";
+import { ParamStore } from "../model/params.js";
+import { extendLearned } from "../positional/extend.js";
+import type { PositionalSpec } from "../positional/types.js";
+import { currentSignal } from "../runtime/context.js";
+import { dTraining, type TrainingStatus } from "../train/dtraining.js";
+import { logTable } from "../train/log.js";
+import type { ScheduleSpec } from "../train/schedule.js";
+import type { TrainingState } from "../train/state.js";
+import { retrievalMixSource } from "./mix-source.js";
+import { checkApplies, recipeFrom, scaleOf, scaledRotary, type Recipe } from "./recipes.js";
+
+export interface RecipeOptions {
+  /** ℓ' = s·ℓ_max, the length to extend to (and to fine-tune at) */
+  targetLength: number;
+  /** fine-tuning steps N (default 100) */
+  steps?: number;
+  /** rows per step B (default 4) */
+  batch?: number;
+  /** micro-batches per step (default 1) */
+  accumulate?: number;
+  /** peak learning rate (default 3e-4 fine-tune, 1e-3 curriculum) */
+  lr?: number;
+  /** warm-up steps (default min(10, N) fine-tune, 5 % curriculum) */
+  warmup?: number;
+  /** AdamW decoupled weight decay (default 0 fine-tune, 0.1 curriculum) */
+  weightDecay?: number;
+  /** curriculum: the token budget (default steps·batch·ℓ'); steps = ⌈tokens / (batch·ℓ')⌉ */
+  tokens?: number;
+  /** share of passkey rows in the training data (default 0.5) */
+  passkeyFraction?: number;
+  /** the training text as token ids (default: Moby Dick's training split under the tokenizer) */
+  text?: Int32Array;
+  /** default: by the model's N_V */
+  tokenizer?: Tokenizer;
+  /** replaces the default data entirely */
+  source?: BatchSource;
+  /** seed of the batches (and of a fresh model's initialisation); default 0 */
+  seed?: number;
+  signal?: AbortSignal;
+  /** gradient worker threads (dTraining `workers`, default 1) */
+  workers?: number;
+  /** save resumable training checkpoints here (dTraining), every `checkpointEvery` steps and at the end */
+  checkpointDir?: string;
+  checkpointEvery?: number;
+  /** continue an interrupted run of this recipe (loadTrainingState(dir)); the base is then not used */
+  resume?: TrainingState;
+  /** steps at which to call onSnapshot (0 = before any training) */
+  snapshots?: readonly number[];
+  onSnapshot?: (model: DTransformer, step: number) => void | Promise<void>;
+}
+
+export interface RecipeResult {
+  recipe: Recipe;
+  /** the adapted model; zero-shot recipes share the base's weights (dispose the base last) */
+  model: DTransformer;
+  /** its positional encoding, as stored in checkpoints */
+  positional: PositionalSpec;
+  scale: number;
+  targetLength: number;
+  /** "completed" / "interrupted" / "diverged", or "none" for a recipe without training */
+  status: TrainingStatus | "none";
+  message: string;
+  /** training steps reached and tokens seen */
+  steps: number;
+  tokens: number;
+  /** the training log (LOG_COLUMNS; empty without training) */
+  log: aq.ColumnTable;
+  /** training wall time, seconds */
+  trainS: number;
+  /** the data description (for the report) */
+  data: Record<string, unknown> | null;
+}
+
+const int = (v: number | undefined, dflt: number, name: string, min = 1): number => {
+  const x = v ?? dflt;
+  if (!Number.isSafeInteger(x) || x < min) throw new ConfigError(`runRecipe: ${name}=${v} must be an integer ≥ ${min}`);
+  return x;
+};
+
+/** An independent copy of a model's weights (same config), so training never touches the original. */
+export function cloneModel(model: DTransformer): DTransformer {
+  return new DTransformer(model.cfg, ParamStore.fromTensors(model.cfg, model.params.vars, "cloneModel"));
+}
+
+/** Step 2 of the header: the model the recipe starts its training from (or evaluates as is). */
+export function adaptModel(base: DTransformer, recipe: Recipe, targetLength: number, seed = 0): DTransformer {
+  const s = scaleOf(base, targetLength);
+  const trains = recipe.training === "finetune";
+  if (recipe.training === "scratch") return DTransformer.create({ ...base.cfg }, seed);
+  if (recipe.pe.kind === "extend-learned") {
+    const src = trains ? cloneModel(base) : base;
+    const lMax = base.cfg.lMax;
+    const out = extendLearned(src, Math.max(targetLength, lMax));
+    if (trains) src.params.get("pos.W_p").dispose(); // the copy's old table is replaced, not shared
+    return out;
+  }
+  const src = trains ? cloneModel(base) : base;
+  return recipe.pe.kind === "rotary" ? src.withPositional(scaledRotary(base, recipe.pe.scaling, s)) : src;
+}
+
+/** The training plan of a recipe: steps, schedule, optimizer and data. */
+function plan(recipe: Recipe, model: DTransformer, o: RecipeOptions) {
+  const scratch = recipe.training === "scratch";
+  const batch = int(o.batch, 4, "batch");
+  const tokensPerStep = batch * o.targetLength * int(o.accumulate, 1, "accumulate");
+  const steps = scratch && o.tokens !== undefined ? Math.ceil(int(o.tokens, 1, "tokens") / tokensPerStep) : int(o.steps, 100, "steps");
+  const lr = o.lr ?? (scratch ? 1e-3 : 3e-4);
+  if (!(lr > 0 && Number.isFinite(lr))) throw new ConfigError(`runRecipe: lr=${lr} must be a finite number > 0`);
+  const warmup = int(o.warmup, scratch ? Math.max(1, Math.round(0.05 * steps)) : Math.min(10, steps), "warmup", 0);
+  const schedule: ScheduleSpec = scratch ? { kind: "cosine", lr, warmup, warmupFrom: 0.1, total: steps } : { kind: "linear-warmup-constant", lr, warmup, warmupFrom: 0.1 };
+  const tok = o.tokenizer ?? defaultTokenizer(model.cfg.nVocab);
+  const source = o.source ?? retrievalMixSource(o.text ?? textTokens(corpusSplit(mobyDick()).train, tok), tok, {
+    ...(scratch ? { mixture: "doubling" as const, lMax: model.cfg.lMax, maxLength: o.targetLength, batchTokens: batch * o.targetLength } : { length: o.targetLength, batch }),
+    passkeyFraction: o.passkeyFraction ?? 0.5,
+  });
+  const optimizer = { kind: "adamw" as const, betas: [0.9, 0.95] as const, weightDecay: o.weightDecay ?? (scratch ? 0.1 : 0) };
+  return { steps, schedule, source, optimizer };
+}
+
+/** Step 3–4: dTraining in segments ending at each snapshot step (each continues the previous exactly). */
+async function train(recipe: Recipe, model: DTransformer, o: RecipeOptions, signal: AbortSignal | undefined) {
+  const p = plan(recipe, model, o);
+  const start = o.resume?.step ?? 0;
+  const marks = [...new Set([...(o.snapshots ?? []).filter((s) => s > start && s < p.steps), p.steps])].sort((a, b) => a - b);
+  if (o.snapshots?.includes(start) && o.onSnapshot) await o.onSnapshot(model, start);
+  let state = o.resume;
+  let last: Awaited<ReturnType<typeof dTraining>> | undefined;
+  const common = {
+    source: p.source, signal, workers: o.workers ?? 1,
+    ...(o.checkpointDir ? { checkpointDir: o.checkpointDir, checkpointEvery: o.checkpointEvery ?? 50 } : {}),
+    run: { recipe: recipe.name, targetLength: o.targetLength, positional: model.positional.toJSON() },
+  };
+  for (const m of marks) {
+    if (m <= (state?.step ?? 0)) continue;
+    last = await dTraining(model, state ? { ...common, steps: m, resume: state } : { ...common, steps: m, seed: o.seed ?? 0, optimizer: p.optimizer, schedule: p.schedule, clip: 1, accumulate: o.accumulate ?? 1 });
+    state = last.state;
+    if (last.status !== "completed") break;
+    if (o.snapshots?.includes(m) && o.onSnapshot) await o.onSnapshot(model, m);
+  }
+  state?.optimizer.dispose();
+  return { last, state, source: p.source };
+}
+
+/**
+ * Apply `recipe` to `base` for ℓ' = targetLength (see the header).
+ * @example
+ * const r = await runRecipe(await loadCheckpoint("data/checkpoints/rope"), "pi-ft", { targetLength: 512, steps: 100 });
+ * await runEval(r.model, "passkey", { lengths: [128, 256, 512], variant: "compact" });
+ */
+export async function runRecipe(base: DTransformer, recipe: string | Recipe, o: RecipeOptions): Promise<RecipeResult> {
+  const r = recipeFrom(recipe);
+  if (!o || typeof o !== "object") throw new ConfigError("runRecipe: give options { targetLength, … }");
+  if (o.resume && r.training === "none") throw new ConfigError(`runRecipe: recipe "${r.name}" does not train; there is nothing to resume`);
+  const from = o.resume ? o.resume.model : base;
+  if (!o.resume) checkApplies(r, base);
+  const scale = scaleOf(from, o.targetLength);
+  const model = o.resume ? o.resume.model : adaptModel(base, r, o.targetLength, o.seed ?? 0);
+  const out = { recipe: r, model, positional: model.positional.toJSON(), scale, targetLength: o.targetLength };
+  if (r.training === "none") {
+    if (o.snapshots?.includes(0) && o.onSnapshot) await o.onSnapshot(model, 0);
+    return { ...out, status: "none", message: `${r.name}: no training (zero-shot)`, steps: 0, tokens: 0, log: logTable([]), trainS: 0, data: null };
+  }
+  const t0 = performance.now();
+  try {
+    const { last, state, source } = await train(r, model, o, currentSignal(o.signal));
+    const rows = last?.rows ?? state?.log ?? [];
+    return {
+      ...out,
+      status: last?.status ?? "completed",
+      message: last?.message ?? `already at step ${state?.step ?? 0}`,
+      steps: state?.step ?? 0,
+      tokens: state?.tokensSeen ?? 0,
+      log: logTable(rows),
+      trainS: (performance.now() - t0) / 1000,
+      data: { name: source.name, ...source.describe() },
+    };
+  } catch (e) {
+    if (!o.resume) model.dispose(); // a copy or a fresh model: the base is untouched
+    throw e;
+  }
+}
