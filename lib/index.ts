@@ -44,6 +44,7 @@ export { sinusoidal, sinusoidTable, SINUSOID_VARIANTS, bounded, boundedTable, bo
 export { HOOK_POINTS, hookNames, hookInfo, type HookPointInfo } from "./hooks/names.js";
 export { HookContext, type HookFn, type HookFilter } from "./hooks/context.js";
 export { ActivationCache, type TraceRow } from "./hooks/cache.js";
+export { ALGORITHM_10, algorithm10Table, traceDiff, valueStats, type PseudoLine, type WalkthroughOptions, type ValueStats } from "./hooks/walkthrough.js";
 
 // Checkpoints (Hugging Face GPT-2 layout) and safetensors
 export { loadCheckpoint, saveCheckpoint, configFromGpt2Json, gpt2JsonFromConfig, toGpt2Tensors, fromGpt2Tensors, CONFIG_FILE, WEIGHTS_FILE } from "./io/checkpoint.js";
@@ -84,3 +85,6 @@ export { scoreExample, scoreLogits, scoreGreedy, matchAnswer, teacherForced, DEF
 export { perplexityVsLength, tokenLosses, windowsFor, PERPLEXITY_COLUMNS, type PerplexityOptions, type PerplexityMode, type PerplexityRow } from "./eval/index.js";
 export { accuracyBy, accuracyByLength, accuracyByDepth, accuracyByLengthDepth, accuracyGrid, kMax, kMaxOf, perplexityByLength, formatTable } from "./eval/index.js";
 export { parseJsonl, readJsonl, jsonlExamples, toJsonl, evalSets, writeEvalSets, EVALSET_VERSION, EVALSET_SPEC, type JsonlItem } from "./eval/index.js";
+
+// Memory and compute of a forward pass against ℓ
+export { forwardCost, quadraticFit, COST_COLUMNS, type ForwardCostOptions, type ForwardCostRow, type AttentionMode } from "./eval/cost.js";

@@ -11,3 +11,4 @@ export { rotarySpectra, rotaryScaleFactors, encodingSpectra, spectraOf, waveleng
 export { ropeRelativeBound, ropeDecayCurve, rotaryScoreCurve, fitScoreCoefficients, extrapolationVsInterpolation, type ScoreCoefficients, type ExtrapolationOptions } from "./relative.js";
 export { attentionGrid, attentionByDistance, attentionEntropy, readPattern, patternLayers, meanByDistance, rowEntropy, type AttentionOptions } from "./attention.js";
 export { lossCurve, accuracyVsLength, accuracyVsDepth, depthLengthHeatmap, meanBy, rowsOf, type TableLike, type MeanPoint, type LossCurveOptions, type AccuracyOptions } from "./curves.js";
+export { linesBy, traceDiffBars, costVsLength, type LinesByOptions, type CostOptions } from "./compare.js";

@@ -1,0 +1,68 @@
+/**
+ * lib/eval/cost.ts: forwardCost's rows (columns, the deterministic byte counts, peak memory growing
+ * with ℓ, the attention layout restored, abort) and quadraticFit's exact recovery of a + bℓ + cℓ².
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { presets } from "../../lib/config.js";
+import { ConfigError } from "../../lib/errors.js";
+import { COST_COLUMNS, forwardCost, quadraticFit } from "../../lib/eval/cost.js";
+import { DTransformer } from "../../lib/model/dtransformer.js";
+import { attentionLayout } from "../../lib/model/mh-attention.js";
+import { forwardMemory } from "../../lib/model/memory-estimate.js";
+import { none } from "../../lib/positional/none.js";
+import { testBackend } from "../helpers/setup.js";
+
+let model: DTransformer;
+before(async () => {
+  await testBackend();
+  model = DTransformer.create({ ...presets.micro, positional: none() }, 2);
+});
+after(() => model.dispose());
+
+describe("forwardCost", () => {
+  it("measures one row per ℓ with the attention-score bytes 2·B·H·ℓ²·4 and the estimate", async () => {
+    const t = await forwardCost(model, { lengths: [8, 32, 128], batch: 2, repeats: 1, attention: "batched" });
+    assert.deepEqual(t.columnNames(), [...COST_COLUMNS]);
+    const rows = t.objects() as Record<string, number | string | boolean>[];
+    assert.deepEqual(rows.map((r) => r.length), [8, 32, 128]);
+    for (const r of rows) {
+      const l = Number(r.length);
+      assert.equal(r.score_bytes, 2 * 2 * model.cfg.nHeads * l * l * 4);
+      assert.equal(r.estimate_bytes, forwardMemory(model.cfg, { batch: 2, length: l, chunked: false }).bytes);
+      assert.equal(r.method, "batched");
+      assert.ok(Number(r.ms) >= 0);
+    }
+    // the batched layout holds [B, H, ℓ, ℓ] scores: peak memory grows faster than ℓ
+    const peaks = rows.map((r) => Number(r.peak_bytes));
+    assert.ok(peaks[0]! > 0 && peaks[1]! > peaks[0]! && peaks[2]! > peaks[1]!, `peaks ${peaks}`);
+    assert.ok(peaks[2]! - peaks[1]! > 4 * (peaks[1]! - peaks[0]!), `quadratic growth expected: ${peaks}`);
+    assert.equal(attentionLayout.mode, "auto", "the layout is restored");
+  });
+
+  it("chunked attention keeps the peak below the unchunked one at the same ℓ", async () => {
+    const [b, c] = [await forwardCost(model, { lengths: [256], repeats: 1, attention: "batched" }), await forwardCost(model, { lengths: [256], repeats: 1, attention: "chunked" })];
+    assert.ok(Number(c.get("peak_bytes", 0)) < Number(b.get("peak_bytes", 0)));
+    assert.equal(c.get("chunked", 0), true);
+  });
+
+  it("returns the rows done so far when aborted, and checks its options", async () => {
+    const ac = new AbortController();
+    ac.abort();
+    assert.equal((await forwardCost(model, { lengths: [4, 8], signal: ac.signal })).numRows(), 0);
+    await assert.rejects(forwardCost(model, { lengths: [] }), ConfigError);
+    await assert.rejects(forwardCost(model, { lengths: [4], repeats: 0 }), ConfigError);
+    await assert.rejects(forwardCost(model, { lengths: [4], attention: "fast" as never }), ConfigError);
+  });
+});
+
+describe("quadraticFit", () => {
+  it("recovers a + b·ℓ + c·ℓ² exactly and reports the quadratic share at the largest ℓ", () => {
+    const ls = [128, 256, 512, 1024, 2048];
+    const f = quadraticFit(ls, ls.map((l) => 3 + 0.02 * l + 1e-5 * l * l));
+    assert.ok(Math.abs(f.a - 3) < 1e-6 && Math.abs(f.b - 0.02) < 1e-9 && Math.abs(f.c - 1e-5) < 1e-12, JSON.stringify(f));
+    const total = 3 + 0.02 * 2048 + 1e-5 * 2048 ** 2;
+    assert.ok(Math.abs(f.quadraticShare - (1e-5 * 2048 ** 2) / total) < 1e-9);
+    assert.throws(() => quadraticFit([1, 1, 2], [1, 2, 3]), ConfigError);
+  });
+});

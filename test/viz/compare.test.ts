@@ -1,0 +1,58 @@
+/**
+ * lib/viz/compare.ts: grouped lines (means per x, one trace per group, the ℓ_max marker), trace
+ * difference bars (order, log floor, non-finite highlighted) and the cost figure (the fitted
+ * quadratic split into parts that add up to the fit).
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import * as aq from "arquero";
+import { InputError } from "../../lib/errors.js";
+import { costVsLength, linesBy, traceDiffBars } from "../../lib/viz/compare.js";
+import { theme } from "../../lib/viz/figure.js";
+
+describe("linesBy", () => {
+  it("draws the mean of y per x, one line per group, and a dashed line at ℓ_max", () => {
+    const t = aq.from([
+      { method: "a", length: 64, perplexity: 2 }, { method: "a", length: 64, perplexity: 4 }, { method: "a", length: 128, perplexity: 5 },
+      { method: "b", length: 64, perplexity: 1 }, { method: "b", length: 128, perplexity: NaN },
+    ]);
+    const f = linesBy(t, { x: "length", y: "perplexity", by: "method", vline: { x: 128, label: "ℓ_max" } });
+    assert.equal(f.data.length, 2);
+    assert.deepEqual([f.data[0]!.x, f.data[0]!.y], [[64, 128], [3, 5]]);
+    assert.deepEqual([f.data[1]!.x, f.data[1]!.y], [[64], [1]], "NaN skipped");
+    assert.equal(((f.layout.shapes as Record<string, unknown>[])[0]!).x0, 128);
+    assert.throws(() => linesBy(t, { x: "length", y: "loss" }), InputError);
+  });
+});
+
+describe("traceDiffBars", () => {
+  it("keeps the forward order, floors zeros at 1e-12 and colours non-finite hooks", () => {
+    const f = traceDiffBars([
+      { hook: "hook_embed", line: "2", symbol: "", rel_diff: 0, max_abs_diff: 0, non_finite_a: 0, non_finite_b: 0 },
+      { hook: "blocks.0.ln1.hook_normalized", line: "5", symbol: "X̃", rel_diff: 0.5, max_abs_diff: 1, non_finite_a: 0, non_finite_b: 3 },
+    ]);
+    const bar = f.data[0]!;
+    assert.deepEqual(bar.x, [1e-12, 0.5]);
+    assert.deepEqual(bar.y, ["hook_embed (line 2)", "blocks.0.ln1.hook_normalized (line 5)"]);
+    assert.deepEqual((bar.marker as { color: string[] }).color, [theme.palette[0], theme.palette[3]]);
+  });
+});
+
+describe("costVsLength", () => {
+  it("plots time and memory per ℓ, the ℓ² score term, and a quadratic fit whose parts sum to it", () => {
+    const ls = [128, 256, 512, 1024];
+    const rows = ls.map((l) => ({ method: "per-head", length: l, ms: 1 + 0.01 * l + 2e-5 * l * l, peak_bytes: 1e5 * l, estimate_bytes: 1.1e5 * l, score_bytes: 2 * 4 * l * l * 4 }));
+    const f = costVsLength(rows);
+    const names = f.data.map((d) => String(d.name));
+    assert.ok(names.includes("per-head: time") && names.includes("per-head: peak memory") && names.includes("per-head: estimate"));
+    const score = f.data.find((d) => String(d.name).startsWith("attention scores"))!;
+    assert.deepEqual(score.y, ls.map((l) => (2 * 4 * l * l * 4) / 2 ** 20));
+    const [fit, lin, quad] = ["fit", "linear part", "quadratic part"].map((p) => f.data.find((d) => String(d.name).startsWith(p))!);
+    const [y, yl, yq] = [fit, lin, quad].map((d) => d!.y as number[]);
+    for (let i = 0; i < y!.length; i++) assert.ok(Math.abs(y![i]! - yl![i]! - yq![i]!) < 1e-9);
+    const xs = fit!.x as number[];
+    const last = xs.length - 1;
+    assert.ok(Math.abs(y![last]! - (1 + 0.01 * 1024 + 2e-5 * 1024 ** 2)) < 1e-6, "the fit passes through exact data");
+    assert.equal(f.data.find((d) => d.name === "per-head: peak memory")!.yaxis, "y2");
+  });
+});
