@@ -48,6 +48,7 @@ export { ALGORITHM_10, algorithm10Table, traceDiff, valueStats, type PseudoLine,
 
 // Checkpoints (Hugging Face GPT-2 layout) and safetensors
 export { loadCheckpoint, saveCheckpoint, configFromGpt2Json, gpt2JsonFromConfig, toGpt2Tensors, fromGpt2Tensors, CONFIG_FILE, WEIGHTS_FILE } from "./io/checkpoint.js";
+export { loadBase, BASE_ENCODINGS, type BaseName, type LoadBaseOptions, type BaseModel } from "./io/base-model.js";
 export { parseSafetensors, serializeSafetensors, readSafetensorsFile, writeSafetensorsFile, writeFileAtomic, toFloat32, fromFloat32, type SafeTensor, type SafeDType, type SafetensorsFile } from "./io/safetensors.js";
 
 // Data: tokenizers, corpora, seeded batch sources
