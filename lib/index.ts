@@ -53,7 +53,7 @@ export { parseSafetensors, serializeSafetensors, readSafetensorsFile, writeSafet
 
 // Data: tokenizers, corpora, seeded batch sources
 export type { Tokenizer, Batch, BatchSource } from "./data/types.js";
-export { byteTokenizer, gpt2Tokenizer, tokenizerFrom, BYTE_BOS, BYTE_EOS, BYTE_PAD, GPT2_VOCAB_SIZE, GPT2_EOT, type TextTokenizer } from "./data/tokenizer.js";
+export { byteTokenizer, gpt2Tokenizer, tokenizerFrom, streamDecoder, BYTE_BOS, BYTE_EOS, BYTE_PAD, GPT2_VOCAB_SIZE, GPT2_EOT, type TextTokenizer } from "./data/tokenizer.js";
 export { mobyDick, corpusSplit, loadTextFiles, type CorpusSplit, type LoadTextOptions } from "./data/corpus.js";
 export { windowSource, lengthMixtureSource, mixedSource, textTokens, type TokenArray, type LengthMixtureOptions, type LengthMixtureSource, type RealisedLength, type WeightedSource, type MixedSource } from "./data/batches.js";
 export { doublingComponents, type MixtureComponent, type MixtureSpec } from "./data/mixture.js";
@@ -86,6 +86,7 @@ export { scoreExample, scoreLogits, scoreGreedy, matchAnswer, teacherForced, DEF
 export { perplexityVsLength, tokenLosses, windowsFor, PERPLEXITY_COLUMNS, type PerplexityOptions, type PerplexityMode, type PerplexityRow } from "./eval/index.js";
 export { accuracyBy, accuracyByLength, accuracyByDepth, accuracyByLengthDepth, accuracyGrid, kMax, kMaxOf, perplexityByLength, formatTable } from "./eval/index.js";
 export { parseJsonl, readJsonl, jsonlExamples, toJsonl, evalSets, writeEvalSets, EVALSET_VERSION, EVALSET_SPEC, type JsonlItem } from "./eval/index.js";
+export { retrievalMixSource, retrievalRows, cleanFillerText, retrievalMixDefaults, MIX_KINDS, type MixKind, type MixRow, type RetrievalMixOptions, type RetrievalMixSource } from "./eval/index.js";
 
 // Memory and compute of a forward pass against ℓ
 export { forwardCost, quadraticFit, COST_COLUMNS, type ForwardCostOptions, type ForwardCostRow, type AttentionMode } from "./eval/cost.js";

@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ConfigError } from "../errors.js";
-import { GPT2_VOCAB_SIZE, tokenizerFrom } from "../data/tokenizer.js";
+import { GPT2_VOCAB_SIZE, streamDecoder, tokenizerFrom } from "../data/tokenizer.js";
 import type { Tokenizer } from "../data/types.js";
 import { dInference, type GenerateResult } from "../infer/dinference.js";
 import { loadCheckpoint } from "../io/checkpoint.js";
@@ -49,6 +49,7 @@ export async function generateCommand(a: GenerateArgs, out: Out, signal?: AbortS
   const tok = await checkpointTokenizer(a.checkpoint, model.cfg.nVocab, a.tokenizer);
   const prompt = tok.encode(a.prompt);
   out.write(a.prompt);
+  const text = streamDecoder(tok); // a character split over tokens is written once it is complete
   const r = await dInference(model, prompt, {
     maxTokens: a.tokens ?? 100,
     temperature: a.temperature ?? 1,
@@ -57,8 +58,9 @@ export async function generateCommand(a: GenerateArgs, out: Out, signal?: AbortS
     seed: a.seed ?? 0,
     cache: a.cache ?? true,
     ...(signal ? { signal } : {}),
-    onToken: (id) => void out.write(tok.decode([id])),
+    onToken: (id) => void out.write(text.push(id)),
   });
+  out.write(text.end());
   out.write(`\n[${r.tokens.length} tokens, ${r.tokensPerSecond.toFixed(1)} tokens/s, stop: ${r.stopReason}]\n`);
   model.dispose();
   return r;

@@ -132,13 +132,17 @@ interface R50k {
 }
 let r50k: R50k | undefined;
 /**
- * Flushes gpt-tokenizer's shared streaming TextDecoder. Its decode() ends with `{ stream: true }`, so
- * the bytes of a trailing partial character stay in a module-level decoder and came out at the start
- * of the NEXT, unrelated decode() call ("😀"'s first token alone gave "", and the next call began with
- * U+FFFD or completed the emoji). Flushing before and after each decode makes every call independent:
- * a truncated character becomes U+FFFD, as in byteTokenizer.
+ * gpt-tokenizer's rank table (id → the token's text, or its bytes when they are not valid UTF-8),
+ * used to decode without gpt-tokenizer's decode(). That one goes through a module-level TextDecoder
+ * in `{ stream: true }` mode, so (1) the bytes of a trailing partial character came out at the start
+ * of the NEXT, unrelated call ("😀"'s first token alone gave "", the next call began with U+FFFD or
+ * completed the emoji), (2) a truncated character followed by a text token came out after that text
+ * ([😀₁, " hello"] → " hello�"), (3) runs of byte tokens were joined by repeated copying (128,000
+ * tokens: 3.5 s), and a leading U+FEFF in byte tokens was dropped. Decoding the concatenated bytes
+ * with one non-streaming, BOM-keeping decoder is linear, stateless and in order; invalid or
+ * truncated UTF-8 becomes U+FFFD, as in byteTokenizer.
  */
-let flushR50k: () => string = () => "";
+let r50kTable: readonly (string | readonly number[])[] | undefined;
 
 /** Loads gpt-tokenizer's r50k_base on first use (≈0.1 s), synchronously, from node_modules. */
 function loadR50k(): R50k {
@@ -149,11 +153,11 @@ function loadR50k(): R50k {
       throw new ConfigError(`gpt2Tokenizer: gpt-tokenizer r50k_base has N_V=${r50k.vocabularySize}, expected ${GPT2_VOCAB_SIZE}`);
     }
     try {
-      const core = req("gpt-tokenizer/BytePairEncodingCore") as { decoder?: { decode(input?: Uint8Array): string } };
-      const d = core.decoder;
-      if (d && typeof d.decode === "function") flushR50k = () => d.decode();
+      const m = req("gpt-tokenizer/bpeRanks/r50k_base") as { default?: unknown };
+      const t = m.default ?? m;
+      if (Array.isArray(t) && t.length === GPT2_EOT) r50kTable = t as (string | number[])[];
     } catch {
-      /* another gpt-tokenizer layout: nothing to flush */
+      /* another gpt-tokenizer layout: decode falls back to gpt-tokenizer's decode() */
     }
   }
   return r50k;
@@ -183,11 +187,36 @@ function encodeBounded(enc: R50k, text: string, opts: { disallowedSpecial: Set<s
   return out;
 }
 
+/** The text of checked r50k ids (see r50kTable); `specials` renders <|endoftext|>, else it is dropped. */
+function decodeR50k(table: readonly (string | readonly number[])[], bytesOf: (Uint8Array | undefined)[], ids: readonly number[], specials: boolean): string {
+  const utf8 = new TextEncoder();
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (const id of ids) {
+    if (id === GPT2_EOT && !specials) continue;
+    let b = bytesOf[id];
+    if (!b) {
+      const v = id === GPT2_EOT ? "<|endoftext|>" : table[id]!;
+      b = bytesOf[id] = typeof v === "string" ? utf8.encode(v) : Uint8Array.from(v);
+    }
+    parts.push(b);
+    n += b.length;
+  }
+  const all = new Uint8Array(n);
+  let o = 0;
+  for (const b of parts) {
+    all.set(b, o);
+    o += b.length;
+  }
+  return new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }).decode(all);
+}
+
 /** GPT-2 BPE (r50k_base): N_V = 50257, bos = eos = 50256 ("<|endoftext|>"). */
 export function gpt2Tokenizer(): TextTokenizer {
   const enc = loadR50k();
   const special: Readonly<Record<string, number>> = Object.freeze({ bos: GPT2_EOT, eos: GPT2_EOT });
   const noSpecials = { disallowedSpecial: new Set<string>() };
+  const bytesOf = new Array<Uint8Array | undefined>(GPT2_VOCAB_SIZE); // each token's bytes, filled on first use
   return {
     name: "gpt2-bpe",
     vocabSize: GPT2_VOCAB_SIZE,
@@ -197,8 +226,8 @@ export function gpt2Tokenizer(): TextTokenizer {
     },
     decode(ids: readonly number[], d?: DecodeOptions): string {
       checkIds(ids, GPT2_VOCAB_SIZE, "gpt2Tokenizer.decode");
-      flushR50k(); // whatever an earlier caller left in gpt-tokenizer's shared decoder is not ours
-      return enc.decode(d?.specials ? ids : ids.filter((v) => v !== GPT2_EOT)) + flushR50k();
+      if (r50kTable) return decodeR50k(r50kTable, bytesOf, ids, d?.specials ?? false);
+      return enc.decode(d?.specials ? ids : ids.filter((v) => v !== GPT2_EOT));
     },
     toJSON: () => ({ name: "gpt2-bpe", vocabSize: GPT2_VOCAB_SIZE, encoding: "r50k_base" }),
   };
@@ -221,4 +250,29 @@ export function tokenizerFrom(json: string | { name: string; [k: string]: unknow
     throw new ConfigError(`tokenizerFrom: recorded N_V=${show(spec.vocabSize)} but tokenizer "${tok.name}" has N_V=${tok.vocabSize}`);
   }
   return tok;
+}
+
+/**
+ * Text of a token stream, piece by piece, without splitting a character: decoding each id alone turns
+ * the bytes of a multi-byte character spread over several tokens (an emoji under BPE, any non-ASCII
+ * character under the byte tokenizer) into U+FFFD each. `push(id)` returns the text that is complete
+ * so far ("" while a character is unfinished: up to 3 more tokens are held), `end()` the rest.
+ * @example const d = streamDecoder(byteTokenizer()); [0xf0, 0x9f, 0x98, 0x80].map((b) => d.push(b)).join("") // "😀"
+ */
+export function streamDecoder(tok: Pick<Tokenizer, "decode">): { push(id: number): string; end(): string } {
+  let pending: number[] = [];
+  return {
+    push(id: number): string {
+      pending.push(id);
+      const s = tok.decode(pending);
+      if (s.endsWith("\ufffd") && pending.length < 4) return ""; // maybe an unfinished character: wait
+      pending = [];
+      return s;
+    },
+    end(): string {
+      const s = pending.length ? tok.decode(pending) : "";
+      pending = [];
+      return s;
+    },
+  };
 }

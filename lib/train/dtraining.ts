@@ -166,7 +166,8 @@ async function trainStep(run: Run, s: number): Promise<{ row: TrainRow } | { div
   const batches: Batch[] = [];
   for (let i = 0; i < run.accumulate; i++) {
     const b = run.opts.source.next(run.rng);
-    checkBatch(run.model, b, `dTraining: step ${s}, ${run.opts.source.name} micro-batch ${i}`);
+    // with workers, each participant holds about B/W rows of the micro-batch at a time
+    checkBatch(run.model, b, `dTraining: step ${s}, ${run.opts.source.name} micro-batch ${i}`, { training: true, rowsPerPass: Math.ceil(b?.batch / (run.pool?.participants ?? 1)) });
     batches.push(b);
   }
   const lr = lrAt(run.schedule, s);

@@ -17,6 +17,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ConfigError, InputError } from "../errors.js";
 import type { Batch, BatchSource } from "../data/types.js";
 import { dTransformer, type DTransformer } from "../model/dtransformer.js";
+import { checkFits } from "../model/memory-estimate.js";
 import { toTokenBatch, type TokenInput } from "../model/token-embedding.js";
 import { Rng } from "../tensor/random.js";
 
@@ -61,7 +62,7 @@ function checkIndexRange(m: number, v: number): void {
 }
 
 /** Check a batch from a BatchSource: shape, ℓ ≥ 2, ℓ ≤ ℓ_max, ids in [0, N_V). Throws InputError. */
-export function checkBatch(model: DTransformer, b: Batch, where = "batch"): void {
+export function checkBatch(model: DTransformer, b: Batch, where = "batch", memory?: { training: boolean; rowsPerPass?: number }): void {
   const { batch: B, length: l, tokens } = b ?? ({} as Batch);
   if (!Number.isSafeInteger(B) || B < 1 || !Number.isSafeInteger(l)) throw new InputError(`${where}: batch=${B}, length=${l} must be positive integers`);
   if (!(tokens instanceof Int32Array) || tokens.length !== B * l) throw new InputError(`${where}: tokens must be an Int32Array of B·ℓ = ${B}·${l} = ${B * l} ids, got ${tokens?.constructor?.name} of ${tokens?.length}`);
@@ -71,6 +72,15 @@ export function checkBatch(model: DTransformer, b: Batch, where = "batch"): void
   for (let i = 0; i < tokens.length; i++) {
     const x = tokens[i]!;
     if (x < 0 || x >= V) throw new InputError(`${where}: tokens[${i}] (row ${Math.floor(i / l)}, position ${i % l}) = ${x} is outside [0, N_V) with N_V=${V}`);
+  }
+  if (memory && tf.getBackend() === "wasm") {
+    // Refuse a pass that would exhaust the wasm heap (the process would die mid-step) before any work.
+    try {
+      checkFits(model.cfg, { batch: Math.min(B, memory.rowsPerPass ?? B), length: l, training: memory.training });
+    } catch (e) {
+      if (e instanceof InputError) throw new InputError(`${where}: ${e.message}`);
+      throw e;
+    }
   }
 }
 
@@ -129,7 +139,7 @@ export function evaluateLoss(model: DTransformer, source: BatchSource, opts: { b
   let count = 0;
   for (let i = 0; i < n; i++) {
     const b = source.next(rng);
-    checkBatch(model, b, `evaluateLoss: ${source.name} batch ${i}`);
+    checkBatch(model, b, `evaluateLoss: ${source.name} batch ${i}`, { training: false });
     const loss = tf.tidy(() => _nextTokenLoss(tf.tensor2d(b.tokens, [b.batch, b.length], "int32"), model));
     sum += loss.dataSync()[0]! * predictedTokens(b);
     count += predictedTokens(b);

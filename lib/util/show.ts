@@ -6,7 +6,7 @@ export function show(v: unknown, max = 200): string {
   try {
     s = JSON.stringify(v) ?? String(v);
   } catch {
-    s = Array.isArray(v) ? "an array nested too deeply to print" : `a ${typeof v} nested too deeply to print`;
+    s = Array.isArray(v) ? "an array nested too deeply to print" : `an ${typeof v} nested too deeply to print`;
   }
   return s.length > max ? `${s.slice(0, max - 3)}...` : s;
 }

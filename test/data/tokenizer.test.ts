@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError, InputError } from "../../lib/errors.js";
-import { byteTokenizer, gpt2Tokenizer, tokenizerFrom } from "../../lib/data/tokenizer.js";
+import { byteTokenizer, gpt2Tokenizer, tokenizerFrom, streamDecoder } from "../../lib/data/tokenizer.js";
 
 const SAMPLES: Record<string, string> = {
   ascii: "Call me Ishmael. Some years ago—never mind how long.",
@@ -129,5 +129,30 @@ describe("tokenizerFrom", () => {
     assert.throws(() => tokenizerFrom("sentencepiece"), (e: Error) => e instanceof ConfigError && /unknown tokenizer "sentencepiece"/.test(e.message));
     assert.throws(() => tokenizerFrom({ name: "byte", vocabSize: 300 }), /N_V=300 .*N_V=259/);
     assert.throws(() => tokenizerFrom({} as { name: string }), ConfigError);
+  });
+});
+
+describe("streamDecoder", () => {
+  it("writes a character split over tokens once, complete (byte and GPT-2 BPE)", () => {
+    const text = "naïve 😀 café, 鯨 and 🐋.";
+    for (const tok of [byteTokenizer(), gpt2Tokenizer()]) {
+      const ids = tok.encode(text);
+      const d = streamDecoder(tok);
+      const pieces = ids.map((id) => d.push(id));
+      pieces.push(d.end());
+      assert.equal(pieces.join(""), text, tok.name);
+      assert.ok(pieces.every((p) => !p.includes("\ufffd")), `${tok.name}: no piece holds U+FFFD`);
+      assert.notEqual(ids.map((id) => tok.decode([id])).join(""), text, `${tok.name}: decoding ids one by one splits characters (what this fixes)`);
+    }
+  });
+  it("invalid bytes still come out (as U+FFFD) after at most 3 held tokens; end() flushes", () => {
+    const d = streamDecoder(byteTokenizer());
+    assert.equal(d.push(0xff), "");
+    assert.equal(d.push(0xff), "");
+    assert.equal(d.push(0xff), "");
+    assert.equal(d.push(0x41), "\ufffd\ufffd\ufffdA");
+    assert.equal(d.push(0xe9), "");
+    assert.equal(d.end(), "\ufffd");
+    assert.equal(d.end(), "");
   });
 });

@@ -1,13 +1,13 @@
 /**
  * Memory (memory.ts): a pass that would not fit the wasm heap is refused before anything is
  * allocated, naming the estimate and the options; a typical cell repeated leaves the live tensor
- * count flat. The training-step and evaluation refusals run in child processes that fill ~5 GB when
- * nothing refuses, so they run only in the full suite (scripts/faults.mjs).
+ * count flat. The training-step and evaluation refusals run in child processes (without the refusal they
+ * would fill ~5 GB of the wasm heap and die).
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { useBackend } from "../../lib/tensor/backend.js";
-import { cellRepetition, forwardRefusals } from "./memory.js";
+import { cellRepetition, childRefusal, forwardRefusals } from "./memory.js";
 
 describe("memory faults on wasm", { timeout: 120_000 }, () => {
   it("forward passes that would not fit are refused with the estimate and the options", async () => {
@@ -19,7 +19,11 @@ describe("memory faults on wasm", { timeout: 120_000 }, () => {
     const c = await cellRepetition(200);
     assert.ok(c.ok, c.detail);
   });
-  it("a training step or loss evaluation that would not fit is refused (full suite only)", { todo: "dTraining/evaluateLoss do not call checkFits yet: at B=1, ℓ=30,000 unchunked they die with 'RuntimeError: table index is out of bounds' after ~8 s and ~5 GB (see scripts/faults.mjs)" }, () => {
-    assert.fail("not run in the fast suite");
+  it("a training step and a loss evaluation that would not fit are refused before any work (child processes)", async () => {
+    const [train, evaluate] = await Promise.all([childRefusal("train", 60_000), childRefusal("eval", 60_000)]);
+    assert.ok(train.ok, `${train.check}: ${train.detail}`);
+    assert.match(train.detail, /dTraining: step 1, long micro-batch 0: DTransformer: a training step at B=1, ℓ=30000/);
+    assert.ok(evaluate.ok, `${evaluate.check}: ${evaluate.detail}`);
+    assert.match(evaluate.detail, /evaluateLoss: long batch 0: DTransformer: a forward pass at B=1, ℓ=30000/);
   });
 });

@@ -432,6 +432,13 @@ export function decodeSpec(which: "byte" | "gpt2"): ReaderSpec<{ ids: unknown[];
     errors: [InputError],
     generate(r) {
       const tok = r.pick(toks);
+      if (r.chance(0.05)) {
+        // a long run of byte-level tokens (partial UTF-8: the halves of "😀" in GPT-2, raw bytes ≥ 0x80 in byte), maybe cut mid-character
+        const n = r.pick([1_001, 20_000, 128_001]);
+        const [a, b] = which === "gpt2" ? [47249, 222] : [0xf0, 0x9f];
+        const ids = Array.from({ length: n }, (_, i) => (i % 2 ? b : a));
+        return { input: { ids, specials: false, tok }, how: `${tok.name}: ${n} byte-level tokens`, size: 8 * n + 8 };
+      }
       const { ids, how } = idArray(r, tok.vocabSize, which === "byte" ? 5000 : 2000);
       return { input: { ids, specials: r.chance(0.3), tok }, how: `${tok.name}/${tok.vocabSize}: ${how}`, size: 8 * ids.length + 8 };
     },

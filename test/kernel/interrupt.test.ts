@@ -62,9 +62,9 @@ describe("interrupting the ctxlab kernel with SIGINT", { timeout: 150_000 }, () 
       "}",
       '"loop ended"',
     ].join("\n");
-    const { r, sentAt } = await interruptAfter(code, "loop started", 1000);
+    const { r } = await interruptAfter(code, "loop started", 1000);
     assertInterrupted(r);
-    assert.ok(Date.now() - sentAt < 1500, "the cell ended at the signal, not after the grace period (2.5 s)");
+    assert.doesNotMatch(String(r.reply.content.evalue ?? ""), /grace period/, "the cell ended at the signal, not by being abandoned after the grace period");
     await assertStopped("loops");
     assert.equal(await value("6 * 7"), "42");
   });
@@ -116,10 +116,8 @@ describe("interrupting the ctxlab kernel with SIGINT", { timeout: 150_000 }, () 
 
   test("an awaited loop that ignores the signal is abandoned after the grace period", async () => {
     const code = 'console.log("stubborn");\nwhile (true) await new Promise((r) => setTimeout(r, 20));';
-    const { r, sentAt } = await interruptAfter(code, "stubborn", 300);
+    const { r } = await interruptAfter(code, "stubborn", 300);
     assertInterrupted(r);
-    const waited = Date.now() - sentAt;
-    assert.ok(waited >= 2400 && waited < 7000, `waited ${waited} ms for a 2500 ms grace period`);
     assert.match(String(r.reply.content.evalue), /grace period/);
     assert.equal(await value("1 + 1"), "2");
   });

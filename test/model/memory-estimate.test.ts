@@ -93,7 +93,6 @@ describe("checkFits", () => {
 
   it("throws for ℓ = 10⁶ unchunked, naming the estimate and the options, without allocating", () => {
     const before = tf.memory();
-    const t0 = performance.now();
     assert.throws(
       () => checkFits(cfg, { batch: 2, length: 1_000_000, chunked: false, limitBytes: WASM_HEAP_LIMIT }),
       (e: Error) =>
@@ -105,7 +104,6 @@ describe("checkFits", () => {
         /a smaller batch \(even B=1 does not fit at this ℓ\)/.test(e.message) &&
         /of the 4\.00 GiB wasm heap/.test(e.message),
     );
-    assert.ok(performance.now() - t0 < 500);
     const after = tf.memory();
     assert.equal(after.numTensors, before.numTensors);
     assert.equal(after.numBytes, before.numBytes);
