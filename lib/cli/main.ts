@@ -4,6 +4,7 @@
  */
 import { ConfigError } from "../errors.js";
 import { evalArgsFromFlags, evalCommand } from "./eval.js";
+import { finetuneArgsFromFlags, finetuneCommand } from "./finetune.js";
 import { generateCommand } from "./generate.js";
 import { trainCommand } from "./train.js";
 
@@ -11,6 +12,8 @@ export const USAGE = `usage:
   ctxlab train --config <run.json> --out <dir>      train or fine-tune (writes checkpoint, metrics.csv, run-config.json)
   ctxlab train --resume <dir> [--out <dir>] [--steps N]   continue a run exactly (to step N)
   ctxlab generate --checkpoint <dir> --prompt <text> [--tokens N] [--temperature τ] [--top-k K] [--top-p p] [--seed s] [--tokenizer byte|gpt2] [--no-cache]
+  ctxlab finetune --from <ckpt> --length <ℓ'> --out <dir> [--pe keep|extend-learned|<spec, e.g. pi:4> | --recipe pi-ft|yarn-ft|ft|learned-extend-ft|curriculum] [--steps 100] [--batch 4] [--lr 3e-4] [--warmup 10] [--passkey-fraction 0.5] [--tokens N] [--seed 0] [--workers 1] [--checkpoint-every 50]
+  ctxlab finetune --resume <dir> [--steps N]        continue an interrupted fine-tune exactly
   ctxlab eval --checkpoint <dir> --task passkey|lines|kv|perplexity|jsonl:<file> [--lengths 64,128,256] [--depths 0,0.5,1] [--n 5] [--seed 0] [--out results.csv] [--variant standard|compact] [--header] [--scorer logit|greedy] [--windows N] [--mode sequential|random|sliding] [--stride S] [--tokenizer byte|gpt2] [--label name]
   ctxlab kernel install [--user | --sys-prefix | --prefix P] | uninstall | start <connection_file>`;
 
@@ -69,6 +72,11 @@ export async function cli(argv: readonly string[], out = process.stdout, err = p
         cache: !flags["no-cache"], backend: flags.backend as never,
       } as never, out, ac.signal);
       return 0;
+    }
+    if (cmd === "finetune") {
+      const { flags } = parseFlags(rest);
+      const r = await finetuneCommand(finetuneArgsFromFlags(flags), out, ac.signal); // rejects unknown flags
+      return r.status === "diverged" ? 1 : 0;
     }
     if (cmd === "eval") {
       const { flags } = parseFlags(rest, ["header"]);

@@ -31,13 +31,14 @@ export type RecipeTraining = "none" | "finetune" | "scratch";
 export type RecipePe =
   | { kind: "keep" } // the base's own encoding
   | { kind: "rotary"; scaling: "pi" | "ntk" | "dynamic-ntk" | "yarn" } // a scaling of the base's RoPE
-  | { kind: "extend-learned" }; // interpolate the learned table to ℓ' rows
+  | { kind: "extend-learned" } // interpolate the learned table to ℓ' rows
+  | { kind: "spec"; spec: string | PositionalSpec }; // any registry spec, adapted to the base (adaptPositional)
 
 export interface Recipe {
   name: string;
   description: string;
-  /** positional names of the bases it applies to ("rope", "learned", …), or "unbounded": any base without a table */
-  appliesTo: readonly string[] | "unbounded";
+  /** positional names of the bases it applies to ("rope", "learned", …), "unbounded" (any base without a table) or "any" */
+  appliesTo: readonly string[] | "unbounded" | "any";
   pe: RecipePe;
   training: RecipeTraining;
   /** the literature it reproduces (REFERENCE.md section) */
@@ -60,6 +61,18 @@ export const RECIPES: readonly Recipe[] = [
   { name: "curriculum", description: "from scratch on the length curriculum ½ ℓ_max, ¼ 2ℓ_max, ⅛ 4ℓ_max, … up to ℓ' (same token budget)", appliesTo: "unbounded", pe: { kind: "keep" }, training: "scratch", source: "the project's question; lengthMixtureSource" },
 ];
 
+/**
+ * A fine-tune at ℓ' under any positional spec (what `ctxlab finetune --pe <spec>` runs): "keep" (the
+ * base's own encoding: PI's direct FT), "extend-learned" (the learned-table recipe), or a registry
+ * spec such as "pi:4" or "rope:yarn:4", adapted to the base's rotary settings.
+ */
+export function finetuneRecipe(pe: string | PositionalSpec = "keep"): Recipe {
+  if (pe === "keep") return { ...recipeFrom("ft"), appliesTo: "any" };
+  if (pe === "extend-learned") return recipeFrom("learned-extend-ft");
+  const label = typeof pe === "string" ? pe : JSON.stringify(pe);
+  return { name: "finetune", description: `fine-tune at ℓ' under ${label}`, appliesTo: "any", pe: { kind: "spec", spec: pe }, training: "finetune", source: "ctxlab finetune --pe" };
+}
+
 /** Recipe names, in order. */
 export const recipeNames = (): string[] => RECIPES.map((r) => r.name);
 
@@ -74,6 +87,7 @@ export function recipeFrom(r: string | Recipe): Recipe {
 /** Whether `recipe` can start from `base` (by its positional encoding). */
 export function recipeApplies(recipe: Recipe, base: DTransformer): boolean {
   const pe = base.positional;
+  if (recipe.appliesTo === "any") return true;
   if (recipe.appliesTo === "unbounded") return pe.maxPositions?.(base.cfg) === undefined;
   return recipe.appliesTo.includes(pe.name);
 }
@@ -81,7 +95,7 @@ export function recipeApplies(recipe: Recipe, base: DTransformer): boolean {
 /** Throws a ConfigError naming the recipe, the base's encoding and what it needs. */
 export function checkApplies(recipe: Recipe, base: DTransformer): void {
   if (recipeApplies(recipe, base)) return;
-  const needs = recipe.appliesTo === "unbounded" ? "an encoding without a position table (rope, alibi, none, …)" : recipe.appliesTo.join(" or ");
+  const needs = recipe.appliesTo === "unbounded" || recipe.appliesTo === "any" ? "an encoding without a position table (rope, alibi, none, …)" : recipe.appliesTo.join(" or ");
   throw new ConfigError(`recipe "${recipe.name}" needs a base with ${needs}; this base uses the ${base.positional.label}`);
 }
 

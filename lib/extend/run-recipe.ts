@@ -35,7 +35,7 @@ import { logTable } from "../train/log.js";
 import type { ScheduleSpec } from "../train/schedule.js";
 import type { TrainingState } from "../train/state.js";
 import { retrievalMixSource } from "./mix-source.js";
-import { checkApplies, recipeFrom, scaleOf, scaledRotary, type Recipe } from "./recipes.js";
+import { adaptPositional, checkApplies, recipeFrom, scaleOf, scaledRotary, type Recipe } from "./recipes.js";
 
 export interface RecipeOptions {
   /** ℓ' = s·ℓ_max, the length to extend to (and to fine-tune at) */
@@ -123,7 +123,9 @@ export function adaptModel(base: DTransformer, recipe: Recipe, targetLength: num
     return out;
   }
   const src = trains ? cloneModel(base) : base;
-  return recipe.pe.kind === "rotary" ? src.withPositional(scaledRotary(base, recipe.pe.scaling, s)) : src;
+  if (recipe.pe.kind === "rotary") return src.withPositional(scaledRotary(base, recipe.pe.scaling, s));
+  if (recipe.pe.kind === "spec") return src.withPositional(adaptPositional(base, recipe.pe.spec), seed);
+  return src;
 }
 
 /** The training plan of a recipe: steps, schedule, optimizer and data. */
@@ -183,6 +185,11 @@ export async function runRecipe(base: DTransformer, recipe: string | Recipe, o: 
   if (!o.resume) checkApplies(r, base);
   const scale = scaleOf(from, o.targetLength);
   const model = o.resume ? o.resume.model : adaptModel(base, r, o.targetLength, o.seed ?? 0);
+  const max = model.positional.maxPositions?.(model.cfg);
+  if (r.training === "finetune" && max !== undefined && o.targetLength > max) {
+    if (!o.resume) model.dispose();
+    throw new ConfigError(`runRecipe: cannot fine-tune at ℓ'=${o.targetLength}: the ${model.positional.label} has ℓ_max=${max}; extend the table first (recipe "learned-extend-ft", --pe extend-learned)`);
+  }
   const out = { recipe: r, model, positional: model.positional.toJSON(), scale, targetLength: o.targetLength };
   if (r.training === "none") {
     if (o.snapshots?.includes(0) && o.onSnapshot) await o.onSnapshot(model, 0);

@@ -1,0 +1,133 @@
+/**
+ * `ctxlab finetune --from <ckpt> --length <ℓ'> --out <dir> [--pe <spec> | --recipe <name>] [--steps N] …`
+ * and `ctxlab finetune --resume <dir> [--steps N]`: one context-extension fine-tune (lib/extend
+ * runRecipe) from the command line. --pe is "keep" (default: the base's own encoding, PI's direct
+ * FT), "extend-learned" (interpolate a learned W_p to ℓ' rows) or a registry spec ("pi:4",
+ * "rope:yarn:4", …, adapted to the base's b and layout); --recipe names a training recipe instead
+ * (pi-ft, yarn-ft, ft, learned-extend-ft, curriculum). --out receives dTraining's crash-safe
+ * checkpoint (loadCheckpoint(dir) reads the model; `ctxlab eval --checkpoint <dir>` evaluates it),
+ * metrics.csv and finetune-config.json (written atomically before training). Ctrl-C stops at the next
+ * step boundary and saves; --resume continues exactly.
+ */
+import { mkdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { ConfigError } from "../errors.js";
+import { tokenizerFrom } from "../data/tokenizer.js";
+import { finetuneRecipe, recipeFrom, recipeNames, type Recipe } from "../extend/recipes.js";
+import { runRecipe, type RecipeResult } from "../extend/run-recipe.js";
+import { loadCheckpoint } from "../io/checkpoint.js";
+import { writeFileAtomic } from "../io/safetensors.js";
+import { setHost } from "../runtime/context.js";
+import { useBackend, type BackendName } from "../tensor/backend.js";
+import { loadTrainingState, TRAINER_STATE_FILE } from "../train/state.js";
+import { checkpointTokenizer } from "./generate.js";
+import { terminalProgress, type Out } from "./progress.js";
+
+export const FINETUNE_CONFIG_FILE = "finetune-config.json";
+
+/** Flags `ctxlab finetune` accepts. */
+export const FINETUNE_FLAGS = ["from", "pe", "recipe", "length", "steps", "out", "resume", "batch", "lr", "warmup", "passkey-fraction", "tokens", "seed", "workers", "checkpoint-every", "tokenizer", "backend"] as const;
+
+export interface FinetuneArgs {
+  from?: string;
+  pe?: string;
+  recipe?: string;
+  length?: number;
+  steps?: number;
+  out?: string;
+  resume?: string;
+  batch?: number;
+  lr?: number;
+  warmup?: number;
+  passkeyFraction?: number;
+  tokens?: number;
+  seed?: number;
+  workers?: number;
+  checkpointEvery?: number;
+  /** a name ("byte", "gpt2"), or the JSON a run records */
+  tokenizer?: string | { name: string; [k: string]: unknown };
+  backend?: BackendName | "auto";
+}
+
+function num(v: string | boolean | undefined, name: string, integer: boolean): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== "string" || v.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new ConfigError(`--${name} ${String(v)} is not ${integer ? "an integer" : "a number"}`);
+  return n;
+}
+
+/** FinetuneArgs from parsed flags (lib/cli/main.ts parseFlags); unknown flags are errors. */
+export function finetuneArgsFromFlags(flags: Record<string, string | boolean>): FinetuneArgs {
+  for (const k of Object.keys(flags)) if (!(FINETUNE_FLAGS as readonly string[]).includes(k)) throw new ConfigError(`ctxlab finetune: unknown flag --${k}; known: ${FINETUNE_FLAGS.map((n) => `--${n}`).join(", ")}`);
+  const a: Record<string, unknown> = {};
+  for (const k of ["from", "pe", "recipe", "out", "resume", "tokenizer", "backend"] as const) if (typeof flags[k] === "string") a[k] = flags[k];
+  const nums: [string, keyof FinetuneArgs, boolean][] = [["length", "length", true], ["steps", "steps", true], ["batch", "batch", true], ["lr", "lr", false], ["warmup", "warmup", true], ["passkey-fraction", "passkeyFraction", false], ["tokens", "tokens", true], ["seed", "seed", true], ["workers", "workers", true], ["checkpoint-every", "checkpointEvery", true]];
+  for (const [flag, key, integer] of nums) {
+    const v = num(flags[flag], flag, integer);
+    if (v !== undefined) a[key] = v;
+  }
+  return a as FinetuneArgs;
+}
+
+/** The recipe of the arguments: --recipe (a training recipe) or --pe. */
+export function recipeOfArgs(a: Pick<FinetuneArgs, "pe" | "recipe">): Recipe {
+  if (a.recipe !== undefined && a.pe !== undefined) throw new ConfigError("ctxlab finetune: give --recipe or --pe, not both (a recipe sets the positional encoding)");
+  if (a.recipe === undefined) return finetuneRecipe(a.pe ?? "keep");
+  const r = recipeFrom(a.recipe);
+  if (r.training === "none") throw new ConfigError(`ctxlab finetune: recipe "${r.name}" is zero-shot (nothing to train); training recipes: ${recipeNames().filter((n) => recipeFrom(n).training !== "none").join(", ")}`);
+  return r;
+}
+
+const exists = (p: string) => stat(p).then(() => true, () => false);
+
+async function readConfig(dir: string): Promise<FinetuneArgs> {
+  try {
+    return JSON.parse(await readFile(join(dir, FINETUNE_CONFIG_FILE), "utf8")) as FinetuneArgs;
+  } catch (e) {
+    throw new ConfigError(`ctxlab finetune --resume ${dir}: cannot read ${FINETUNE_CONFIG_FILE} (${(e as Error).message}); is it a ctxlab finetune directory?`);
+  }
+}
+
+/** Checks the arguments of a new run; returns them with the defaults filled in. */
+function checkNew(a: FinetuneArgs): Required<Pick<FinetuneArgs, "from" | "length" | "out" | "steps">> & FinetuneArgs {
+  if (!a.from) throw new ConfigError("ctxlab finetune: give --from <checkpoint dir> (or --resume <dir>)");
+  if (a.length === undefined) throw new ConfigError("ctxlab finetune: give --length <ℓ'>, the context length to fine-tune at");
+  if (!a.out) throw new ConfigError("ctxlab finetune: give --out <dir> for the checkpoint, metrics.csv and finetune-config.json");
+  return { ...a, from: a.from, length: a.length, out: a.out, steps: a.steps ?? 100 };
+}
+
+/** Run `ctxlab finetune`; returns the recipe result (its model is disposed). */
+export async function finetuneCommand(args: FinetuneArgs, out: Out, signal?: AbortSignal): Promise<RecipeResult> {
+  const resumeDir = args.resume;
+  if (resumeDir && (args.from || args.pe || args.recipe || args.length !== undefined || args.out)) throw new ConfigError("ctxlab finetune --resume <dir>: the run's settings come from its finetune-config.json; only --steps, --workers and --backend may be given");
+  const saved = resumeDir ? await readConfig(resumeDir) : undefined;
+  const cfg = saved ? { ...checkNew(saved), out: resumeDir!, ...(args.steps !== undefined ? { steps: args.steps } : {}) } : checkNew(args);
+  const recipe = recipeOfArgs(cfg);
+  if (!resumeDir && (await exists(join(cfg.out, TRAINER_STATE_FILE)))) throw new ConfigError(`ctxlab finetune: ${cfg.out} already holds a training checkpoint; continue it with --resume ${cfg.out}, or choose another --out`);
+  const info = await useBackend(args.backend ?? cfg.backend ?? "auto");
+  out.write(`${info.summary}\n`);
+  const prev = setHost({ progress: (label, total) => terminalProgress(out, label, total) });
+  const state = resumeDir ? await loadTrainingState(resumeDir) : undefined;
+  const base = state ? state.model : await loadCheckpoint(cfg.from);
+  try {
+    const tok = cfg.tokenizer ? tokenizerFrom(cfg.tokenizer) : await checkpointTokenizer(cfg.from, base.cfg.nVocab, undefined, "finetune");
+    if (!resumeDir) {
+      await mkdir(cfg.out, { recursive: true });
+      await writeFileAtomic(join(cfg.out, FINETUNE_CONFIG_FILE), JSON.stringify({ ...cfg, tokenizer: tok.toJSON(), backend: undefined }, null, 2) + "\n");
+    }
+    out.write(`recipe ${recipe.name}: ${recipe.description}; base ${base.positional.label}, ℓ_max=${base.cfg.lMax} → ℓ'=${cfg.length}${state ? `, resuming at step ${state.step}` : ""}\n`);
+    const r = await runRecipe(base, recipe, {
+      targetLength: cfg.length, steps: cfg.steps, tokenizer: tok, checkpointDir: cfg.out, checkpointEvery: cfg.checkpointEvery ?? 50,
+      ...(cfg.batch !== undefined ? { batch: cfg.batch } : {}), ...(cfg.lr !== undefined ? { lr: cfg.lr } : {}), ...(cfg.warmup !== undefined ? { warmup: cfg.warmup } : {}),
+      ...(cfg.passkeyFraction !== undefined ? { passkeyFraction: cfg.passkeyFraction } : {}), ...(cfg.tokens !== undefined ? { tokens: cfg.tokens } : {}),
+      ...(cfg.seed !== undefined ? { seed: cfg.seed } : {}), workers: args.workers ?? cfg.workers ?? 1,
+      ...(state ? { resume: state } : {}), ...(signal ? { signal } : {}),
+    });
+    out.write(`${r.status}: ${r.message}\nmodel: ${r.model.positional.label}; checkpoint: ${cfg.out}/${TRAINER_STATE_FILE} (loadCheckpoint("${cfg.out}"), ctxlab eval --checkpoint ${cfg.out}; and metrics.csv, ${FINETUNE_CONFIG_FILE})\n`);
+    r.model.dispose();
+    return r;
+  } finally {
+    setHost(prev);
+    if (!base.params.vars.values().next().value?.isDisposed) base.dispose();
+  }
+}

@@ -1,0 +1,78 @@
+/** `ctxlab finetune` (lib/cli/finetune.ts) on tiny checkpoints in a temporary directory: runs, resume, argument errors. */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { FINETUNE_CONFIG_FILE, finetuneArgsFromFlags, finetuneCommand, recipeOfArgs } from "../../lib/cli/finetune.js";
+import { cli, parseFlags } from "../../lib/cli/main.js";
+import { loadCheckpoint, saveCheckpoint } from "../../lib/io/checkpoint.js";
+import { DTransformer } from "../../lib/model/dtransformer.js";
+import { learned, rope } from "../../lib/positional/index.js";
+import { testBackend } from "../helpers/setup.js";
+
+let tmp = "";
+const tiny = { nVocab: 259, lMax: 64, nLayers: 1, nHeads: 2, dE: 16, dMlp: 32 };
+const sink = () => {
+  let text = "";
+  return { out: { write: (s: string) => (text += s), isTTY: false }, text: () => text };
+};
+
+before(async () => {
+  await testBackend();
+  tmp = mkdtempSync(join(tmpdir(), "ctxlab-finetune-cli-"));
+  const r = DTransformer.create({ ...tiny, positional: rope() }, 1);
+  const l = DTransformer.create({ ...tiny, positional: learned() }, 2);
+  await saveCheckpoint(r, join(tmp, "rope"));
+  await saveCheckpoint(l, join(tmp, "learned"));
+  r.dispose();
+  l.dispose();
+});
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe("ctxlab finetune", () => {
+  it("--pe pi:2: trains, writes a loadable checkpoint with the PI encoding, metrics.csv and its config", async () => {
+    const s = sink();
+    const out = join(tmp, "pi");
+    const flags = parseFlags(["--from", join(tmp, "rope"), "--pe", "pi:2", "--length", "128", "--steps", "3", "--batch", "2", "--out", out, "--backend", "wasm"]).flags;
+    const r = await finetuneCommand(finetuneArgsFromFlags(flags), s.out);
+    assert.equal(r.status, "completed");
+    assert.match(s.text(), /recipe finetune: fine-tune at ℓ' under pi:2; base RoPE \(half-split, b=10000\), ℓ_max=64 → ℓ'=128/);
+    assert.match(s.text(), /completed: completed 3 steps \(step 3\)/);
+    const m = await loadCheckpoint(out);
+    assert.deepEqual([m.positional.toJSON().name, m.positional.toJSON().factor, m.positional.toJSON().originalLength], ["pi", 2, 64]);
+    m.dispose();
+    assert.ok(existsSync(join(out, "metrics.csv")));
+    assert.equal(JSON.parse(readFileSync(join(out, FINETUNE_CONFIG_FILE), "utf8")).pe, "pi:2");
+    await assert.rejects(finetuneCommand(finetuneArgsFromFlags(flags), sink().out), /already holds a training checkpoint; continue it with --resume/);
+  });
+  it("--resume continues to more steps, to the losses of one uninterrupted run", async () => {
+    const a = join(tmp, "ext-a");
+    const b = join(tmp, "ext-b");
+    const common = { from: join(tmp, "learned"), pe: "extend-learned", length: 96, batch: 2, warmup: 1, backend: "wasm" as const };
+    await finetuneCommand({ ...common, steps: 2, out: a }, sink().out);
+    const resumed = await finetuneCommand({ resume: a, steps: 4 }, sink().out);
+    const whole = await finetuneCommand({ ...common, steps: 4, out: b }, sink().out);
+    assert.equal(resumed.steps, 4);
+    assert.deepEqual(resumed.log.array("loss"), whole.log.array("loss"));
+    const m = await loadCheckpoint(a);
+    assert.deepEqual(m.params.get("pos.W_p").shape, [96, 16]);
+    m.dispose();
+  });
+  it("argument errors name the flag, value and rule; exit code 2 from the command line", async () => {
+    assert.throws(() => finetuneArgsFromFlags({ from: "x", lenght: "5" }), /unknown flag --lenght; known: --from, --pe/);
+    assert.throws(() => finetuneArgsFromFlags({ steps: "1.5" }), /--steps 1.5 is not an integer/);
+    assert.throws(() => recipeOfArgs({ pe: "pi:4", recipe: "pi-ft" }), /give --recipe or --pe, not both/);
+    assert.throws(() => recipeOfArgs({ recipe: "ntk" }), /recipe "ntk" is zero-shot \(nothing to train\); training recipes: pi-ft, yarn-ft, ft, learned-extend-ft, curriculum/);
+    assert.throws(() => recipeOfArgs({ recipe: "pii" }), /unknown extension recipe "pii"/);
+    await assert.rejects(finetuneCommand({ length: 128, out: "o" }, sink().out), /give --from <checkpoint dir>/);
+    await assert.rejects(finetuneCommand({ from: "x", out: "o" }, sink().out), /give --length <ℓ'>/);
+    await assert.rejects(finetuneCommand({ resume: join(tmp, "nothing") }, sink().out), /cannot read finetune-config.json/);
+    await assert.rejects(finetuneCommand({ resume: join(tmp, "pi"), pe: "ntk:2" }, sink().out), /only --steps, --workers and --backend may be given/);
+    await assert.rejects(finetuneCommand({ from: join(tmp, "learned"), length: 128, out: join(tmp, "bad"), backend: "wasm" }, sink().out), /cannot fine-tune at ℓ'=128: the learned W_p \(Alg 2\) has ℓ_max=64; extend the table first/);
+    await assert.rejects(finetuneCommand({ from: join(tmp, "rope"), pe: "pi:x", length: 128, out: join(tmp, "bad2"), backend: "wasm" }, sink().out), /argument "x" is not recognised/);
+    const err = sink();
+    assert.equal(await cli(["finetune", "--from", join(tmp, "rope"), "--length", "-3", "--out", join(tmp, "bad3"), "--backend", "wasm"], sink().out as never, err.out as never), 2);
+    assert.match(err.text(), /ctxlab finetune: ConfigError: .*targetLength ℓ'=-3 must be an integer ≥ 2/);
+  });
+});
