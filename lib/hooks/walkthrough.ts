@@ -119,12 +119,8 @@ export function algorithm10Table(cache: ActivationCache, o: WalkthroughOptions =
   const rows: Record<string, unknown>[] = [];
   const pushLine = (p: PseudoLine, value = "") => rows.push({ line: p.line, pseudocode: p.code, hook: "", symbol: "", shape: "", value, mean: null, std: null, min: null, max: null, non_finite: null });
   const used = new Set<string>();
-  for (const p of ALGORITHM_10) {
-    const here = hooks.filter((n) => hookInfo(n)?.line === p.line);
-    if (p.line === "1") pushLine(p, `ℓ = ${ell}`);
-    else if (p.line === "4") pushLine(p, `L = ${layers.size}${layer === "all" ? "" : `; showing l = ${layer + 1} (blocks.${layer})`}`);
-    else pushLine(p);
-    for (const name of here) {
+  const pushHooks = (names: string[]) => {
+    for (const name of names) {
       used.add(name);
       const t = cache.get(name);
       const data = t.dataSync();
@@ -136,6 +132,26 @@ export function algorithm10Table(cache: ActivationCache, o: WalkthroughOptions =
         mean: s.mean, std: s.std, min: s.min, max: s.max, non_finite: s.nonFinite,
       });
     }
+  };
+  const inLoop = (line: string) => /^[5-8]/.test(line);
+  const at = (line: string, l?: number) => hooks.filter((n) => hookInfo(n)?.line === line && (l === undefined || hookInfo(n)?.layer === l));
+  const loopLayers = layer === "all" ? [...layers].sort((a, b) => a - b) : [layer];
+  for (const p of ALGORITHM_10) {
+    if (inLoop(p.line)) continue;
+    if (p.line === "1") pushLine(p, `ℓ = ${ell}`);
+    else if (p.line === "4") pushLine(p, `L = ${layers.size}${layer === "all" ? "" : `; showing l = ${layer + 1} (blocks.${layer})`}`);
+    else pushLine(p);
+    if (p.line !== "4") pushHooks(at(p.line));
+    if (p.line !== "4") continue;
+    // the loop body, once per shown layer; line 6's own results (W_o Y + b_o, the new X) come
+    // after the Alg 4/5 lines it calls
+    for (const l of loopLayers) {
+      for (const q of ALGORITHM_10.filter((r) => inLoop(r.line))) {
+        pushLine(q, layer === "all" && q.line === "5" ? `l = ${l + 1} (blocks.${l})` : "");
+        if (q.line !== "6") pushHooks(at(q.line, l));
+        if (q.line === "6 (5)") pushHooks(at("6", l));
+      }
+    }
   }
   const rest = hooks.filter((n) => !used.has(n));
   if (rest.length) throw new ConfigError(`algorithm10Table: hooks without an Algorithm 10 line: ${rest.join(", ")}`);
@@ -144,8 +160,7 @@ export function algorithm10Table(cache: ActivationCache, o: WalkthroughOptions =
 
 /**
  * Per hook present in both traces: max |a − b| and ‖a − b‖/‖a‖ (relative), and how many entries are
- * non-finite in each. Masked scores are compared like any other entry (they are equal when both
- * traces mask the same places).
+ * non-finite in each. Scores masked in both traces (−1e9) are left out, so they do not swamp ‖a‖.
  */
 export function traceDiff(a: ActivationCache, b: ActivationCache, o: { layer?: number | "all" } = {}): aq.ColumnTable {
   const names = hooksOf(a, o.layer ?? "all").filter((n) => b.has(n));
@@ -164,6 +179,7 @@ export function traceDiff(a: ActivationCache, b: ActivationCache, o: { layer?: n
       if (!Number.isFinite(p)) nonA++;
       if (!Number.isFinite(q)) nonB++;
       if (!Number.isFinite(p) || !Number.isFinite(q)) continue;
+      if (p <= MASKED && q <= MASKED) continue; // masked scores in both traces
       const d = Math.abs(p - q);
       if (d > maxAbs) maxAbs = d;
       diff2 += d * d;

@@ -68,6 +68,10 @@ describe("algorithm10Table", () => {
   it("shows every layer with layer: \"all\" and refuses a layer the trace lacks", () => {
     const all = algorithm10Table(cache, { layer: "all" }).objects() as Record<string, unknown>[];
     assert.ok(all.some((r) => r.hook === "blocks.1.mlp.hook_post"));
+    assert.equal(all.filter((r) => r.line === "5").length, 2, "the loop body once per layer");
+    const order = all.map((r) => String(r.hook)).filter((h) => h.startsWith("blocks."));
+    assert.ok(order.lastIndexOf("blocks.0.hook_resid_post") < order.indexOf("blocks.1.ln1.hook_normalized"), "layer 0 before layer 1");
+    assert.ok(order.indexOf("blocks.0.attn.hook_z") < order.indexOf("blocks.0.hook_attn_out"), "line 6's output after the Alg 4/5 lines");
     assert.throws(() => algorithm10Table(cache, { layer: 5 }), ConfigError);
   });
 });
@@ -92,6 +96,7 @@ describe("traceDiff", () => {
     assert.equal(d.get("hook_embed")!.max_abs_diff, 0, "line 2 has no ε and no GELU");
     assert.ok(Number(d.get("blocks.0.ln1.hook_normalized")!.rel_diff) > 0, "line 5 depends on ε");
     assert.ok(Number(d.get("blocks.0.mlp.hook_post")!.rel_diff) > 0, "line 8 depends on the GELU form");
+    assert.ok(Number(d.get("blocks.0.attn.hook_scores")!.rel_diff) > 1e-6, "masked scores do not swamp the norm");
     assert.ok(!d.has("blocks.1.hook_resid_post"), "layer filter");
     other.dispose();
   });
