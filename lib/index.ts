@@ -60,6 +60,7 @@ export { doublingComponents, type MixtureComponent, type MixtureSpec } from "./d
 
 // Inference (Alg 14)
 export { dInference, type GenerateOptions, type GenerateResult } from "./infer/dinference.js";
+export { JsDecoder, jsDecoderUnsupported } from "./infer/js-decoder.js";
 export { sampleToken, samplingDistribution, type SamplingOptions } from "./infer/sampling.js";
 export { KVCache } from "./model/dtransformer.js";
 

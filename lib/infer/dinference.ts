@@ -9,6 +9,10 @@
  * rotation. Additions to the paper: top-k, top-p, stop tokens, a streaming callback, an AbortSignal.
  * Under learned W_p the paper's limit ℓ + ℓ_gen − 1 ≤ ℓ_max applies: generation stops there with
  * stopReason "max-context" (Alg 14 has no truncation step).
+ *
+ * Decoder: with the cache on the wasm and cpu backends, the steps after the prompt pass run in plain
+ * JavaScript (lib/infer/js-decoder.ts: the same maths without ~190 kernel calls per token); on
+ * tfjs-node(-gpu), or with `decoder: "tfjs"` (env CTXLAB_DECODER=tfjs), every step is dTransformer.
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, InputError } from "../errors.js";
@@ -16,6 +20,7 @@ import { dTransformer, DTransformer, KVCache } from "../model/dtransformer.js";
 import { toTokenBatch } from "../model/token-embedding.js";
 import { Rng } from "../tensor/random.js";
 import { currentSignal } from "../runtime/context.js";
+import { JsDecoder, jsDecoderUnsupported } from "./js-decoder.js";
 import { sampleToken, validateSampling, type SamplingOptions } from "./sampling.js";
 
 export interface GenerateOptions extends SamplingOptions {
@@ -29,11 +34,18 @@ export interface GenerateOptions extends SamplingOptions {
   onToken?: (id: number, index: number) => void | boolean;
   /** use the KV cache (default true) */
   cache?: boolean;
+  /**
+   * how cached steps run: "js" (JsDecoder), "tfjs" (dTransformer with the KVCache), or "auto" (default:
+   * "js" on the wasm and cpu backends when the encoding allows it, else "tfjs"; env CTXLAB_DECODER)
+   */
+  decoder?: "auto" | "js" | "tfjs";
   /** stop at the next token when aborted (default: the host's signal, e.g. the running cell's interrupt) */
   signal?: AbortSignal;
 }
 
 export interface GenerateResult {
+  /** which implementation ran the cached steps ("none" without a cache) */
+  decoder: "js" | "tfjs" | "none";
   /** the generated tokens y = x[ℓ+1 : ℓ+ℓ_gen] */
   tokens: number[];
   stopReason: "length" | "stop" | "callback" | "aborted" | "max-context";
@@ -64,6 +76,8 @@ export async function dInference(model: DTransformer, prompt: readonly number[],
   const stop = new Set(o.stop ?? []);
   const useCache = o.cache ?? true;
   const kv = useCache ? new KVCache(model.cfg.nLayers) : undefined;
+  const decoder = useCache ? chooseDecoder(model, o.decoder) : "none";
+  let js: JsDecoder | undefined;
   const x = prompt.slice();
   const out: number[] = [];
   let stopReason: GenerateResult["stopReason"] = "length";
@@ -74,10 +88,19 @@ export async function dInference(model: DTransformer, prompt: readonly number[],
     for (let i = 0; i < o.maxTokens; i++) {
       if (signal?.aborted) { stopReason = "aborted"; break; }
       if (x.length > max) { stopReason = "max-context"; break; } // ℓ + i > ℓ_max: no row of W_p for it
-      const row = tf.tidy(() => {
-        const ids = tf.tensor2d(useCache ? feed : x, [1, useCache ? feed.length : x.length], "int32");
-        return lastRow(dTransformer(ids, model, { kv })); // p = P[:, ℓ+i−1] (as logits)
-      });
+      let row: Float32Array;
+      if (js) row = js.step(feed[0]!); // one new token, plain JS over the cached keys and values
+      else {
+        row = tf.tidy(() => {
+          const ids = tf.tensor2d(useCache ? feed : x, [1, useCache ? feed.length : x.length], "int32");
+          return lastRow(dTransformer(ids, model, { kv })); // p = P[:, ℓ+i−1] (as logits)
+        });
+        const capacity = Math.min(prompt.length + o.maxTokens, max); // positions 0 … ℓ + ℓ_gen − 2 are ever fed
+        if (decoder === "js" && capacity > kv!.length) {
+          js = new JsDecoder(model, kv!, capacity); // copies the prompt's keys and values
+          kv!.dispose();
+        }
+      }
       const y = sampleToken(row, rng, o); // line 5
       x.push(y); // line 6
       out.push(y);
@@ -90,5 +113,16 @@ export async function dInference(model: DTransformer, prompt: readonly number[],
     kv?.dispose();
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { tokens: out, stopReason, seconds, tokensPerSecond: out.length / Math.max(seconds, 1e-9) };
+  return { tokens: out, stopReason, seconds, tokensPerSecond: out.length / Math.max(seconds, 1e-9), decoder };
+}
+
+/** "js" or "tfjs" for the cached steps (see GenerateOptions.decoder); "js" where unsupported is a ConfigError. */
+function chooseDecoder(model: DTransformer, asked: GenerateOptions["decoder"]): "js" | "tfjs" {
+  const env = process.env.CTXLAB_DECODER;
+  const choice = asked ?? (env === "js" || env === "tfjs" ? env : "auto");
+  if (choice !== "auto" && choice !== "js" && choice !== "tfjs") throw new ConfigError(`dInference: decoder=${JSON.stringify(choice)} must be "auto", "js" or "tfjs"`);
+  const why = jsDecoderUnsupported(model);
+  if (choice === "js" && why) throw new ConfigError(`dInference: decoder="js" is not available: ${why}; use decoder "tfjs" or "auto"`);
+  if (choice !== "auto") return choice;
+  return !why && (tf.getBackend() === "wasm" || tf.getBackend() === "cpu") ? "js" : "tfjs";
 }
