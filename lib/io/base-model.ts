@@ -64,6 +64,7 @@ export async function loadBase(name: BaseName, o: LoadBaseOptions = {}): Promise
   if (!Number.isSafeInteger(steps) || steps < 0) throw new ConfigError(`loadBase: steps must be an integer ≥ 0, got ${steps}`);
   const tok = byteTokenizer();
   const model = DTransformer.create({ ...presets.tiny, nVocab: tok.vocabSize, positional: positionalFrom(BASE_ENCODINGS[name]) }, o.seed ?? 0);
+  if (steps === 0) return { model, fromCheckpoint: false, note: `${dir} not found: using a tiny ${model.positional.label} byte model at its initialisation instead (not trained).` };
   const length = o.length ?? model.cfg.lMax;
   const { train } = corpusSplit(mobyDick());
   const r = await dTraining(model, {

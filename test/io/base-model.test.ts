@@ -40,6 +40,9 @@ describe("loadBase", () => {
     assert.equal(b.model.cfg.lMax, 128);
     assert.equal(b.log!.numRows(), 2);
     assert.match(b.note, /alibi not found: trained a tiny .* \(2 steps at ℓ = 32, last loss \d\.\d{3}\)/);
+    const init = await loadBase("nope", { dir, steps: 0 });
+    assert.equal(init.model.positional.name, "none");
+    assert.match(init.note, /nope not found: using a tiny .* at its initialisation/);
     await assert.rejects(loadBase("gpt5" as never, { dir }), ConfigError);
   });
 });
