@@ -12,7 +12,6 @@
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ConfigError } from "../errors.js";
-import { tokenizerFrom } from "../data/tokenizer.js";
 import { finetuneRecipe, recipeFrom, recipeNames, type Recipe } from "../extend/recipes.js";
 import { runRecipe, type RecipeResult } from "../extend/run-recipe.js";
 import { loadCheckpoint } from "../io/checkpoint.js";
@@ -20,13 +19,12 @@ import { writeFileAtomic } from "../io/safetensors.js";
 import { setHost } from "../runtime/context.js";
 import { useBackend, type BackendName } from "../tensor/backend.js";
 import { loadTrainingState, TRAINER_STATE_FILE } from "../train/state.js";
-import { checkpointTokenizer } from "./generate.js";
 import { terminalProgress, type Out } from "./progress.js";
 
 export const FINETUNE_CONFIG_FILE = "finetune-config.json";
 
 /** Flags `ctxlab finetune` accepts. */
-export const FINETUNE_FLAGS = ["from", "pe", "recipe", "length", "steps", "out", "resume", "batch", "lr", "warmup", "passkey-fraction", "tokens", "seed", "workers", "checkpoint-every", "tokenizer", "backend"] as const;
+export const FINETUNE_FLAGS = ["from", "pe", "recipe", "length", "steps", "out", "resume", "batch", "lr", "warmup", "tokens", "seed", "workers", "checkpoint-every", "backend"] as const;
 
 export interface FinetuneArgs {
   from?: string;
@@ -39,13 +37,10 @@ export interface FinetuneArgs {
   batch?: number;
   lr?: number;
   warmup?: number;
-  passkeyFraction?: number;
   tokens?: number;
   seed?: number;
   workers?: number;
   checkpointEvery?: number;
-  /** a name ("byte", "gpt2"), or the JSON a run records */
-  tokenizer?: string | { name: string; [k: string]: unknown };
   backend?: BackendName | "auto";
 }
 
@@ -60,8 +55,8 @@ function num(v: string | boolean | undefined, name: string, integer: boolean): n
 export function finetuneArgsFromFlags(flags: Record<string, string | boolean>): FinetuneArgs {
   for (const k of Object.keys(flags)) if (!(FINETUNE_FLAGS as readonly string[]).includes(k)) throw new ConfigError(`ctxlab finetune: unknown flag --${k}; known: ${FINETUNE_FLAGS.map((n) => `--${n}`).join(", ")}`);
   const a: Record<string, unknown> = {};
-  for (const k of ["from", "pe", "recipe", "out", "resume", "tokenizer", "backend"] as const) if (typeof flags[k] === "string") a[k] = flags[k];
-  const nums: [string, keyof FinetuneArgs, boolean][] = [["length", "length", true], ["steps", "steps", true], ["batch", "batch", true], ["lr", "lr", false], ["warmup", "warmup", true], ["passkey-fraction", "passkeyFraction", false], ["tokens", "tokens", true], ["seed", "seed", true], ["workers", "workers", true], ["checkpoint-every", "checkpointEvery", true]];
+  for (const k of ["from", "pe", "recipe", "out", "resume", "backend"] as const) if (typeof flags[k] === "string") a[k] = flags[k];
+  const nums: [string, keyof FinetuneArgs, boolean][] = [["length", "length", true], ["steps", "steps", true], ["batch", "batch", true], ["lr", "lr", false], ["warmup", "warmup", true], ["tokens", "tokens", true], ["seed", "seed", true], ["workers", "workers", true], ["checkpoint-every", "checkpointEvery", true]];
   for (const [flag, key, integer] of nums) {
     const v = num(flags[flag], flag, integer);
     if (v !== undefined) a[key] = v;
@@ -110,16 +105,15 @@ export async function finetuneCommand(args: FinetuneArgs, out: Out, signal?: Abo
   const state = resumeDir ? await loadTrainingState(resumeDir) : undefined;
   const base = state ? state.model : await loadCheckpoint(cfg.from);
   try {
-    const tok = cfg.tokenizer ? tokenizerFrom(cfg.tokenizer) : await checkpointTokenizer(cfg.from, base.cfg.nVocab, undefined, "finetune");
     if (!resumeDir) {
       await mkdir(cfg.out, { recursive: true });
-      await writeFileAtomic(join(cfg.out, FINETUNE_CONFIG_FILE), JSON.stringify({ ...cfg, tokenizer: tok.toJSON(), backend: undefined }, null, 2) + "\n");
+      await writeFileAtomic(join(cfg.out, FINETUNE_CONFIG_FILE), JSON.stringify({ ...cfg, backend: undefined }, null, 2) + "\n");
     }
     out.write(`recipe ${recipe.name}: ${recipe.description}; base ${base.positional.label}, ℓ_max=${base.cfg.lMax} → ℓ'=${cfg.length}${state ? `, resuming at step ${state.step}` : ""}\n`);
     const r = await runRecipe(base, recipe, {
-      targetLength: cfg.length, steps: cfg.steps, tokenizer: tok, checkpointDir: cfg.out, checkpointEvery: cfg.checkpointEvery ?? 50,
+      targetLength: cfg.length, steps: cfg.steps, checkpointDir: cfg.out, checkpointEvery: cfg.checkpointEvery ?? 50,
       ...(cfg.batch !== undefined ? { batch: cfg.batch } : {}), ...(cfg.lr !== undefined ? { lr: cfg.lr } : {}), ...(cfg.warmup !== undefined ? { warmup: cfg.warmup } : {}),
-      ...(cfg.passkeyFraction !== undefined ? { passkeyFraction: cfg.passkeyFraction } : {}), ...(cfg.tokens !== undefined ? { tokens: cfg.tokens } : {}),
+      ...(cfg.tokens !== undefined ? { tokens: cfg.tokens } : {}),
       ...(cfg.seed !== undefined ? { seed: cfg.seed } : {}), workers: args.workers ?? cfg.workers ?? 1,
       ...(state ? { resume: state } : {}), ...(signal ? { signal } : {}),
     });

@@ -1,8 +1,9 @@
 /**
  * lib/extend — context extension (issue 7): the recipe registry (recipes.ts), one call that applies
- * a recipe (run-recipe.ts), its fine-tuning data (mix-source.ts) and the headline experiment with
+ * a recipe (run-recipe.ts), its fine-tuning data (recipeSource: lib/eval/retrieval-mix.ts) and the headline experiment with
  * its report (experiment.ts, report.ts).
  */
 export { RECIPES, recipeNames, recipeFrom, finetuneRecipe, recipeApplies, checkApplies, scaleOf, scaledRotary, adaptPositional, type Recipe, type RecipePe, type RecipeTraining } from "./recipes.js";
-export { runRecipe, adaptModel, cloneModel, type RecipeOptions, type RecipeResult } from "./run-recipe.js";
-export { retrievalMixSource, passkeyRow, fillerPad, type RetrievalMixOptions, type RetrievalMixSource } from "./mix-source.js";
+export { runRecipe, adaptModel, cloneModel, recipeSource, type RecipeOptions, type RecipeResult } from "./run-recipe.js";
+export { contextExtension, experimentSettings, methodLabel, DEFAULT_PLAN, TABLE4_RECIPES, type ExperimentOptions, type ExperimentResult, type ExperimentRun } from "./experiment.js";
+export { summaryTable, table4, reportFigures, perplexityFigure, table4Figure, trainingFigure, htmlTable, markdownTable, writeReport, type ReportOptions } from "./report.js";

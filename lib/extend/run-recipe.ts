@@ -6,25 +6,27 @@
  *   2  build the model: the base under the recipe's encoding (withPositional — shared weights for
  *      zero-shot recipes), a copy of the weights for fine-tunes (the base is never modified), the
  *      learned table interpolated to ℓ' rows (extendLearned), or a fresh model (curriculum)
- *   3  train (Algorithm 13, dTraining): fine-tunes for N steps at ℓ' on text + compact passkey
- *      samples (mix-source.ts); the curriculum for tokens / batchTokens steps on the doubling
- *      mixture ½ ℓ_max, ¼ 2ℓ_max, … up to ℓ' with the same passkey share
+ *   3  train (Algorithm 13, dTraining): fine-tunes for N steps at ℓ' on the retrieval mix the
+ *      bases were pretrained on (text, compact passkey/lines, copy; recipeSource); the curriculum for
+ *      tokens / batchTokens steps on the doubling mixture ½ ℓ_max, ¼ 2ℓ_max, … up to ℓ' of the same mix
  *   4  optionally stop at `snapshots` steps and call onSnapshot(model, step) (PI Table 4: k_max after
  *      N steps); the segments continue each other exactly (dTraining's resume), so a run with
  *      snapshots equals one without
  *
  * Fine-tune defaults follow PI §3.1 scaled to a ~1M-parameter model: AdamW β = (0.9, 0.95), no weight
  * decay, linear warm-up from 10 % of the peak over 10 steps, then constant lr 3e-4 (the base
- * pretraining's lr is ~1e-3; PI uses ~1/10 to 1/50 of it), clipping at 1. The curriculum trains like a
- * pretraining: cosine to 10 %, lr 1e-3, 5 % warm-up, weight decay 0.1. Interrupts (AbortSignal) end
+ * pretraining's lr is 2e-3; PI fine-tunes at ~1/15 of LLaMA's), clipping at 1. The curriculum trains
+ * like the base pretraining (scripts/make-checkpoints.mjs): linear warm-up over 60 steps, then constant
+ * lr 2e-3, weight decay 0.1, 2,048 tokens per step. Interrupts (AbortSignal) end
  * the run at a step boundary with status "interrupted" and the model at its last completed step.
  */
 import type * as aq from "arquero";
-import type { Tokenizer, BatchSource } from "../data/types.js";
+import type { BatchSource } from "../data/types.js";
 import { corpusSplit, mobyDick } from "../data/corpus.js";
-import { textTokens } from "../data/batches.js";
+import { mixedSource } from "../data/batches.js";
+import { doublingComponents } from "../data/mixture.js";
 import { ConfigError } from "../errors.js";
-import { defaultTokenizer } from "../eval/common.js";
+import { retrievalMixSource, type MixKind } from "../eval/retrieval-mix.js";
 import { DTransformer } from "../model/dtransformer.js";
 import { ParamStore } from "../model/params.js";
 import { extendLearned } from "../positional/extend.js";
@@ -34,7 +36,6 @@ import { dTraining, type TrainingStatus } from "../train/dtraining.js";
 import { logTable } from "../train/log.js";
 import type { ScheduleSpec } from "../train/schedule.js";
 import type { TrainingState } from "../train/state.js";
-import { retrievalMixSource } from "./mix-source.js";
 import { adaptPositional, checkApplies, recipeFrom, scaleOf, scaledRotary, type Recipe } from "./recipes.js";
 
 export interface RecipeOptions {
@@ -54,12 +55,12 @@ export interface RecipeOptions {
   weightDecay?: number;
   /** curriculum: the token budget (default steps·batch·ℓ'); steps = ⌈tokens / (batch·ℓ')⌉ */
   tokens?: number;
-  /** share of passkey rows in the training data (default 0.5) */
-  passkeyFraction?: number;
-  /** the training text as token ids (default: Moby Dick's training split under the tokenizer) */
-  text?: Int32Array;
-  /** default: by the model's N_V */
-  tokenizer?: Tokenizer;
+  /** row weights of the retrieval mix (default: the base checkpoints' text 0.3, passkey 0.45, lines 0.1, copy 0.15) */
+  mix?: Partial<Record<MixKind, number>>;
+  /** the training text (default: Moby Dick's training split) */
+  text?: string;
+  /** curriculum: tokens per step (default batch·ℓ_max·16/4 = the base pretraining's 2,048 at ℓ_max 128, B 4) */
+  batchTokens?: number;
   /** replaces the default data entirely */
   source?: BatchSource;
   /** seed of the batches (and of a fresh model's initialisation); default 0 */
@@ -128,21 +129,33 @@ export function adaptModel(base: DTransformer, recipe: Recipe, targetLength: num
   return src;
 }
 
+/**
+ * The training data: the retrieval mix the base checkpoints were pretrained on (lib/eval/retrieval-mix.ts:
+ * text, compact passkey and lines episodes of every length up to ℓ, a copy task) at ℓ' for a
+ * fine-tune; for the curriculum, one such source per length ℓ_max·2^k ≤ ℓ' with B = batchTokens/ℓ,
+ * chosen per batch with weight 2^−(k+1) (renormalised): the question's 50/25/12.5 % … mixture.
+ */
+export function recipeSource(recipe: Recipe, lMax: number, o: Pick<RecipeOptions, "targetLength" | "batch" | "batchTokens" | "mix" | "text">): BatchSource {
+  const text = o.text ?? corpusSplit(mobyDick()).train;
+  const mix = o.mix ? { weights: o.mix } : {};
+  const batch = int(o.batch, 4, "batch");
+  if (recipe.training !== "scratch") return retrievalMixSource({ batch, length: o.targetLength, text, ...mix });
+  const bt = int(o.batchTokens, batch * lMax * 4, "batchTokens");
+  return mixedSource(doublingComponents(lMax, o.targetLength).map((c) => ({ source: retrievalMixSource({ batch: Math.max(1, Math.floor(bt / c.length)), length: c.length, text, ...mix }), weight: c.weight })));
+}
+
 /** The training plan of a recipe: steps, schedule, optimizer and data. */
 function plan(recipe: Recipe, model: DTransformer, o: RecipeOptions) {
   const scratch = recipe.training === "scratch";
   const batch = int(o.batch, 4, "batch");
-  const tokensPerStep = batch * o.targetLength * int(o.accumulate, 1, "accumulate");
+  const tokensPerStep = (scratch ? int(o.batchTokens, batch * model.cfg.lMax * 4, "batchTokens") : batch * o.targetLength) * int(o.accumulate, 1, "accumulate");
   const steps = scratch && o.tokens !== undefined ? Math.ceil(int(o.tokens, 1, "tokens") / tokensPerStep) : int(o.steps, 100, "steps");
-  const lr = o.lr ?? (scratch ? 1e-3 : 3e-4);
+  const lr = o.lr ?? (scratch ? 2e-3 : 3e-4);
   if (!(lr > 0 && Number.isFinite(lr))) throw new ConfigError(`runRecipe: lr=${lr} must be a finite number > 0`);
-  const warmup = int(o.warmup, scratch ? Math.max(1, Math.round(0.05 * steps)) : Math.min(10, steps), "warmup", 0);
-  const schedule: ScheduleSpec = scratch ? { kind: "cosine", lr, warmup, warmupFrom: 0.1, total: steps } : { kind: "linear-warmup-constant", lr, warmup, warmupFrom: 0.1 };
-  const tok = o.tokenizer ?? defaultTokenizer(model.cfg.nVocab);
-  const source = o.source ?? retrievalMixSource(o.text ?? textTokens(corpusSplit(mobyDick()).train, tok), tok, {
-    ...(scratch ? { mixture: "doubling" as const, lMax: model.cfg.lMax, maxLength: o.targetLength, batchTokens: batch * o.targetLength } : { length: o.targetLength, batch }),
-    passkeyFraction: o.passkeyFraction ?? 0.5,
-  });
+  const warmup = int(o.warmup, scratch ? Math.min(60, steps) : Math.min(10, steps), "warmup", 0);
+  const schedule: ScheduleSpec = scratch ? { kind: "linear-warmup-constant", lr, warmup } : { kind: "linear-warmup-constant", lr, warmup, warmupFrom: 0.1 };
+  if (!o.source && (model.cfg.nVocab < 256 || model.cfg.nVocab > 259)) throw new ConfigError(`runRecipe: the default training data is byte-level (lib/eval/retrieval-mix.ts) but the model has N_V=${model.cfg.nVocab}; give \`source\``);
+  const source = o.source ?? recipeSource(recipe, model.cfg.lMax, o);
   const optimizer = { kind: "adamw" as const, betas: [0.9, 0.95] as const, weightDecay: o.weightDecay ?? (scratch ? 0.1 : 0) };
   return { steps, schedule, source, optimizer };
 }

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { byteTokenizer } from "../../lib/data/tokenizer.js";
-import { RECIPES, adaptModel, adaptPositional, cloneModel, passkeyRow, recipeFrom, retrievalMixSource, runRecipe, scaledRotary } from "../../lib/extend/index.js";
+import { RECIPES, adaptModel, adaptPositional, cloneModel, recipeFrom, recipeSource, runRecipe, scaledRotary } from "../../lib/extend/index.js";
 import { runEval } from "../../lib/eval/index.js";
 import { loadTrainingState } from "../../lib/train/state.js";
 import { DTransformer } from "../../lib/model/dtransformer.js";
@@ -15,7 +15,7 @@ import { testBackend, values } from "../helpers/setup.js";
 
 const tok = byteTokenizer();
 const tiny = { nVocab: 259, lMax: 64, nLayers: 1, nHeads: 2, dE: 16, dMlp: 32 };
-const text = Int32Array.from(tok.encode("Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my purse. ".repeat(40)));
+const text = "Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my purse. ".repeat(40);
 const bases: Record<string, DTransformer> = {};
 let tmp = "";
 
@@ -38,7 +38,7 @@ describe("runRecipe: a smoke run of every recipe (tiny model, ℓ_max = 64 → �
     it(`${recipe.name}: adapted model runs at ℓ', trains as the recipe says, base weights untouched`, async () => {
       const base = baseFor(recipe.name);
       const before = values(base.params.get("blocks.0.attn.W_q"));
-      const r = await runRecipe(base, recipe.name, { targetLength: 128, steps: 2, batch: 2, tokens: 2 * 2 * 128, text, seed: 5 });
+      const r = await runRecipe(base, recipe.name, { targetLength: 128, steps: 2, batch: 2, tokens: 2 * 2 * 128, batchTokens: 256, text, seed: 5 });
       assert.equal(r.scale, 2);
       assert.equal(r.status, recipe.training === "none" ? "none" : "completed");
       assert.equal(r.steps, recipe.training === "none" ? 0 : 2);
@@ -106,35 +106,30 @@ describe("runRecipe: snapshots, checkpoints and resume", () => {
   });
 });
 
-describe("retrievalMixSource", () => {
-  it("rows of exactly ℓ tokens, passkey rows hold the needle and end with the answer, reproducible by seed", () => {
-    const row = passkeyRow(new Rng(3), tok, 100);
-    assert.equal(row.length, 100);
-    const s = tok.decode(row);
-    const key = /key=(\d{5})\. key=\1\./.exec(s)?.[1];
-    assert.ok(key, s);
-    assert.ok(s.endsWith(`key=${key}`), s);
-    const src = retrievalMixSource(text, tok, { length: 96, batch: 8, passkeyFraction: 0.5 });
-    const b1 = src.next(new Rng(7));
-    const b2 = retrievalMixSource(text, tok, { length: 96, batch: 8, passkeyFraction: 0.5 }).next(new Rng(7));
-    assert.deepEqual([b1.batch, b1.length, b1.tokens.length], [8, 96, 768]);
-    assert.deepEqual(Array.from(b1.tokens), Array.from(b2.tokens));
-    const r = src.realised();
-    assert.equal(r.text + r.passkey, 8);
-    assert.ok(r.passkey > 0 && r.text > 0, JSON.stringify(r));
-  });
-  it("a doubling curriculum draws ℓ_max, 2ℓ_max, … with B = batchTokens/ℓ; bad options are named", () => {
-    const src = retrievalMixSource(text, tok, { mixture: "doubling", lMax: 64, maxLength: 256, batchTokens: 512, passkeyFraction: 0 });
-    const rng = new Rng(1);
-    for (let i = 0; i < 40; i++) {
-      const b = src.next(rng);
-      assert.equal(b.batch, 512 / b.length);
+describe("recipeSource", () => {
+  it("a fine-tune draws B rows of ℓ' from the retrieval mix; the curriculum draws ℓ_max·2^k with B = batchTokens/ℓ and weights ½, ¼, …", () => {
+    const ft = recipeSource(recipeFrom("pi-ft"), 64, { targetLength: 128, batch: 3, text });
+    const b = ft.next(new Rng(1));
+    assert.deepEqual([b.batch, b.length, b.tokens.length], [3, 128, 384]);
+    assert.deepEqual(Array.from(b.tokens), Array.from(recipeSource(recipeFrom("pi-ft"), 64, { targetLength: 128, batch: 3, text }).next(new Rng(1)).tokens), "same seed, same batch");
+    const cur = recipeSource(recipeFrom("curriculum"), 64, { targetLength: 256, batchTokens: 512, text });
+    const rng = new Rng(2);
+    const counts = new Map<number, number>();
+    for (let i = 0; i < 700; i++) {
+      const x = cur.next(rng);
+      assert.equal(x.batch, 512 / x.length);
+      counts.set(x.length, (counts.get(x.length) ?? 0) + 1);
     }
-    assert.deepEqual(Object.keys(src.realised().lengths).map(Number).sort((a, b) => a - b), [64, 128, 256]);
-    assert.throws(() => retrievalMixSource(text, tok, { length: 96, batch: 2, passkeyFraction: 1.5 }), /passkeyFraction=1.5 must be in \[0, 1\]/);
-    assert.throws(() => retrievalMixSource(text, tok, { batch: 2 }), /give exactly one of length \(ℓ\) and mixture/);
-    assert.throws(() => retrievalMixSource(text, tok, { length: 16, batch: 2 }), /passkey: ℓ=16 is too short for the compact format/);
-    assert.throws(() => retrievalMixSource(text, tok, { length: 1e6, batch: 2 }), /ℓ=1000000 is longer than the corpus/);
+    assert.deepEqual([...counts.keys()].sort((a, c) => a - c), [64, 128, 256]);
+    // weights 4/7, 2/7, 1/7 (½, ¼, ⅛ renormalised): 400, 200, 100 expected of 700
+    assert.ok(Math.abs(counts.get(64)! - 400) < 60 && Math.abs(counts.get(128)! - 200) < 50 && Math.abs(counts.get(256)! - 100) < 40, JSON.stringify([...counts]));
+    const decoded = tok.decode(Array.from(b.tokens));
+    assert.ok(decoded.length > 0);
+  });
+  it("refuses a model whose vocabulary is not bytes (the mix is byte-level)", async () => {
+    const bpe = DTransformer.create({ ...tiny, nVocab: 300, positional: rope() }, 0);
+    await assert.rejects(runRecipe(bpe, "ft", { targetLength: 128, steps: 1, text }), /default training data is byte-level .* N_V=300/);
+    bpe.dispose();
   });
   it("cloneModel copies: training the clone leaves the original", () => {
     const c = cloneModel(bases.alibi!);
