@@ -1,6 +1,6 @@
 /**
  * Memory and compute of one forward pass against ℓ (the question's worry A): for each ℓ, the
- * median wall time of `repeats` forwards and the peak bytes of tensors alive during one of them
+ * fastest wall time of `repeats` forwards (the one least disturbed by other load on the machine) and the peak bytes of tensors alive during one of them
  * (tf.profile's peakBytes, measured on the backend in use), next to the model's estimate
  * (lib/model/memory-estimate.ts) and the size of one layer's attention scores, B·H·ℓ²·4 bytes —
  * the term that makes unchunked attention quadratic in ℓ.
@@ -40,7 +40,7 @@ export interface ForwardCostRow {
   method: string;
   length: number;
   batch: number;
-  /** median wall time of one forward (ms) */
+  /** fastest wall time of one forward over the repeats (ms) */
   ms: number;
   /** peak bytes of live tensors during one forward (tf.profile) */
   peak_bytes: number;
@@ -55,11 +55,6 @@ export interface ForwardCostRow {
 
 export const COST_COLUMNS = ["method", "length", "batch", "ms", "peak_bytes", "param_bytes", "estimate_bytes", "score_bytes", "chunked"] as const satisfies readonly (keyof ForwardCostRow)[];
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** Deterministic tokens for a pass: B rows of ℓ ids in [0, N_V). */
 function tokens(nVocab: number, batch: number, length: number): number[][] {
@@ -98,10 +93,10 @@ export async function forwardCost(model: DTransformer, o: ForwardCostOptions): P
       const info = await tf.profile(once);
       const est = forwardMemory(cfg, { batch, length, ...(attention === "auto" ? {} : { chunked: attention === "chunked" }) });
       rows.push({
-        method, length, batch, ms: median(times), peak_bytes: info.peakBytes, param_bytes: est.params,
+        method, length, batch, ms: Math.min(...times), peak_bytes: info.peakBytes, param_bytes: est.params,
         estimate_bytes: est.bytes, score_bytes: 2 * batch * cfg.nHeads * length * length * 4, chunked: est.chunked,
       });
-      progress.update(rows.length, { ℓ: length, ms: Math.round(median(times)) });
+      progress.update(rows.length, { ℓ: length, ms: Math.round(Math.min(...times)) });
       await new Promise((res) => setImmediate(res)); // let an interrupt in
     }
   } finally {
