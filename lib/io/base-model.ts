@@ -51,7 +51,7 @@ export interface BaseModel {
 
 /**
  * Loads `dir/name` when it holds a checkpoint; otherwise trains a presets.tiny byte-level model
- * (N_V = 259, ℓ_max = 128, same encoding) for `steps` steps on Moby Dick's training split.
+ * (N_V = 256 bytes without special tokens like the base checkpoints, ℓ_max = 128, same encoding) for `steps` steps on Moby Dick's training split.
  */
 export async function loadBase(name: BaseName, o: LoadBaseOptions = {}): Promise<BaseModel> {
   if (!Object.hasOwn(BASE_ENCODINGS, name)) throw new ConfigError(`loadBase: unknown base "${name}"; known: ${Object.keys(BASE_ENCODINGS).join(", ")}`);
@@ -62,7 +62,7 @@ export async function loadBase(name: BaseName, o: LoadBaseOptions = {}): Promise
   }
   const steps = o.steps ?? 40;
   if (!Number.isSafeInteger(steps) || steps < 0) throw new ConfigError(`loadBase: steps must be an integer ≥ 0, got ${steps}`);
-  const tok = byteTokenizer();
+  const tok = byteTokenizer({ specials: false }); // N_V = 256, as the base checkpoints
   const model = DTransformer.create({ ...presets.tiny, nVocab: tok.vocabSize, positional: positionalFrom(BASE_ENCODINGS[name]) }, o.seed ?? 0);
   if (steps === 0) return { model, fromCheckpoint: false, note: `${dir} not found: using a tiny ${model.positional.label} byte model at its initialisation instead (not trained).` };
   const length = o.length ?? model.cfg.lMax;
