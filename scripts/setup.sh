@@ -3,7 +3,8 @@
 #  1. npm dependencies (npm ci from the lockfile), 2. build dist/ with the project's TypeScript,
 #  3. link node_modules/ctxlab to this checkout so `import … from "ctxlab"` resolves with types in
 #     notebooks (tslab's TypeScript uses node10 resolution, which ignores "exports"),
-#  4. Jupyter (Debian packages) when missing, 5. register the `ctxlab` kernel for this user.
+#  4. Jupyter (Debian packages) when missing, 5. Chromium (Debian) when missing, 6. register the
+#     `ctxlab` kernel for this user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
@@ -19,6 +20,18 @@ if ! have_jupyter; then
       jupyter-notebook jupyter-nbconvert python3-nbclient python3-jupyter-kernel-test >/dev/null
   else
     echo "ctxlab setup: Jupyter is missing. Install it, then rerun: sudo apt-get install jupyter-notebook jupyter-nbconvert python3-nbclient python3-jupyter-kernel-test" >&2
+    exit 1
+  fi
+fi
+# 5. Chromium for the browser check of the exported notebooks (npm test; driven by playwright-core,
+#    which never downloads a browser here: it is given /usr/bin/chromium)
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "ctxlab setup: installing Chromium from Debian (headless browser check of the notebook exports)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    echo "ctxlab setup: Chromium is missing. Install it, then rerun: sudo apt-get install chromium" >&2
     exit 1
   fi
 fi

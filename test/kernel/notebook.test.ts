@@ -65,30 +65,4 @@ test("a notebook using every display kind executes headless through nbconvert", 
   }
 });
 
-/** Execute every notebook in notebooks/ (smoke mode) through nbconvert; returns the executed cells. */
-function executeNotebook(prefix: string, file: string): Cell[] {
-  const r = spawnSync(NBCONVERT, ["--to", "notebook", "--execute", "--ExecutePreprocessor.kernel_name=ctxlab", "--ExecutePreprocessor.timeout=300", "--output-dir", prefix, "--output", "executed", file], {
-    env: { ...process.env, CTXLAB_SMOKE: "1", JUPYTER_PATH: join(prefix, "share", "jupyter"), JUPYTER_RUNTIME_DIR: join(prefix, "runtime") },
-    cwd: join(REPO, "notebooks"),
-    encoding: "utf8",
-    timeout: 600_000,
-  });
-  assert.equal(r.status, 0, `nbconvert failed on ${file}:\n${r.stdout}\n${r.stderr.slice(-4000)}`);
-  return (JSON.parse(readFileSync(join(prefix, "executed.ipynb"), "utf8")) as { cells: Cell[] }).cells;
-}
-
-test("the quick-start notebook in notebooks/ runs top to bottom with `import … from \"ctxlab\"` (smoke mode)", { timeout: 400_000 }, async () => {
-  assert.ok(existsSync(NBCONVERT), "jupyter-nbconvert is not installed: run `npm run setup`");
-  const prefix = mkdtempSync(join(tmpdir(), "ctxlab-nb-"));
-  try {
-    assert.equal(await kernelCli(["kernel", "install", "--prefix", prefix]), 0);
-    const cells = executeNotebook(prefix, "00-quickstart.ipynb").filter((c) => c.cell_type === "code");
-    const errors = cells.flatMap((c) => (c.outputs ?? []).filter((o) => o.output_type === "error"));
-    assert.deepEqual(errors, [], "no cell may fail");
-    const mimes = new Set(cells.flatMap((c) => (c.outputs ?? []).flatMap((o) => Object.keys(o.data ?? {}))));
-    for (const m of ["application/vnd.plotly.v1+json", "text/html", "text/plain"]) assert.ok(mimes.has(m), `no ${m} output`);
-    assert.ok(cells.some((c) => (c.outputs ?? []).some((o) => /ActivationCache: \d+ activations/.test(text(o.data?.["text/plain"])))), "the trace is displayed");
-  } finally {
-    rmSync(prefix, { recursive: true, force: true });
-  }
-});
+// The notebooks in notebooks/ (the quick start included) run in test/kernel/notebooks.test.ts.
