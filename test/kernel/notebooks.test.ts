@@ -86,7 +86,7 @@ test("every notebook executes headless in smoke mode and its HTML export renders
     assert.ok(quick.some((c) => (c.outputs ?? []).some((o) => /ActivationCache: \d+ activations/.test(text(o.data?.["text/plain"])))), "the trace is displayed");
     // Notebook 01's table puts each pseudo-code line of Algorithm 10 above its values.
     const alg = (JSON.parse(readFileSync(join(out, "01-algorithm-10.ipynb"), "utf8")) as { cells: Cell[] }).cells;
-    assert.ok(alg.some((c) => (c.outputs ?? []).some((o) => /X̃ ← layer_norm/.test(text(o.data?.["text/plain"])) && /blocks\.0\.attn\.hook_pattern/.test(text(o.data?.["text/plain"])))), "Algorithm 10 table");
+    assert.ok(alg.some((c) => (c.outputs ?? []).some((o) => /X̃\[:, t\] ← layer_norm\(X\[:, t\]/.test(text(o.data?.["text/plain"])) && /blocks\.0\.attn\.hook_q/.test(text(o.data?.["text/plain"])))), "Algorithm 10 table");
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
