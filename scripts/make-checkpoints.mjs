@@ -44,7 +44,15 @@ export const RECIPE = {
   minLr: 2e-4,
   weightDecay: 0.1,
   clip: 1,
-  weights: { text: 0.3, passkey: 0.45, lines: 0.1, copy: 0.15 },
+  /**
+   * Row weights by phase: phase p runs from step `from` + 1 to the next phase's `from` (the last to
+   * `steps`). Later phases shift rows from text to the copy task (the induction signal retrieval needs).
+   */
+  phases: [
+    { from: 0, weights: { text: 0.3, passkey: 0.45, lines: 0.1, copy: 0.15 } },
+    { from: 250, weights: { text: 0.1, passkey: 0.45, lines: 0.1, copy: 0.35 } },
+    { from: 400, weights: { text: 0.05, passkey: 0.3, lines: 0.05, copy: 0.6 } },
+  ],
   piFiller: 0.5,
   minEpisode: 40,
 };
@@ -70,10 +78,10 @@ function parseArgs(argv) {
     else if (a === "--save-every") o.saveEvery = num("--save-every");
     else if (a === "--workers") o.workers = num("--workers");
     else if (a === "--resume") o.resume = true;
-    else if (a === "--weights") o.recipe.weights = JSON.parse(val());
+    else if (a === "--phases") o.recipe.phases = JSON.parse(val());
     else if (a === "--schedule") o.recipe.schedule = val();
     else if (a.startsWith("--") && Object.hasOwn(RECIPE, a.slice(2)) && typeof RECIPE[a.slice(2)] === "number") o.recipe[a.slice(2)] = num(a);
-    else throw new Error(`unknown argument ${a}; flags: --only learned,rope,alibi,nope --out --work --eval-every --save-every --workers --resume --weights '{json}' ${Object.keys(RECIPE).filter((k) => typeof RECIPE[k] === "number").map((k) => `--${k}`).join(" ")}`);
+    else throw new Error(`unknown argument ${a}; flags: --only learned,rope,alibi,nope --out --work --eval-every --save-every --workers --resume --phases '[{"from":0,"weights":{…}},…]' ${Object.keys(RECIPE).filter((k) => typeof RECIPE[k] === "number").map((k) => `--${k}`).join(" ")}`);
   }
   if (!["constant", "cosine"].includes(o.recipe.schedule)) throw new Error(`--schedule=${o.recipe.schedule} must be "constant" or "cosine"`);
   for (const n of o.only) if (!Object.hasOwn(ENCODINGS, n)) throw new Error(`--only: unknown encoding "${n}"; known: ${Object.keys(ENCODINGS).join(", ")}`);
@@ -143,6 +151,9 @@ function toCsv(rows) {
   return [cols.join(","), ...rows.map((r) => cols.map((c) => cell(r[c])).join(","))].join("\n") + "\n";
 }
 
+/** A mix's description with the given weights (the rest is shared by both phases). */
+const phasesDescribe = (weights, source) => ({ ...source.describe(), weights });
+
 /** The architecture: presets.ref's form (untied W_u, tanh GELU) at the recipe's sizes, byte vocabulary. */
 const archOf = (R) => ({ ...presets.ref, nVocab: 256, lMax: R.length, nLayers: R.nLayers, nHeads: R.nHeads, dE: R.dE, dMlp: R.dMlp });
 
@@ -152,7 +163,8 @@ async function trainOne(name, o) {
   const R = o.recipe;
   const work = join(o.work, name);
   const { train, val } = corpusSplit(mobyDick());
-  const source = retrievalMixSource({ batch: R.batch, length: R.length, text: train, weights: R.weights, piFiller: R.piFiller, minEpisode: R.minEpisode });
+  const mix = (weights) => retrievalMixSource({ batch: R.batch, length: R.length, text: train, weights, piFiller: R.piFiller, minEpisode: R.minEpisode });
+  const phases = R.phases.map((p, i) => ({ until: Math.min(R.phases[i + 1]?.from ?? R.steps, R.steps), source: mix(p.weights) }));
   const valSource = windowSource(textTokens(val, tok), { batch: 8, length: R.length });
   const cfg = { ...archOf(R), positional: positionalFrom(ENCODINGS[name]) };
   const curvePath = join(work, "passkey-curve.csv");
@@ -187,15 +199,24 @@ async function trainOne(name, o) {
       console.log(`${name} step ${row.step}/${R.steps} loss ${row.loss.toFixed(3)} lr ${row.lr.toExponential(2)} ${Math.round(row.tokens_per_s)} tok/s`);
     }
   };
-  const r = await dTraining(model, {
-    source, steps: R.steps, seed: R.seed, valSource, valEvery: o.evalEvery, valBatches: 8,
-    schedule: R.schedule === "cosine" ? { kind: "cosine", lr: R.lr, warmup: R.warmup, minLr: R.minLr } : { kind: "linear-warmup-constant", lr: R.lr, warmup: R.warmup }, optimizer: { weightDecay: R.weightDecay }, clip: R.clip,
-    checkpointDir: work, checkpointEvery: o.saveEvery, workers: o.workers, ...(resume ? { resume } : {}),
-    run: { recipe: R, encoding: name },
-  });
+  if (resume && !curve.some((c) => c.step === resume.step)) onStep({ ...resume.log.at(-1), step: resume.step }); // the curve's point at the resumed step
+  let r;
+  for (const ph of phases) {
+    if (r && ph.until <= r.step) continue;
+    if (!r && resume && ph.until <= resume.step && ph !== phases.at(-1)) continue; // a resumed run past this phase
+    const from = r?.state ?? resume;
+    r?.optimizer && from !== r.state && r.optimizer.dispose();
+    r = await dTraining(model, {
+      source: ph.source, steps: ph.until, valSource, onStep, valEvery: o.evalEvery, valBatches: 8,
+      schedule: R.schedule === "cosine" ? { kind: "cosine", lr: R.lr, warmup: R.warmup, minLr: R.minLr, total: R.steps } : { kind: "linear-warmup-constant", lr: R.lr, warmup: R.warmup }, clip: R.clip,
+      checkpointDir: work, checkpointEvery: o.saveEvery, workers: o.workers, ...(from ? { resume: from } : { seed: R.seed, optimizer: { weightDecay: R.weightDecay } }),
+      run: { recipe: R, encoding: name, phase: phases.indexOf(ph) + 1 },
+    });
+    if (r.status !== "completed") throw new Error(`${name}: training ${r.status}: ${r.message}`);
+  }
+  const source = phases.at(-1).source;
   r.optimizer.dispose();
   await writeFile(curvePath, toCsv(curve));
-  if (r.status !== "completed") throw new Error(`${name}: training ${r.status}: ${r.message}`);
   return { model, r, curve, work, source };
 }
 
@@ -207,7 +228,7 @@ async function writeOut(name, o, { model, r, curve, work, source }, wallS) {
   const firstAt = (key, thr) => curve.find((c) => c[key] !== null && c[key] >= thr)?.step ?? null;
   const recipe = {
     encoding: name, positional: model.positional.toJSON?.() ?? ENCODINGS[name], command: `node scripts/make-checkpoints.mjs --only ${name}${Object.entries(R).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(RECIPE[k])).map(([k, v]) => ` --${k} ${typeof v === "object" ? `'${JSON.stringify(v)}'` : v}`).join("")}`,
-    recipe: R, data: source.describe(), config: archOf(R), parameters: model.numParams(),
+    recipe: R, data: R.phases.filter((p) => p.from < R.steps).map((p, i) => ({ steps: `${p.from + 1}–${Math.min(R.phases[i + 1]?.from ?? R.steps, R.steps)}`, ...phasesDescribe(p.weights, source) })), config: archOf(R), parameters: model.numParams(),
     steps: r.step, tokens: last.tokens_seen, final_loss: last.loss, final_val_loss: lastVal?.val_loss ?? null, train_time_s: Math.round(last.time_s), wall_s: Math.round(wallS),
     retrieval_appears: { passkey_128_ge_50: firstAt("passkey_128", 0.5), passkey_128_ge_95: firstAt("passkey_128", 0.95) },
     eval: ev.sets, ctxlab: "scripts/make-checkpoints.mjs",
@@ -229,7 +250,47 @@ async function writeOut(name, o, { model, r, curve, work, source }, wallS) {
   return recipe;
 }
 
+const BEGIN = "<!-- BEGIN generated by `node scripts/make-checkpoints.mjs --readme` -->";
+const END = "<!-- END generated -->";
+const cellPct = (x) => (x === null || x === undefined ? "—" : `${Math.round(100 * x)} %`);
+
+/** The measured tables of data/checkpoints/README.md, from each checkpoint's recipe.json. */
+async function readmeTables(out) {
+  const recs = [];
+  for (const name of Object.keys(ENCODINGS)) {
+    const p = join(out, name, "recipe.json");
+    if (await exists(p)) recs.push(JSON.parse(await readFile(p, "utf8")));
+  }
+  const lines = ["| model | steps | tokens | train time | final loss (train / val) | passkey-compact.jsonl ℓ = 64 / 128 | sweep ℓ = 64 / 96 / 128 | lines-compact.jsonl ℓ = 64 / 128 | dev passkey ℓ = 128 ≥ 50 % / ≥ 95 % at step | command |", "|---|---|---|---|---|---|---|---|---|---|"];
+  for (const r of recs) {
+    const e = r.eval;
+    const by = (set, l) => e[set]?.byLength?.[l]?.accuracy;
+    lines.push(`| ${r.encoding} | ${r.steps} | ${r.tokens.toLocaleString("en-US")} | ${Math.round(r.train_time_s / 60)} min | ${r.final_loss.toFixed(3)} / ${r.final_val_loss?.toFixed(3) ?? "—"} | ${cellPct(by("passkey-compact.jsonl", 64))} / ${cellPct(by("passkey-compact.jsonl", 128))} | ${[64, 96, 128].map((l) => cellPct(by("passkey-compact sweep", l))).join(" / ")} | ${cellPct(by("lines-compact.jsonl", 64))} / ${cellPct(by("lines-compact.jsonl", 128))} | ${r.retrieval_appears.passkey_128_ge_50 ?? "—"} / ${r.retrieval_appears.passkey_128_ge_95 ?? "—"} | \`${r.command}\` |`);
+  }
+  const depths = Array.from({ length: 11 }, (_, i) => i / 10);
+  lines.push("", "Passkey (compact) accuracy by needle depth, generated sweep (seed \"final\", 10 examples per cell), ℓ = 64 / 128:", "", `| model | ${depths.join(" | ")} |`, `|---|${depths.map(() => "---").join("|")}|`);
+  for (const r of recs) {
+    const g = r.eval["passkey-compact sweep"]?.byLengthDepth ?? {};
+    lines.push(`| ${r.encoding} | ${depths.map((d) => `${cellPct(g[64]?.[d]?.accuracy)} / ${cellPct(g[128]?.[d]?.accuracy)}`).join(" | ")} |`);
+  }
+  return lines.join("\n");
+}
+
+/** Replaces the generated part of <out>/README.md (between the markers) with the current tables. */
+async function writeReadme(out) {
+  const p = join(out, "README.md");
+  const text = await readFile(p, "utf8");
+  const [a, b] = [text.indexOf(BEGIN), text.indexOf(END)];
+  if (a < 0 || b < a) throw new Error(`${p}: markers ${BEGIN} … ${END} not found`);
+  await writeFile(p, `${text.slice(0, a + BEGIN.length)}\n${await readmeTables(out)}\n${text.slice(b)}`);
+  console.log(`updated ${p}`);
+}
+
 async function main() {
+  if (process.argv.includes("--readme")) {
+    const i = process.argv.indexOf("--out");
+    return writeReadme(i > 0 ? process.argv[i + 1] : "data/checkpoints");
+  }
   const o = parseArgs(process.argv.slice(2));
   const info = await useBackend();
   console.log(`backend ${info.active}; models ${o.only.join(", ")}; recipe ${JSON.stringify(o.recipe)}`);
