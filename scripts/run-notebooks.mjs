@@ -6,7 +6,8 @@
 //   --out DIR      where the executed notebooks (NAME.ipynb), the HTML exports (NAME.html) and
 //                  summary.json go (default notebooks/out, ignored by git)
 //   --timeout S    per-cell timeout (default 900 s; smoke 300 s)
-//   --check        afterwards, open every export in headless Chromium (scripts/check-notebook-html.mjs)
+//   --check        afterwards, open every export in headless Chromium (scripts/check-notebook-html.mjs;
+//                  also after a failed notebook, for the exports that exist)
 //   --figures DIR  with --check: save the figure of each notebook's cell tagged "figure" as DIR/NAME.png
 //   NAME …         only notebooks whose file name contains one of these
 //
@@ -103,7 +104,7 @@ try {
 writeFileSync(join(out, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
 console.log(`summary: ${join(out, "summary.json")}`);
 
-if (flag("--check") && !failed) {
+if (flag("--check") && summary.some((e) => e.html)) {
   const check = ["scripts/check-notebook-html.mjs", "--out", out, ...(value("--figures") ? ["--figures", resolve(value("--figures"))] : [])];
   const c = spawnSync(process.execPath, check, { cwd: root, stdio: "inherit" });
   if (c.status !== 0) failed = true;

@@ -65,4 +65,14 @@ describe("quadraticFit", () => {
     assert.ok(Math.abs(f.quadraticShare - (1e-5 * 2048 ** 2) / total) < 1e-9);
     assert.throws(() => quadraticFit([1, 1, 2], [1, 2, 3]), ConfigError);
   });
+
+  it("keeps every coefficient ≥ 0: data a free fit would give a negative intercept", () => {
+    const ls = [100, 200, 400, 800];
+    const ys = ls.map((l) => 0.5 * l + 1e-3 * l * l - 40); // the exact free fit has a = −40
+    const f = quadraticFit(ls, ys);
+    assert.ok(f.a >= 0 && f.b >= 0 && f.c >= 0, JSON.stringify(f));
+    assert.equal(f.a, 0);
+    const rss = ls.reduce((s, l, i) => s + (ys[i]! - (f.a + f.b * l + f.c * l * l)) ** 2, 0);
+    assert.ok(rss < 40 ** 2 * ls.length, `a sensible fit: rss ${rss}`);
+  });
 });
