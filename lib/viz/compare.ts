@@ -60,9 +60,12 @@ export function linesBy(table: TableLike, o: LinesByOptions): Figure {
   });
   const shapes = o.vline ? [{ type: "line", xref: "x", yref: "paper", x0: o.vline.x, x1: o.vline.x, y0: 0, y1: 1, line: { color: theme.fontColor, dash: "dash", width: 1 } }] : [];
   const annotations = o.vline ? [{ xref: "x", yref: "paper", x: o.vline.x, y: 1, text: o.vline.label, showarrow: false, yanchor: "bottom", font: { color: theme.fontColor } }] : [];
+  // many series: the legend goes below the plot, where it cannot cover the title or the ℓ_max label
+  const below = data.length > 4 ? { legend: { bgcolor: "rgba(0,0,0,0)", orientation: "h", yanchor: "top", y: -0.2, xanchor: "left", x: 0 }, height: 520 } : {};
   return {
     data,
     layout: theme.layout(o.title ?? `${o.y} vs ${o.x}`, {
+      ...below,
       xaxis: theme.axis(o.xTitle ?? o.x, o.logX ? { type: "log" } : {}),
       yaxis: theme.axis(o.yTitle ?? o.y, o.logY ? { type: "log" } : {}),
       shapes, annotations,
