@@ -7,7 +7,8 @@
 //   (Alg 13: AdamW, clip 1) on uniform random bytes, as bench/train.mjs; tokens/s per measured step is
 //   dTraining's row (B·ℓ / step time: gradient, combination, update), median over the steps after the
 //   warm-up (which compiles the kernels and starts the worker threads).
-// decode: greedy dInference (Alg 14) with the KV cache after a prompt, as bench/generate.mjs; learned
+// decode: greedy dInference (Alg 14) with the KV cache after a prompt (its default decoder: JsDecoder on wasm;
+//   --decoder tfjs for the tensor path), as bench/generate.mjs; learned
 //   W_p with ℓ_max = prompt + tokens. Per-token times are the gaps between onToken calls; tokens/s is
 //   over the first 128 generated tokens (the prompt pass excluded), per-token medians over the first
 //   and the last 64 tokens (positions ≈ prompt and ≈ prompt + tokens). Same definitions as
@@ -52,16 +53,17 @@ async function decode() {
   await useBackend("wasm");
   const model = DTransformer.create({ ...presets.ref, lMax: P + n }, 0);
   const prompt = Array.from({ length: P }, (_, i) => (i * 31 + 7) % 256);
-  await dInference(model, prompt, { maxTokens: 4, temperature: 0 }); // warm-up: kernels, prompt-pass heap
+  await dInference(model, prompt, { maxTokens: 4, temperature: 0, decoder: args.includes("--decoder") ? args[args.indexOf("--decoder") + 1] : "auto" }); // warm-up: kernels, prompt-pass heap
   const stamps = [];
   const t0 = performance.now();
-  const r = await dInference(model, prompt, { maxTokens: n, temperature: 0, onToken: () => void stamps.push(performance.now()) });
+  const decoder = args.includes("--decoder") ? args[args.indexOf("--decoder") + 1] : "auto";
+  const r = await dInference(model, prompt, { maxTokens: n, temperature: 0, decoder, onToken: () => void stamps.push(performance.now()) });
   if (r.tokens.length !== n) throw new Error(`decode: ${r.tokens.length} of ${n} tokens (${r.stopReason})`);
   const per = stamps.slice(1).map((t, i) => t - stamps[i]); // ms per token after the first
   const first = per.slice(0, 127);
   model.dispose();
   return {
-    case: "decode", prompt: P, tokens: n, positions: "learned", prompt_pass_s: (stamps[0] - t0) / 1000,
+    case: "decode", prompt: P, tokens: n, positions: "learned", decoder: r.decoder, prompt_pass_s: (stamps[0] - t0) / 1000,
     tokens_per_s: first.length / (first.reduce((a, b) => a + b, 0) / 1000),
     per_token_ms_start: median(per.slice(0, 64)), per_token_ms_end: median(per.slice(-64)),
     position_start: P + 1, position_end: P + n - 32, peak_rss_mib: peakRssMiB(),

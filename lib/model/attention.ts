@@ -16,6 +16,7 @@ import { ShapeError } from "../errors.js";
 import { hp, type HookContext } from "../hooks/context.js";
 import type { PeContext, PositionalEncoding, PositionRange } from "../positional/types.js";
 import { linear, mm, mmT } from "../tensor/ops.js";
+import { concatRows, splitRows } from "../tensor/split-rows.js";
 import { assertDims, assertSameDim, type SeqOrBatch, type Tensor } from "../tensor/typed.js";
 import { biasFromMask, causalBias } from "./mask.js";
 
@@ -184,12 +185,16 @@ export function _attendMergedPerHead(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, 
       perBatch[b]!.push(mm(tf.softmax(s, -1), vs[b]!)); // [ℓ_x, d_mid]
     }
   }
-  return tf.stack(perBatch.map((heads) => (H === 1 ? heads[0]! : tf.concat(heads, 1)))); // [B, ℓ_x, H·d_mid]
+  const ys = perBatch.map((heads) => (H === 1 ? heads[0]! : tf.concat(heads, 1))); // B × [ℓ_x, H·d_mid]
+  return concatRows(ys).reshape([B, lq, H * dMid]);
 }
 
-/** [B, 1, ℓ, d] → B tensors [ℓ, d]. (tf.unstack's gradient breaks when the axis has size 1.) */
+/**
+ * [B, 1, ℓ, d] → B tensors [ℓ, d], by splitRows: on wasm tf.unstack (and its gradient's stack) cost a
+ * quarter of a training step (docs/performance.md).
+ */
 function unstackBatch(t: tf.Tensor, B: number, l: number, d: number): tf.Tensor[] {
-  return B === 1 ? [t.reshape([l, d])] : tf.unstack(t.reshape([B, l, d]));
+  return splitRows(t.reshape([B * l, d]), B);
 }
 
 function self(X: tf.Tensor, Z: tf.Tensor): boolean {

@@ -28,6 +28,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { PositionRange } from "../positional/types.js";
 import { mm } from "../tensor/ops.js";
+import { splitRows } from "../tensor/split-rows.js";
 import type { AttendOptions, LayerKV, MaskOption, QkvWeights } from "./attention.js";
 import { biasFromMask, causalBias } from "./mask.js";
 
@@ -304,7 +305,7 @@ export function _attendChunked(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: Att
   let scale = 1 / Math.sqrt(dAttn);
   if (o.pe?.scoreScale && o.peCtx) scale *= o.pe.scoreScale(qPos, o.peCtx);
   const rot = o.pe?.rotate && o.peCtx ? o.pe.rotate.bind(o.pe) : undefined;
-  const byBatch = (t: tf.Tensor, l: number, d: number) => (B === 1 ? [t.reshape([l, d])] : tf.unstack(t.reshape([B, l, d])));
+  const byBatch = (t: tf.Tensor, l: number, d: number) => splitRows(t.reshape([B * l, d]), B); // not tf.unstack: slow on wasm
   const perHead = heads.map((h) => {
     // one tidy per head: only the rotated, scaled q, the rotated k and v outlive it (O(ℓ·d) each)
     const [q, k, v] = tf.tidy(() => {
