@@ -21,7 +21,7 @@ import { useBackend, type BackendName } from "../tensor/backend.js";
 import { CTXLAB_VERSION, TRAINER_STATE_FILE } from "../train/state.js";
 import { terminalProgress, type Out } from "./progress.js";
 
-export const EXPERIMENT_FLAGS = ["quick", "out", "bases", "steps", "batch", "lr", "n", "windows", "scale", "curriculum-tokens", "workers", "seed", "self-contained", "recipes", "backend"] as const;
+export const EXPERIMENT_FLAGS = ["quick", "out", "bases", "steps", "batch", "lr", "n", "windows", "scale", "curriculum-tokens", "workers", "seed", "self-contained", "recipes", "curriculum", "backend"] as const;
 export const EXPERIMENTS = ["context-extension"] as const;
 export const DEFAULT_BASE_DIRS: Record<string, string> = { rope: "data/checkpoints/rope", learned: "data/checkpoints/learned", alibi: "data/checkpoints/alibi", nope: "data/checkpoints/nope" };
 
@@ -42,6 +42,8 @@ export interface ExperimentArgs {
   workers?: number;
   seed?: number;
   selfContained?: boolean;
+  /** a checkpoint made by the curriculum recipe (ctxlab finetune --recipe curriculum …): evaluated instead of training it here */
+  curriculum?: string;
   /** only these recipes (default all) */
   recipes?: string[];
   backend?: BackendName | "auto";
@@ -62,7 +64,7 @@ export function experimentArgs(words: readonly string[], flags: Record<string, s
   const a: ExperimentArgs = { name };
   if (flags.quick) a.quick = true;
   if (flags["self-contained"]) a.selfContained = true;
-  for (const k of ["out", "backend"] as const) if (typeof flags[k] === "string") (a as unknown as Record<string, unknown>)[k] = flags[k];
+  for (const k of ["out", "backend", "curriculum"] as const) if (typeof flags[k] === "string") (a as unknown as Record<string, unknown>)[k] = flags[k];
   if (typeof flags.bases === "string") {
     a.bases = Object.fromEntries(flags.bases.split(",").filter(Boolean).map((p) => {
       const i = p.indexOf("=");
@@ -131,6 +133,7 @@ export async function experimentCommand(a: ExperimentArgs, out: Out, signal?: Ab
   out.write(`${info.summary}\n`);
   const started = new Date().toISOString();
   const bases: Record<string, DTransformer> = {};
+  const extra: DTransformer[] = [];
   const prev = setHost({ progress: (label, total) => terminalProgress(out, label, total) });
   try {
     const provenance: Record<string, unknown> = {};
@@ -149,7 +152,17 @@ export async function experimentCommand(a: ExperimentArgs, out: Out, signal?: Ab
       curriculumTokens = pre.tokens + ft; // the same budget as pretraining + one fine-tune
     }
     if (pre) out.write(`rope base pretraining: ${pre.tokens.toLocaleString("en-US")} tokens${pre.lr ? `, lr ${pre.lr}, warm-up ${pre.warmup}, ${pre.batchTokens} tokens/step` : ""}; the curriculum uses the same optimiser settings\n`);
+    let pretrained: ExperimentOptions["pretrained"];
+    if (a.curriculum) {
+      const p = await checkpointProvenance(a.curriculum);
+      const model = await loadCheckpoint(a.curriculum);
+      extra.push(model);
+      pretrained = { curriculum: { model, ...(typeof p.step === "number" ? { steps: p.step } : {}), ...(typeof p.tokens === "number" ? { tokens: p.tokens } : {}), ...(typeof p.train_s === "number" ? { trainS: p.train_s } : {}) } };
+      provenance.curriculum = { ...p, positional: model.positional.toJSON(), lMax: model.cfg.lMax, params: model.numParams(), given: true };
+      out.write(`curriculum: the checkpoint ${a.curriculum} (step ${p.step ?? "?"}, ${p.tokens ?? "?"} tokens) is evaluated, not retrained\n`);
+    }
     const r = await contextExtension({
+      ...(pretrained ? { pretrained } : {}),
       bases, ...(a.quick ? QUICK : {}), ...(plan ? { plan } : {}),
       ...(pre?.lr ? { curriculumLr: pre.lr } : {}), ...(pre?.warmup !== undefined ? { curriculumWarmup: pre.warmup } : {}), ...(pre?.batchTokens ? { curriculumBatchTokens: pre.batchTokens } : {}),
       ...Object.fromEntries(Object.entries({ steps: a.steps, batch: a.batch, lr: a.lr, n: a.n, windows: a.windows, scale: a.scale, curriculumTokens, workers: a.workers, seed: a.seed }).filter(([, v]) => v !== undefined)),
@@ -167,6 +180,6 @@ export async function experimentCommand(a: ExperimentArgs, out: Out, signal?: Ab
     return { files, status: r.status };
   } finally {
     setHost(prev);
-    for (const m of Object.values(bases)) m.dispose();
+    for (const m of [...Object.values(bases), ...extra]) m.dispose();
   }
 }

@@ -24,7 +24,7 @@ import { terminalProgress, type Out } from "./progress.js";
 export const FINETUNE_CONFIG_FILE = "finetune-config.json";
 
 /** Flags `ctxlab finetune` accepts. */
-export const FINETUNE_FLAGS = ["from", "pe", "recipe", "length", "steps", "out", "resume", "batch", "lr", "warmup", "tokens", "seed", "workers", "checkpoint-every", "backend"] as const;
+export const FINETUNE_FLAGS = ["from", "pe", "recipe", "length", "steps", "out", "resume", "batch", "batch-tokens", "lr", "warmup", "tokens", "seed", "workers", "checkpoint-every", "backend"] as const;
 
 export interface FinetuneArgs {
   from?: string;
@@ -35,6 +35,8 @@ export interface FinetuneArgs {
   out?: string;
   resume?: string;
   batch?: number;
+  /** curriculum: tokens per step (B = batchTokens/ℓ per drawn ℓ) */
+  batchTokens?: number;
   lr?: number;
   warmup?: number;
   tokens?: number;
@@ -56,7 +58,7 @@ export function finetuneArgsFromFlags(flags: Record<string, string | boolean>): 
   for (const k of Object.keys(flags)) if (!(FINETUNE_FLAGS as readonly string[]).includes(k)) throw new ConfigError(`ctxlab finetune: unknown flag --${k}; known: ${FINETUNE_FLAGS.map((n) => `--${n}`).join(", ")}`);
   const a: Record<string, unknown> = {};
   for (const k of ["from", "pe", "recipe", "out", "resume", "backend"] as const) if (typeof flags[k] === "string") a[k] = flags[k];
-  const nums: [string, keyof FinetuneArgs, boolean][] = [["length", "length", true], ["steps", "steps", true], ["batch", "batch", true], ["lr", "lr", false], ["warmup", "warmup", true], ["tokens", "tokens", true], ["seed", "seed", true], ["workers", "workers", true], ["checkpoint-every", "checkpointEvery", true]];
+  const nums: [string, keyof FinetuneArgs, boolean][] = [["length", "length", true], ["steps", "steps", true], ["batch", "batch", true], ["batch-tokens", "batchTokens", true], ["lr", "lr", false], ["warmup", "warmup", true], ["tokens", "tokens", true], ["seed", "seed", true], ["workers", "workers", true], ["checkpoint-every", "checkpointEvery", true]];
   for (const [flag, key, integer] of nums) {
     const v = num(flags[flag], flag, integer);
     if (v !== undefined) a[key] = v;
@@ -113,7 +115,7 @@ export async function finetuneCommand(args: FinetuneArgs, out: Out, signal?: Abo
     const r = await runRecipe(base, recipe, {
       targetLength: cfg.length, steps: cfg.steps, checkpointDir: cfg.out, checkpointEvery: cfg.checkpointEvery ?? 50,
       ...(cfg.batch !== undefined ? { batch: cfg.batch } : {}), ...(cfg.lr !== undefined ? { lr: cfg.lr } : {}), ...(cfg.warmup !== undefined ? { warmup: cfg.warmup } : {}),
-      ...(cfg.tokens !== undefined ? { tokens: cfg.tokens } : {}),
+      ...(cfg.tokens !== undefined ? { tokens: cfg.tokens } : {}), ...(cfg.batchTokens !== undefined ? { batchTokens: cfg.batchTokens } : {}),
       ...(cfg.seed !== undefined ? { seed: cfg.seed } : {}), workers: args.workers ?? cfg.workers ?? 1,
       ...(state ? { resume: state } : {}), ...(signal ? { signal } : {}),
     });

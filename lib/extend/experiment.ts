@@ -64,6 +64,11 @@ export interface ExperimentOptions {
   seed?: number;
   workers?: number;
   signal?: AbortSignal;
+  /**
+   * models already produced by a recipe, by recipe name (e.g. { curriculum: loadCheckpoint(dir) }):
+   * evaluated as that recipe's run instead of training it again; `steps` / `tokens` go to the runs table
+   */
+  pretrained?: Record<string, { model: DTransformer; steps?: number; tokens?: number; trainS?: number }>;
   /** one line per stage (the CLI prints them) */
   log?: (line: string) => void;
 }
@@ -178,7 +183,8 @@ export async function contextExtension(o: ExperimentOptions): Promise<Experiment
     const snap = TABLE4_RECIPES.includes(run.recipe) && recipe.training === "finetune";
     const scratch = recipe.training === "scratch";
     const lr = scratch ? o.curriculumLr : o.lr;
-    const r = await runRecipe(o.bases[run.base]!, recipe, {
+    const given = o.pretrained?.[run.recipe];
+    const r = given ? { model: given.model, status: "given" as const, steps: given.steps ?? 0, tokens: given.tokens ?? 0, trainS: given.trainS ?? 0, log: aq.table({}) } : await runRecipe(o.bases[run.base]!, recipe, {
       targetLength: s.targetLength, steps: s.steps, batch: s.batch, tokens: s.curriculumTokens, seed: s.seed, workers: s.workers,
       ...(lr !== undefined ? { lr } : {}), ...(scratch && o.curriculumWarmup !== undefined ? { warmup: o.curriculumWarmup } : {}),
       ...(scratch && o.curriculumBatchTokens !== undefined ? { batchTokens: o.curriculumBatchTokens } : {}),
@@ -194,8 +200,9 @@ export async function contextExtension(o: ExperimentOptions): Promise<Experiment
     });
     const trainS = r.trainS;
     if (r.log.numRows()) training.push(addCols(r.log, { method }));
+    const owns = recipe.training !== "none" && !given; // a given model belongs to the caller
     if (r.status === "interrupted" || signal?.aborted) {
-      if (recipe.training !== "none") r.model.dispose();
+      if (owns) r.model.dispose();
       break;
     }
     const tEval = performance.now();
@@ -207,8 +214,8 @@ export async function contextExtension(o: ExperimentOptions): Promise<Experiment
       method, recipe: run.recipe, base: run.base, positional: r.model.positional.label, training: recipe.training, status: r.status,
       steps: r.steps, tokens: r.tokens, train_s: Number(trainS.toFixed(1)), eval_s: Number(((performance.now() - tEval) / 1000).toFixed(1)), total_s: Number(((performance.now() - tRun) / 1000).toFixed(1)),
     });
-    log(`  ${method}: ${r.status === "none" ? "zero-shot" : `${r.steps} steps, ${r.tokens} tokens, ${trainS.toFixed(0)} s training`}; evaluation ${((performance.now() - tEval) / 1000).toFixed(0)} s`);
-    if (recipe.training !== "none") r.model.dispose();
+    log(`  ${method}: ${r.status === "none" ? "zero-shot" : `${given ? "given checkpoint, " : ""}${r.steps} steps, ${r.tokens} tokens, ${trainS.toFixed(0)} s training`}; evaluation ${((performance.now() - tEval) / 1000).toFixed(0)} s`);
+    if (owns) r.model.dispose();
   }
   const { plan, ...rest } = s;
   return {

@@ -105,6 +105,11 @@ export function trainingFigure(r: ExperimentResult): Figure {
   return { data, layout: theme.layout("Training loss (nats/token) of the fine-tunes and the curriculum", { xaxis: theme.axis("step"), yaxis: theme.axis("loss") }) };
 }
 
+/** Many methods: the legend goes to the right of the plot, one entry per line. */
+function sideLegend(fig: Figure): Figure {
+  return { ...fig, layout: { ...fig.layout, legend: { orientation: "v", x: 1.02, xanchor: "left", y: 1, yanchor: "top", bgcolor: "rgba(0,0,0,0)" }, margin: { l: 70, r: 240, t: 60, b: 60 } } };
+}
+
 /** Every figure of the report, by id. */
 export function reportFigures(r: ExperimentResult): { id: string; title: string; fig: Figure }[] {
   const lMax = r.settings.lMax as number;
@@ -112,7 +117,7 @@ export function reportFigures(r: ExperimentResult): { id: string; title: string;
   const pk = rows(r.passkey);
   const trained = new Set(rows(r.runs).filter((x) => x.training !== "none").map((x) => x.method));
   const heat = pk.filter((x) => trained.has(x.method) || x.recipe === "extrapolate");
-  return [
+  const figs = [
     { id: "accuracy-length", title: "Passkey accuracy against context length", fig: accuracyVsLength(r.passkey, { by: "method", lMax, logX: true, title: "Passkey retrieval (compact) against context length ℓ" }) },
     { id: "accuracy-depth-target", title: `Accuracy against needle depth at ℓ' = ${target}`, fig: accuracyVsDepth(pk.filter((x) => x.length === target), { by: "method", title: `Passkey accuracy against needle depth at ℓ = ${target} (lost in the middle?)` }) },
     { id: "accuracy-depth-lmax", title: `Accuracy against needle depth at ℓ_max = ${lMax}`, fig: accuracyVsDepth(pk.filter((x) => x.length === lMax), { by: "method", title: `Passkey accuracy against needle depth at ℓ = ℓ_max = ${lMax}` }) },
@@ -121,6 +126,7 @@ export function reportFigures(r: ExperimentResult): { id: string; title: string;
     { id: "training", title: "Training loss", fig: trainingFigure(r) },
     { id: "depth-length", title: "Accuracy by depth and length", fig: depthLengthHeatmap(heat, { by: "method", title: "Passkey accuracy by needle depth and ℓ (trained recipes and zero-shot bases)" }) },
   ];
+  return figs.map((f) => (f.id === "depth-length" ? f : { ...f, fig: sideLegend(f.fig) }));
 }
 
 const esc = (s: unknown) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");

@@ -99,13 +99,16 @@ describe("ctxlab experiment", () => {
   it("--quick on two bases and two recipes writes a report", async () => {
     let text = "";
     const out = join(tmp, "cli-report");
-    const r = await experimentCommand({ name: "context-extension", quick: true, out, bases: { rope: join(tmp, "rope"), learned: join(tmp, "learned") }, recipes: ["extrapolate", "pi"], backend: "wasm" }, { write: (s: string) => (text += s) });
+    const r = await experimentCommand({ name: "context-extension", quick: true, out, bases: { rope: join(tmp, "rope"), learned: join(tmp, "learned") }, recipes: ["extrapolate", "pi", "curriculum"], curriculum: join(tmp, "alibi"), backend: "wasm" }, { write: (s: string) => (text += s) });
     assert.equal(r.status, "completed");
     assert.match(text, /\| extrapolate \(rope\) \| extrapolate \| rope \|/);
     assert.match(text, /\| pi \(rope\) \| pi \| rope \|/);
     const env = JSON.parse(readFileSync(join(out, "env.json"), "utf8"));
     assert.equal(env.bases.rope.sha256.length, 64);
-    assert.deepEqual(env.settings.plan, ["extrapolate (rope)", "extrapolate (learned)", "pi (rope)"]);
+    assert.deepEqual(env.settings.plan, ["extrapolate (rope)", "extrapolate (learned)", "pi (rope)", "curriculum (rope)"]);
+    assert.match(text, /curriculum: the checkpoint .*alibi .* is evaluated, not retrained/);
+    assert.equal(env.bases.curriculum.given, true);
+    assert.deepEqual(env.runs.find((x: { recipe: string }) => x.recipe === "curriculum").status, "given");
     await assert.rejects(experimentCommand({ name: "context-extension", out, bases: { rope: join(tmp, "rope") }, recipes: ["learned-extend-ft"], backend: "wasm" }, { write: () => {} }), /--recipes learned-extend-ft: no run of the plan matches/);
   });
 });
