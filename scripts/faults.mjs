@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The fault suite at full size, from the built dist (run `npm run build` first):
 //   readers   10,000 generated malformed inputs per reader of outside data (safetensors, config.json,
-//             run configs, JSONL, tokenizer input; 500 each for loadCheckpoint and readJsonl on disk)
+//             run configs, JSONL, tokenizer input; 500 each for loadCheckpoint and readJsonl on disk);
+//             each must end within 1 s of CPU time (process.cpuUsage, so load from other processes
+//             does not count) and a small multiple of its size
 //   crash     50 SIGKILLs while a training checkpoint is saved
 //   training  NaN/∞ gradients and forwards, corrupt batches, unwritable/read-only/full output
 //             directories, an abort at every phase of a step (and with gradient workers)
@@ -48,7 +50,7 @@ if (want("readers")) {
       details.readers.push(rep);
       row("reader", spec.name, rep.tried, rep.clean, rep.ok, rep.bad, 0, rep.maxMs.toFixed(0), `${rep.seconds.toFixed(0)} s, max alloc ${(rep.maxAllocBytes / 2 ** 20).toFixed(1)} MB`);
       for (const b of rep.badCases) bads.push(`${spec.name} #${b.i} [${b.how}]: ${b.reason}${b.message ? ` — ${b.message}` : ""}`);
-      log(`[${secs()}] ${spec.name}: ${rep.tried} tried, ${rep.clean} clean errors, ${rep.ok} accepted, ${rep.bad} BAD (max ${rep.maxMs.toFixed(0)} ms)`);
+      log(`[${secs()}] ${spec.name}: ${rep.tried} tried, ${rep.clean} clean errors, ${rep.ok} accepted, ${rep.bad} BAD (max ${rep.maxMs.toFixed(0)} CPU ms)`);
     }
   } finally {
     fx.close();
@@ -113,7 +115,7 @@ if (want("api")) {
 }
 
 const total = rows.reduce((a, r) => ({ tried: a.tried + r.tried, clean: a.clean + r.clean, accepted: a.accepted + (Number(r.accepted) || 0), bad: a.bad + r.bad, lost: a.lost + r.lost }), { tried: 0, clean: 0, accepted: 0, bad: 0, lost: 0 });
-const header = ["area", "reader / fault", "tried", "clean errors / survived", "accepted", "BAD", "data lost", "max ms", "note"];
+const header = ["area", "reader / fault", "tried", "clean errors / survived", "accepted", "BAD", "data lost", "max CPU ms", "note"];
 const body = rows.map((r) => [r.area, r.name, r.tried, r.clean, r.accepted, r.bad, r.lost, r.maxMs, r.note]);
 body.push(["total", "", total.tried, total.clean, total.accepted, total.bad, total.lost, "", `${secs()}, backend ${backend}`]);
 console.log(table([header, ...body]));

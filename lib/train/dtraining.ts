@@ -113,6 +113,7 @@ interface Run {
   tokensSeen: number;
   timeS: number;
   pool: GradPool | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 function count(v: number | undefined, dflt: number, name: string, min = 1): number {
@@ -161,7 +162,7 @@ const describeNonFinite = (loss: number, norm: number) =>
   [!Number.isFinite(loss) ? `loss is ${loss}` : "", !Number.isFinite(norm) ? `gradient norm is ${norm}` : ""].filter(Boolean).join(" and ");
 
 /** Steps 1–5 of the header for update s; returns the row, or why it diverged (nothing applied, Rng rewound). */
-async function trainStep(run: Run, s: number): Promise<{ row: TrainRow } | { diverged: string }> {
+async function trainStep(run: Run, s: number): Promise<{ row: TrainRow } | { diverged: string } | { interrupted: string }> {
   const rngBefore = run.rng.state();
   const batches: Batch[] = [];
   for (let i = 0; i < run.accumulate; i++) {
@@ -175,6 +176,14 @@ async function trainStep(run: Run, s: number): Promise<{ row: TrainRow } | { div
   const { loss, grads } = run.pool
     ? await run.pool.grads(batches).catch((e: unknown) => { run.rng.setState(rngBefore); throw e; }) // nothing applied
     : _accumulatedGrads(run.model, batches, run.vars);
+  if (run.pool && run.signal?.aborted) {
+    // With gradient workers the step awaits other threads, so an interrupt can arrive mid-step and the
+    // host (a notebook cell) reports the cell interrupted at once: applying this update afterwards
+    // would change the parameters behind the user's back. Drop it; the state stays that of step s − 1.
+    tf.dispose([loss, ...grads.values()]);
+    run.rng.setState(rngBefore);
+    return { interrupted: `interrupted at step ${s - 1}: the signal was aborted while step ${s}'s gradient was computed by the workers; that update was not applied (parameters are those after step ${s - 1})` };
+  }
   let lossV: number;
   let norm: number;
   try {
@@ -257,6 +266,7 @@ export async function dTraining(model: DTransformer, opts: TrainingOptions): Pro
   const run = prepare(model, opts);
   const start = run.step;
   const signal = currentSignal(opts.signal); // default: the host's (a notebook cell's interrupt)
+  run.signal = signal;
   const progress = startProgress(`training to step ${opts.steps}`, opts.steps);
   const userOnStep = run.opts.onStep;
   run.opts = { ...run.opts, onStep: (row) => {
@@ -276,6 +286,10 @@ export async function dTraining(model: DTransformer, opts: TrainingOptions): Pro
         break;
       }
       const out = await trainStep(run, run.step + 1);
+      if ("interrupted" in out) {
+        [status, message] = ["interrupted", out.interrupted];
+        break;
+      }
       if ("diverged" in out) {
         [status, message] = ["diverged", out.diverged];
         break;
