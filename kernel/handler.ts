@@ -245,6 +245,12 @@ export class Handler {
     clearTimeout(this.forceTimer);
     this.forceTimer = undefined;
     outcome = this.finalOutcome(ex, outcome);
+    // A cell reported Interrupted must not go on changing state: abort its signal before the reply even
+    // when no interrupt() ran (SIGINT taken by vm's breakOnSigint while the cell's synchronous part ran
+    // can leave async work it already started, e.g. a training loop, running with a live signal).
+    if (outcome.status === "error" && outcome.error.ename === "Interrupted" && !ex.controller.signal.aborted) {
+      ex.controller.abort(new DOMException("interrupted by the user (synchronous code stopped by SIGINT)", "AbortError"));
+    }
     ex.finished = true;
     setRunning(undefined);
     const output = this.publishOutcome(ex, outcome);

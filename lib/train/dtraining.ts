@@ -173,16 +173,33 @@ async function trainStep(run: Run, s: number): Promise<{ row: TrainRow } | { div
   }
   const lr = lrAt(run.schedule, s);
   const t0 = performance.now();
-  const { loss, grads } = run.pool
-    ? await run.pool.grads(batches).catch((e: unknown) => { run.rng.setState(rngBefore); throw e; }) // nothing applied
-    : _accumulatedGrads(run.model, batches, run.vars);
-  if (run.pool && run.signal?.aborted) {
-    // With gradient workers the step awaits other threads, so an interrupt can arrive mid-step and the
-    // host (a notebook cell) reports the cell interrupted at once: applying this update afterwards
-    // would change the parameters behind the user's back. Drop it; the state stays that of step s − 1.
-    tf.dispose([loss, ...grads.values()]);
+  // With gradient workers the step awaits other threads (their start-up, their shards), so an interrupt
+  // can arrive mid-step, and the host (a notebook cell) may report the cell interrupted before the step
+  // ends: applying this update afterwards would change the parameters behind the user's back. The
+  // signal is checked before the gradient, passed to the pool (which terminates its workers as soon as
+  // it is aborted) and checked again after it; an aborted step applies nothing and the state stays
+  // that of step s − 1.
+  const dropped = (): { interrupted: string } => {
     run.rng.setState(rngBefore);
-    return { interrupted: `interrupted at step ${s - 1}: the signal was aborted while step ${s}'s gradient was computed by the workers; that update was not applied (parameters are those after step ${s - 1})` };
+    return { interrupted: `interrupted at step ${s - 1}: the signal was aborted during step ${s}, whose gradient was computed by the workers; that update was not applied (parameters are those after step ${s - 1})` };
+  };
+  if (run.pool && run.signal?.aborted) return dropped();
+  let got: { loss: tf.Scalar; grads: Map<string, tf.Tensor> };
+  if (run.pool) {
+    try {
+      got = await run.pool.grads(batches, run.signal);
+    } catch (e) {
+      if (run.signal?.aborted) return dropped();
+      run.rng.setState(rngBefore); // nothing applied
+      throw e;
+    }
+  } else {
+    got = _accumulatedGrads(run.model, batches, run.vars);
+  }
+  const { loss, grads } = got;
+  if (run.pool && run.signal?.aborted) {
+    tf.dispose([loss, ...grads.values()]);
+    return dropped();
   }
   let lossV: number;
   let norm: number;

@@ -45,6 +45,14 @@ export class WorkerError extends Error {
   override name = "WorkerError";
 }
 
+/** The signal given to GradPool.grads was aborted: the step was stopped and nothing was returned. */
+export class AbortedStepError extends Error {
+  override name = "AbortError";
+  constructor() {
+    super("dTraining: the step was aborted while its gradient was computed; the gradient workers were terminated");
+  }
+}
+
 /** What a worker receives as workerData (grad-worker.ts). */
 export interface WorkerInit {
   index: number;
@@ -89,6 +97,8 @@ export class GradPool {
   private starting?: Promise<void>;
   private dead?: WorkerError;
   private nextId = 0;
+  /** terminations started by an abort (close() waits for them) */
+  private readonly exits: Promise<number>[] = [];
   private readonly params: { slots: Slot[]; length: number };
   private readonly gradSlots: { slots: Slot[]; length: number };
   private readonly paramsView: Float32Array;
@@ -103,20 +113,33 @@ export class GradPool {
     this.paramsView = new Float32Array(new SharedArrayBuffer(4 * this.params.length));
   }
 
-  /** Gradient (of the mean loss over all `batches`, checked) for `vars`, and the loss, combined in fixed order. */
-  async grads(batches: readonly Batch[]): Promise<{ loss: tf.Scalar; grads: Map<string, tf.Tensor> }> {
+  /**
+   * Gradient (of the mean loss over all `batches`, checked) for `vars`, and the loss, combined in fixed order.
+   * With `signal`: an abort at any time (worker start-up, the main shard, waiting for the workers)
+   * terminates the workers at once and rejects with an AbortError, the signal is checked after every
+   * await, and a gradient computed while it was aborted is disposed, never returned. The pool is then
+   * closed (a later call throws a WorkerError).
+   */
+  async grads(batches: readonly Batch[], signal?: AbortSignal): Promise<{ loss: tf.Scalar; grads: Map<string, tf.Tensor> }> {
     if (this.dead) throw this.dead;
-    await (this.starting ??= this.start());
-    const slots = this.params.slots;
-    const stores = [...this.model.params.vars.values()];
-    stores.forEach((v, i) => this.paramsView.set(v.dataSync() as Float32Array, slots[i]!.offset)); // step 1
-    const N = batches.reduce((n, b) => n + predictedTokens(b), 0);
-    const shards = shardBatches(batches, this.participants, true); // step 2
-    const waits = this.handles.map((h) => (shards[h.index]!.length ? this.send(h, shards[h.index]!, N) : null));
+    const aborted = () => new AbortedStepError();
+    if (signal?.aborted) throw aborted();
+    const onAbort = () => this.kill(aborted());
+    signal?.addEventListener("abort", onAbort, { once: true });
     let mine: { loss: tf.Scalar; grads: tf.Tensor[] } | undefined;
     try {
+      await (this.starting ??= this.start());
+      if (signal?.aborted) throw aborted(); // aborted during start-up (the workers are already terminated)
+      const slots = this.params.slots;
+      const stores = [...this.model.params.vars.values()];
+      stores.forEach((v, i) => this.paramsView.set(v.dataSync() as Float32Array, slots[i]!.offset)); // step 1
+      const N = batches.reduce((n, b) => n + predictedTokens(b), 0);
+      const shards = shardBatches(batches, this.participants, true); // step 2
+      const waits = this.handles.map((h) => (shards[h.index]!.length ? this.send(h, shards[h.index]!, N) : null));
+      waits.forEach((w) => w?.catch(() => undefined)); // a rejection is seen through Promise.all below
       mine = _shardGrads(this.model, shards[0]!, N, this.vars); // step 3
       const losses = await Promise.all(waits.map((w) => w ?? Promise.resolve(null)));
+      if (signal?.aborted) throw aborted(); // the workers answered, but the step was aborted meanwhile
       const main = mine;
       const out = tf.tidy(() => { // step 4: main first, then workers by index
         let loss: tf.Scalar = main.loss;
@@ -132,9 +155,28 @@ export class GradPool {
       return { loss: out.loss, grads: new Map(this.vars.map(([n], i) => [n, out.grads[i]!])) };
     } catch (e) {
       if (mine) tf.dispose([mine.loss, ...mine.grads]);
+      if (signal?.aborted) {
+        this.kill(aborted());
+        throw e instanceof AbortedStepError ? e : aborted();
+      }
       this.dead ??= e instanceof WorkerError ? e : new WorkerError(`gradient workers stopped after an error: ${e instanceof Error ? e.message : String(e)}`);
       throw e;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  /** Abort: terminate every worker now (no await), reject what waits on them; the pool is closed. */
+  private kill(why: Error): void {
+    this.dead ??= new WorkerError(`gradient workers are closed: ${why.message}`);
+    for (const h of this.handles) {
+      h.failure ??= why.message;
+      const p = h.pending;
+      h.pending = undefined;
+      p?.reject(why);
+      this.exits.push(h.worker.terminate().catch(() => 0));
+    }
+    this.handles = [];
   }
 
   /** Terminate every worker (idempotent); resolves when all threads have exited. */
@@ -143,7 +185,7 @@ export class GradPool {
     await this.starting?.catch(() => undefined);
     const hs = this.handles;
     this.handles = [];
-    await Promise.all(hs.map((h) => h.worker.terminate()));
+    await Promise.all([...hs.map((h) => h.worker.terminate()), ...this.exits]);
   }
 
   private send(h: Handle, parts: Batch[], N: number): Promise<number> {

@@ -119,6 +119,20 @@ test("interrupt: a cell that ignores its signal is abandoned after the grace per
   assert.deepEqual([s.replyOf(id)?.ename, s.replyOf(id)?.evalue], ["Interrupted", "abandoned"]);
 });
 
+test("a cell reported Interrupted without interrupt() (vm's breakOnSigint took the SIGINT) has its signal aborted before the reply", async () => {
+  let id = "";
+  let abortedBeforeReply: boolean | undefined;
+  const s = setup(async (_code, ex) => {
+    // async work the cell started (a training loop) keeps this signal
+    ex.controller.signal.addEventListener("abort", () => (abortedBeforeReply = s.replyOf(id) === undefined));
+    return { status: "error", error: { ename: "Interrupted", evalue: "synchronous code stopped by SIGINT", traceback: [] } };
+  });
+  id = s.request("execute_request", { code: "sync" });
+  await s.done(id);
+  assert.equal(s.replyOf(id)?.ename, "Interrupted");
+  assert.equal(abortedBeforeReply, true, "the signal must be aborted before the cell is replied Interrupted");
+});
+
 test("async errors recorded while the cell ran make it fail", async () => {
   const s = setup(async (_code, ex) => {
     ex.asyncErrors.push({ ename: "UnhandledPromiseRejection", evalue: "Error: x", traceback: [] });

@@ -144,6 +144,55 @@ describe("data-parallel training (workers)", () => {
     [d.optimizer, m].forEach((x) => x.dispose());
   });
 
+  it("an abort during the workers' start-up terminates them at once: no step is sent, nothing applied, no thread left", async () => {
+    const m = DTransformer.create(micro, 12);
+    const before = snapshot(m);
+    const ac = new AbortController();
+    const seen: string[] = [];
+    const run = dTraining(m, opts(6, { workers: 2, signal: ac.signal }));
+    // the pool starts its worker on the first step; abort as soon as the thread exists, before it is ready
+    for (let i = 0; i < 10_000 && _gradWorkerThreads().length === 0; i++) await new Promise((r) => setImmediate(r));
+    const threads = _gradWorkerThreads();
+    assert.equal(threads.length, 1, "the worker thread was started");
+    threads[0]!.on("message", (msg: { type: string }) => seen.push(msg.type));
+    ac.abort();
+    const r = await run;
+    assert.equal(r.status, "interrupted");
+    assert.equal(r.steps_done, 0);
+    assert.deepEqual(changed(before, snapshot(m)), [], "no update after the abort");
+    assert.deepEqual(seen.filter((t) => t === "done"), [], "no gradient was computed by the worker after the abort");
+    assert.match(r.message, /^interrupted at step 0: the signal was aborted during step 1\b.*not applied/);
+    assert.equal(liveGradWorkers(), 0);
+    r.optimizer.dispose();
+    m.dispose();
+  });
+
+  it("an abort while the workers compute rejects GradPool.grads with an AbortError and terminates them; the gradient is never returned", async () => {
+    const m = DTransformer.create(micro, 13);
+    const vars = m.params.names().map((n) => [n, m.params.get(n)] as [string, tf.Variable]);
+    const rng = new Rng(2);
+    const batch = { tokens: Int32Array.from({ length: 4 * 8 }, () => rng.int(0, 11)), batch: 4, length: 8 };
+    const pool = new GradPool(m, 2, vars);
+    const tensors = tf.memory().numTensors;
+    try {
+      const ok = await pool.grads([batch]); // started and warm
+      tf.dispose([ok.loss, ...ok.grads.values()]);
+      const ac = new AbortController();
+      const p = pool.grads([batch], ac.signal);
+      ac.abort(); // while grads waits (its first await): the worker is terminated, nothing is computed or returned
+      await assert.rejects(p, (e: Error) => e.name === "AbortError" && /aborted/.test(e.message));
+      assert.equal(tf.memory().numTensors, tensors, "the main shard's gradient was disposed");
+      await assert.rejects(pool.grads([batch]), WorkerError, "the pool is closed after an abort");
+      const pre = new AbortController();
+      pre.abort();
+      await assert.rejects(new GradPool(m, 2, vars).grads([batch], pre.signal), (e: Error) => e.name === "AbortError");
+    } finally {
+      await pool.close();
+    }
+    assert.equal(liveGradWorkers(), 0);
+    m.dispose();
+  });
+
   it("B = 1 with workers: 2: the worker's shard is empty and skipped (= workers: 1, bit for bit)", async () => {
     const run = async (workers: number) => {
       const m = DTransformer.create(micro, 8);
