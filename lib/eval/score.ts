@@ -98,7 +98,12 @@ export function scoreLogits(model: DTransformer, ex: Scorable, tok: Tokenizer, o
   const logits = model.logits(x, o.hooks?.length ? { hooks: o.hooks } : {}) as tf.Tensor;
   let rows: Float32Array;
   try {
-    rows = tf.tidy(() => logits.slice([P - 1, 0], [n, V])).dataSync() as Float32Array;
+    const slice = logits.slice([P - 1, 0], [n, V]); // disposed here: a tidy's returned tensor outlives it
+    try {
+      rows = slice.dataSync() as Float32Array;
+    } finally {
+      slice.dispose();
+    }
   } finally {
     logits.dispose();
   }
