@@ -85,19 +85,39 @@ export function windowsFor(T: number, length: number, n: number, mode: Perplexit
   return out;
 }
 
-/** Per-token losses −log P(x[t+1] | x[≤t]) of one window: ℓ − 1 values (float64). */
-export function tokenLosses(model: DTransformer, ids: readonly number[], hooks?: PerplexityOptions["hooks"]): Float64Array {
+/**
+ * Floats per temporary of the log-softmax in tokenLosses (4 Mi floats = 16 MiB): it runs over blocks of
+ * ⌊LOSS_CHUNK_FLOATS / N_V⌋ rows (at least 1), not over all ℓ − 1 rows at once. Exact (each row's
+ * log-softmax is independent; the same kernels per row). Why: at N_V = 50,257 and ℓ = 2,048 the
+ * whole-window version held the logits plus a slice, the shifted logits, their exp and the
+ * log-softmax, five [ℓ, N_V] tensors of 412 MB, and the wasm heap (capped at 4 GiB, never shrinking)
+ * grew to its cap: a few more windows or a larger model ended in "memory access out of bounds".
+ */
+export const LOSS_CHUNK_FLOATS = 1 << 22;
+
+/**
+ * Per-token losses −log P(x[t+1] | x[≤t]) of one window: ℓ − 1 values (float64). The forward is
+ * checked against the memory left (checkFits, on wasm); the loss then needs only one block of rows
+ * at a time (LOSS_CHUNK_FLOATS; `rowsPerChunk` overrides it, for tests).
+ */
+export function tokenLosses(model: DTransformer, ids: readonly number[], hooks?: PerplexityOptions["hooks"], o: { rowsPerChunk?: number } = {}): Float64Array {
   const logits = model.logits(ids as number[], hooks?.length ? { hooks } : {}) as tf.Tensor;
   try {
-    const picked = tf.tidy(() => {
-      const l = ids.length;
-      const V = logits.shape[1]!;
-      const logP = tf.logSoftmax(logits.slice([0, 0], [l - 1, V]), -1);
-      const flat = tf.add(tf.mul(tf.range(0, l - 1, 1, "int32"), tf.scalar(V, "int32")), tf.tensor1d(ids.slice(1) as number[], "int32"));
-      return tf.gather(tf.reshape(logP, [-1]), flat);
-    });
-    const out = Float64Array.from(picked.dataSync(), (v) => -v);
-    picked.dispose();
+    const n = ids.length - 1;
+    const V = logits.shape[1]!;
+    const rows = Math.max(1, Math.min(n, o.rowsPerChunk ?? Math.floor(LOSS_CHUNK_FLOATS / V)));
+    const out = new Float64Array(Math.max(0, n));
+    for (let r0 = 0; r0 < n; r0 += rows) {
+      const k = Math.min(rows, n - r0);
+      const picked = tf.tidy(() => {
+        const logP = tf.logSoftmax(logits.slice([r0, 0], [k, V]), -1);
+        const flat = tf.add(tf.mul(tf.range(0, k, 1, "int32"), tf.scalar(V, "int32")), tf.tensor1d(ids.slice(r0 + 1, r0 + 1 + k) as number[], "int32"));
+        return tf.gather(tf.reshape(logP, [-1]), flat);
+      });
+      const v = picked.dataSync();
+      picked.dispose();
+      for (let i = 0; i < k; i++) out[r0 + i] = -v[i]!;
+    }
     return out;
   } finally {
     logits.dispose();

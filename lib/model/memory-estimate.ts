@@ -149,6 +149,7 @@ export function checkFits(cfg: DTransformerConfig, o: CheckFitsOptions): Forward
   throw new InputError(
     `DTransformer: a ${o.training ? "training step" : "forward pass"} at B=${o.batch}, ℓ=${o.length} needs an estimated ${GiB(est.bytes)} of tensors (${parts}) ` +
       `but only ${GiB(Math.max(0, left))} is left of the ${GiB(limit)} ${limit === WASM_HEAP_LIMIT ? "wasm heap" : "limit"} (${GiB(live)} live). ` +
-      `Options: ${ways.join("; ")}.`,
+      `Options: ${ways.join("; ")}. ` +
+      `(The logits are B·ℓ×N_V = ${o.batch * o.length}×${cfg.nVocab} floats, ${GiB(F32 * o.batch * o.length * cfg.nVocab)} per copy; a large vocabulary needs a smaller ℓ.)`,
   );
 }
