@@ -15,7 +15,8 @@ import * as tf from "@tensorflow/tfjs";
 import { ShapeError } from "../errors.js";
 import { hp, type HookContext } from "../hooks/context.js";
 import type { PeContext, PositionalEncoding, PositionRange } from "../positional/types.js";
-import { linear, mm, mmT } from "../tensor/ops.js";
+import { affine2d, linear, mm, mmT } from "../tensor/ops.js";
+import { mergeGrid, splitGrid, transpose2d } from "../tensor/fast-kernels.js";
 import { concatRows, splitRows } from "../tensor/split-rows.js";
 import { assertDims, assertSameDim, type SeqOrBatch, type Tensor } from "../tensor/typed.js";
 import { biasFromMask, causalBias } from "./mask.js";
@@ -163,7 +164,7 @@ export function _attendMergedPerHead(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, 
   const perBatch: tf.Tensor[][] = Array.from({ length: B }, () => []);
   for (let h = 0; h < H; h++) {
     const proj = (A: tf.Tensor, W: tf.Tensor, b: tf.Tensor, d: number, l: number) =>
-      tf.add(mm(A, tf.slice(W, [0, h * d], [-1, d])), tf.slice(b, [h * d], [d])).reshape([B, 1, l, d]);
+      affine2d(A, tf.slice(W, [0, h * d], [-1, d]), tf.slice(b, [h * d], [d])).reshape([B, 1, l, d]);
     let q = proj(X2, w.W_q, w.b_q, dAttn, lq); // [B, 1, ℓ_x, d_attn]: head h only
     let k = proj(Z2, w.W_k, w.b_k, dAttn, lk);
     const v = proj(Z2, w.W_v, w.b_v, dMid, lk);
@@ -187,6 +188,80 @@ export function _attendMergedPerHead(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, 
   }
   const ys = perBatch.map((heads) => (H === 1 ? heads[0]! : tf.concat(heads, 1))); // B × [ℓ_x, H·d_mid]
   return concatRows(ys).reshape([B, lq, H * dMid]);
+}
+
+/**
+ * One (sequence, head) block of attention as one differentiable op with a hand-written gradient:
+ * q [ℓ_x, d], k [ℓ_z, d], v [ℓ_z, d_mid] → softmax(q·kᵀ·scale + bias)·v [ℓ_x, d_mid]. `bias`
+ * ([ℓ_x, ℓ_z], the mask; a constant: no gradient flows to it) may be undefined. Forward as in
+ * `_attendMergedPerHead`, except that the scale multiplies q (a [ℓ_x, d] product instead of
+ * [ℓ_x, ℓ_z]). Backward (P = the softmax, s = scale, G = dY):
+ *   dP = G·vᵀ;  dS = P ⊙ (dP − rowsum(dP ⊙ P));  dq = s·dS·k;  dk = dSᵀ·(s·q);  dv = Pᵀ·G
+ * where every product is a plain 2-D matMul (XNNPACK on wasm) with explicit transposes (transpose2d).
+ * dSᵀ·(s·q) rather than ((s·q)ᵀ·dS)ᵀ: XNNPACK repacks its right operand on every call, and a
+ * 32-row product with a [ℓ_z, ℓ_z] right operand ran at under half its rate. The op-by-op gradient
+ * saved and copied every intermediate.
+ */
+function attendBlock(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, scale: number, bias: tf.Tensor | undefined): tf.Tensor {
+  const op = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [q0, k0, v0, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const qs = scale === 1 ? q0 : tf.mul(q0, scale);
+    let s = tf.matMul(qs, transpose2d(k0));
+    if (bias) s = tf.add(s, bias);
+    const p = tf.softmax(s, -1);
+    save([qs, k0, v0, p]);
+    return {
+      value: tf.matMul(p, v0),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const g = dy as tf.Tensor;
+        const [sq, sk, sv, sp] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const dp = tf.matMul(g, transpose2d(sv));
+        const ds = tf.mul(sp, tf.sub(dp, tf.sum(tf.mul(dp, sp), -1, true)));
+        const dqs = tf.matMul(ds, sk);
+        return [scale === 1 ? dqs : tf.mul(dqs, scale), tf.matMul(transpose2d(ds), sq), tf.matMul(transpose2d(sp), g)];
+      },
+    };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return (op as (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor)(q, k, v);
+}
+
+/** Whether `_attendFused` can run this call: no rotation (its blocks would need [B, 1, ℓ, d] tensors), no score bias. */
+export function fusedApplies(o: AttendOptions): boolean {
+  return !(o.pe?.rotate && o.peCtx) && !(o.pe?.scoreBias && o.peCtx) && !o.kv && !o.hooks;
+}
+
+/**
+ * The same computation as `_attendMergedPerHead` (and `mergeHeads(_attendCore(…))`) with fewer and
+ * cheaper kernels on wasm: all heads' q, k, v come from one affine map of X (and Z) by the
+ * side-by-side weights [W_q | W_k | W_v] (so Xᵀ is formed once in the gradient, not per head),
+ * one kernel cuts them into (head, sequence) blocks (splitGrid), each block is one `attendBlock`
+ * op, and one kernel puts the outputs back side by side (mergeGrid). Needs `fusedApplies(o)`.
+ * Returns Y [B, ℓ_x, H·d_mid].
+ */
+export function _attendFused(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: AttendOptions): tf.Tensor {
+  const H = o.nHeads;
+  const [B, lq, dx] = X.shape as [number, number, number];
+  const [, lk, dz] = Z.shape as [number, number, number];
+  const dAttn = w.W_q.shape[1]! / H;
+  const dMid = w.W_v.shape[1]! / H;
+  const qPos = o.qPos ?? { start: lk - lq, length: lq };
+  const kPos = o.kPos ?? { start: 0, length: lk };
+  let scale = 1 / Math.sqrt(dAttn);
+  if (o.pe?.scoreScale && o.peCtx) scale *= o.pe.scoreScale(qPos, o.peCtx);
+  const bias = maskBias(o.mask, lq, lk, qPos, kPos);
+  let qs: tf.Tensor[], ks: tf.Tensor[], vs: tf.Tensor[];
+  if (self(X, Z) && dAttn === dMid) {
+    const qkv = affine2d(X.reshape([B * lq, dx]), tf.concat([w.W_q, w.W_k, w.W_v], 1), tf.concat([w.b_q, w.b_k, w.b_v]));
+    const blocks = splitGrid(qkv, B, 3 * H); // index g·B + b: heads of q, then of k, then of v
+    [qs, ks, vs] = [blocks.slice(0, H * B), blocks.slice(H * B, 2 * H * B), blocks.slice(2 * H * B)];
+  } else {
+    const Z2 = Z.reshape([B * lk, dz]);
+    qs = splitGrid(affine2d(X.reshape([B * lq, dx]), w.W_q, w.b_q), B, H);
+    ks = splitGrid(affine2d(Z2, w.W_k, w.b_k), B, H);
+    vs = splitGrid(affine2d(Z2, w.W_v, w.b_v), B, H);
+  }
+  const ys = qs.map((q, i) => attendBlock(q, ks[i]!, vs[i]!, scale, bias));
+  return mergeGrid(ys, B, H).reshape([B, lq, H * dMid]);
 }
 
 /**

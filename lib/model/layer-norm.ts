@@ -9,10 +9,51 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../errors.js";
+import { sumRows } from "../tensor/fast-kernels.js";
 import { assertSameDim, type Rows } from "../tensor/typed.js";
 
-/** Core without checks. */
+/**
+ * Core without checks: one differentiable op with a hand-written gradient (ê = the normalised
+ * rows, inv = 1/√(v + ε), g = dY ⊙ γ):
+ *   dγ = Σ_rows dY ⊙ ê;  dβ = Σ_rows dY;  de = inv ⊙ (g − mean(g) − ê ⊙ mean(g ⊙ ê)).
+ * The op-by-op gradient (`_layerNormOps`) saved and copied each intermediate, and its γ/β sums over
+ * rows transposed [B·ℓ, d_e] first on wasm (fast-kernels.ts).
+ */
 export function _layerNorm(e: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+  return (layerNormOp(eps) as (e: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor)(e, gamma, beta);
+}
+
+const layerNormOps = new Map<number, ReturnType<typeof tf.customGrad>>();
+
+function layerNormOp(eps: number): ReturnType<typeof tf.customGrad> {
+  let op = layerNormOps.get(eps);
+  if (op) return op;
+  op = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [e, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const d = e.shape[e.rank - 1]!;
+    const x = e.reshape([-1, d]);
+    const c = tf.sub(x, tf.mean(x, 1, true));
+    const v = tf.mean(tf.square(c), 1, true);
+    const inv = eps > 0 ? tf.rsqrt(tf.add(v, eps)) : tf.rsqrt(v);
+    const xh = tf.mul(c, inv);
+    save([xh, inv, gamma]);
+    return {
+      value: tf.add(tf.mul(xh, gamma), beta).reshape(e.shape),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [sxh, sinv, sg] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const g2 = (dy as tf.Tensor).reshape([-1, d]);
+        const g = tf.mul(g2, sg);
+        const de = tf.mul(sinv, tf.sub(tf.sub(g, tf.mean(g, 1, true)), tf.mul(sxh, tf.mean(tf.mul(g, sxh), 1, true))));
+        return [de.reshape(e.shape), sumRows(tf.mul(g2, sxh)), sumRows(g2)];
+      },
+    };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  layerNormOps.set(eps, op);
+  return op;
+}
+
+/** Algorithm 6 op by op (the reference for `_layerNorm`; the same values). */
+export function _layerNormOps(e: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
   return tf.tidy(() => {
     const axis = e.rank - 1;
     const m = tf.mean(e, axis, true);

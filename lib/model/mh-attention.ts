@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ShapeError } from "../errors.js";
 import { linear } from "../tensor/ops.js";
 import { assertSameDim, type SeqOrBatch } from "../tensor/typed.js";
-import { _attendCore, _attendMergedPerHead, checkQkv, mergeHeads, type AttendOptions, type MaskOption, type QkvWeights } from "./attention.js";
+import { _attendCore, _attendFused, _attendMergedPerHead, fusedApplies, checkQkv, mergeHeads, type AttendOptions, type MaskOption, type QkvWeights } from "./attention.js";
 import { _attendChunked, DEFAULT_CHUNK, unchunkedScoreBytes } from "./chunked-attention.js";
 
 /** All parameters of one multi-head attention (the paper's W, eq. 4), row-major. */
@@ -28,7 +28,7 @@ export function _mhAttention(X: tf.Tensor, Z: tf.Tensor, w: MhaWeights, o: Atten
     // one tidy per layer: the per-head projections and rotations are freed as soon as Y exists
     return tf.tidy(() => linear(_attendChunked(X, Z, w, o, { chunk: attentionLayout.chunk }), w.W_o, w.b_o));
   }
-  const Y = path === "per-head" ? _attendMergedPerHead(X, Z, w, o) : mergeHeads(_attendCore(X, Z, w, o)); // [B, ℓ_x, H·d_mid]
+  const Y = path === "per-head" ? (fusedApplies(o) ? _attendFused(X, Z, w, o) : _attendMergedPerHead(X, Z, w, o)) : mergeHeads(_attendCore(X, Z, w, o)); // [B, ℓ_x, H·d_mid]
   return linear(Y, w.W_o, w.b_o); // W_o Y + b_o
 }
 
