@@ -55,8 +55,8 @@ async function value(k: KernelClient, code: string, ms = 30_000): Promise<unknow
   return typeof v === "string" ? v : undefined;
 }
 /** A JSON value computed in the kernel (printed on stdout, so no display formatting gets in the way). */
-async function json<T>(k: KernelClient, expr: string): Promise<T> {
-  const r = await k.execute(`console.log(JSON.stringify(${expr}))`);
+async function json<T>(k: KernelClient, expr: string, ms?: number): Promise<T> {
+  const r = await k.execute(`console.log(JSON.stringify(${expr}))`, ms);
   if (r.reply.content.status !== "ok") throw new Error(`cell failed: ${JSON.stringify(r.reply.content).slice(0, 500)}`);
   return JSON.parse(streamText(r)) as T;
 }
@@ -238,10 +238,14 @@ function signedFrames(key: string, parts: (string | Buffer)[]): Buffer[] {
   return [DELIM, Buffer.from(h.digest("hex")), ...bufs];
 }
 
+/** Hang guard of the forged-messages check: generous (a loaded 2-core machine once took > 30 s here), and a timeout names its step. */
+const FORGED_MS = 120_000;
+const step = <T>(what: string, p: Promise<T>): Promise<T> => p.catch((e: Error) => Promise.reject(new Error(`${what}: ${e.message}`)));
+
 async function forged(k: KernelClient, r: FuzzRng): Promise<KernelCheck> {
   const problems: string[] = [];
   const key = k.info.key;
-  await value(k, "(globalThis as any).forged = 0; (globalThis as any).replays = 0");
+  await step("resetting the counters", value(k, "(globalThis as any).forged = 0; (globalThis as any).replays = 0", FORGED_MS));
   const bump = "(globalThis as any).forged += 1";
   const frames: { what: string; frames: Buffer[] }[] = [];
   const hdr = (type: string) => JSON.stringify({ msg_id: `m-${r.u32()}`, session: "s", username: "u", date: new Date().toISOString(), msg_type: type, version: "5.3" });
@@ -264,7 +268,7 @@ async function forged(k: KernelClient, r: FuzzRng): Promise<KernelCheck> {
   ];
   for (const [type, content] of weird) frames.push({ what: `signed ${type} ${JSON.stringify(content)}`, frames: signedFrames(key, [hdr(type), "{}", "{}", JSON.stringify(content)]) });
   await k.sendRaw(good.frames);
-  await k.collect(good.msgId);
+  await step("the genuine request", k.collect(good.msgId, FORGED_MS));
   let tried = 0;
   for (const [i, f] of frames.entries()) {
     await k.sendRaw(f.frames);
@@ -274,16 +278,16 @@ async function forged(k: KernelClient, r: FuzzRng): Promise<KernelCheck> {
       tried++;
     }
     if (i % 8 === 7) {
-      const info = await k.request("shell", "kernel_info_request", {}, 10_000).catch(() => undefined);
+      const info = await k.request("shell", "kernel_info_request", {}, FORGED_MS).catch(() => undefined);
       if (!info) problems.push(`no kernel_info_reply after "${f.what}"`);
     }
   }
   await sleep(300);
-  const st = await json<{ forged: number; replays: number }>(k, "{ forged: (globalThis as any).forged, replays: (globalThis as any).replays }");
+  const st = await step("reading the counters", json<{ forged: number; replays: number }>(k, "{ forged: (globalThis as any).forged, replays: (globalThis as any).replays }", FORGED_MS));
   if (st.forged !== 0) problems.push(`${st.forged} forged executions ran`);
   if (st.replays !== 1) problems.push(`the replayed request ran ${st.replays} times`);
   for (const reason of ["bad signature", "replayed signature"]) if (!k.stderr.includes(`dropped a message on shell: ${reason}`)) problems.push(`no "${reason}" in the kernel log`);
-  const alive = await k.request("control", "kernel_info_request", {}, 10_000).then(() => true, () => false);
+  const alive = await k.request("control", "kernel_info_request", {}, FORGED_MS).then(() => true, () => false);
   if (!alive) problems.push("no kernel_info_reply on control at the end");
   return { check: "forged, replayed and malformed messages", tried, ok: problems.length === 0, detail: problems.join("; ") || `nothing forged ran (replayed request ran once); kernel answered throughout` };
 }
