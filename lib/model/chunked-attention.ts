@@ -27,6 +27,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { PositionRange } from "../positional/types.js";
+import { transpose2d } from "../tensor/fast-kernels.js";
 import { mm } from "../tensor/ops.js";
 import { splitRows } from "../tensor/split-rows.js";
 import type { AttendOptions, LayerKV, MaskOption, QkvWeights } from "./attention.js";
@@ -176,7 +177,7 @@ function blockedAttention(qs: tf.Tensor[], ks: tf.Tensor[], vs: tf.Tensor[], s: 
   const op = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc;
     const [Q, K, V] = [0, 1, 2].map((j) => args.slice(j * n, (j + 1) * n) as tf.Tensor[]) as [tf.Tensor[], tf.Tensor[], tf.Tensor[]];
-    const kTs = K.map((k) => tf.transpose(k));
+    const kTs = K.map((k) => transpose2d(k));
     const parts: tf.Tensor[] = [];
     for (const b of [...blocks].reverse()) {
       parts.unshift(tf.tidy(() => {
@@ -215,8 +216,8 @@ function backward(dy: tf.Tensor, saved: tf.Tensor[], s: Spec, blocks: Block[], t
   const HD = s.H * dMid;
   const dy2 = dy.reshape([s.B * s.lq, HD]);
   const out2 = out.reshape([s.B * s.lq, HD]);
-  const kTs = K.map((k) => tf.transpose(k));
-  const vTs = V.map((v) => tf.transpose(v));
+  const kTs = K.map((k) => transpose2d(k));
+  const vTs = V.map((v) => transpose2d(v));
   const dQ: tf.Tensor[][] = Array.from({ length: n }, () => []);
   let dK = K.map((k) => tf.zerosLike(k));
   let dV = V.map((v) => tf.zerosLike(v));
@@ -235,11 +236,11 @@ function backward(dy: tf.Tensor, saved: tf.Tensor[], s: Spec, blocks: Block[], t
               const oh = cut2d(oB, 0, b.rows, h * dMid, dMid);
               const D = tf.sum(tf.mul(dyh, oh), 1, true); // [rows, 1]
               const [qc, p] = probs(Q[i]!, kTs[i]!, b, headBias(bias, h));
-              const dVp = tf.matMul(tf.transpose(p), dyh); // [kEnd, d_mid]
+              const dVp = tf.matMul(transpose2d(p), dyh); // [kEnd, d_mid]
               const dP = tf.matMul(dyh, cut2d(vTs[i]!, 0, dMid, 0, b.kEnd)); // [rows, kEnd]
               const dS = tf.mul(p, tf.sub(dP, D));
               const dq = tf.matMul(dS, cut2d(K[i]!, 0, b.kEnd)); // [rows, d]
-              const dKp = tf.matMul(tf.transpose(dS), qc); // [kEnd, d]
+              const dKp = tf.matMul(transpose2d(dS), qc); // [kEnd, d]
               const pad = (t: tf.Tensor) => (b.kEnd < s.lk ? tf.pad(t, [[0, s.lk - b.kEnd], [0, 0]]) : t);
               return [dq, tf.add(dK[i]!, pad(dKp)), tf.add(dV[i]!, pad(dVp))];
             }));
