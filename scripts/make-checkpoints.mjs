@@ -37,6 +37,8 @@ export const RECIPE = {
   nHeads: 4,
   dE: 64,
   dMlp: 256,
+  /** std of the weights' initialisation (GPT-2's 0.02 is scaled for d_e = 768) */
+  initStd: 0.02,
   /** "constant" (linear warm-up, then lr: a run of k steps is the prefix of any longer run) or "cosine" (to minLr at `steps`) */
   schedule: "constant",
   lr: 2e-3,
@@ -115,6 +117,30 @@ function devExamples() {
   return { pk, ln };
 }
 
+/**
+ * The induction probe: 8 fixed copy rows (a random a–z0–9 string of 20 characters repeated with " ",
+ * seed-independent), scored teacher-forced. Returns the mean loss (nats) on the positions after the
+ * first period, the ones an induction head can predict: ≈ ln 37 without induction, → 0 with it.
+ */
+function copyProbe(model) {
+  const A = "abcdefghijklmnopqrstuvwxyz0123456789";
+  let x = 12345;
+  const rnd = () => (x = (x * 16807) % 2147483647) / 2147483647;
+  let sum = 0;
+  let count = 0;
+  for (let r = 0; r < 8; r++) {
+    let s = "";
+    for (let i = 0; i < 20; i++) s += A[Math.floor(rnd() * A.length)];
+    const ids = [...`${s} `.repeat(8).slice(0, 129)].map((c) => c.charCodeAt(0));
+    const lp = tf.tidy(() => tf.logSoftmax(model.logits(ids.slice(0, 128))).arraySync());
+    for (let i = 21; i < 128; i++) {
+      sum -= lp[i][ids[i + 1]];
+      count++;
+    }
+  }
+  return sum / count;
+}
+
 /** Synchronous teacher-forced accuracy (runs inside onStep). */
 function quickAccuracy(model, examples) {
   return examples.map((ex) => ({ length: ex.length, correct: scoreLogits(model, ex, tok).correct }));
@@ -155,7 +181,7 @@ function toCsv(rows) {
 const phasesDescribe = (weights, source) => ({ ...source.describe(), weights });
 
 /** The architecture: presets.ref's form (untied W_u, tanh GELU) at the recipe's sizes, byte vocabulary. */
-const archOf = (R) => ({ ...presets.ref, nVocab: 256, lMax: R.length, nLayers: R.nLayers, nHeads: R.nHeads, dE: R.dE, dMlp: R.dMlp });
+const archOf = (R) => ({ ...presets.ref, nVocab: 256, lMax: R.length, nLayers: R.nLayers, nHeads: R.nHeads, dE: R.dE, dMlp: R.dMlp, initStd: R.initStd ?? 0.02 });
 
 const exists = (p) => access(p).then(() => true, () => false);
 
@@ -191,9 +217,9 @@ async function trainOne(name, o) {
     if (row.step % o.evalEvery === 0 || row.step === R.steps) {
       const pk = quickAccuracy(model, dev.pk);
       const ln = quickAccuracy(model, dev.ln);
-      const rec = { step: row.step, loss: +row.loss.toFixed(4), passkey_64: accuracy(pk.filter((r) => r.length === 64)), passkey_128: accuracy(pk.filter((r) => r.length === 128)), lines_128: accuracy(ln), wall_s: Math.round((performance.now() - t0) / 1000) };
+      const rec = { step: row.step, loss: +row.loss.toFixed(4), passkey_64: accuracy(pk.filter((r) => r.length === 64)), passkey_128: accuracy(pk.filter((r) => r.length === 128)), lines_128: accuracy(ln), copy_loss: +copyProbe(model).toFixed(4), wall_s: Math.round((performance.now() - t0) / 1000) };
       curve.push(rec);
-      console.log(`${name} step ${row.step}/${R.steps} loss ${row.loss.toFixed(3)} val ${row.val_loss?.toFixed(3) ?? "—"} | dev passkey ℓ64 ${pct(rec.passkey_64)} ℓ128 ${pct(rec.passkey_128)} lines ℓ128 ${pct(rec.lines_128)} | ${Math.round(row.tokens_per_s)} tok/s, ${rec.wall_s} s`);
+      console.log(`${name} step ${row.step}/${R.steps} loss ${row.loss.toFixed(3)} val ${row.val_loss?.toFixed(3) ?? "—"} | dev passkey ℓ64 ${pct(rec.passkey_64)} ℓ128 ${pct(rec.passkey_128)} lines ℓ128 ${pct(rec.lines_128)} copy ${rec.copy_loss.toFixed(2)} | ${Math.round(row.tokens_per_s)} tok/s, ${rec.wall_s} s`);
       writeFile(curvePath, toCsv(curve)).catch(() => {});
     } else if (row.step % 25 === 0) {
       console.log(`${name} step ${row.step}/${R.steps} loss ${row.loss.toFixed(3)} lr ${row.lr.toExponential(2)} ${Math.round(row.tokens_per_s)} tok/s`);
@@ -230,7 +256,7 @@ async function writeOut(name, o, { model, r, curve, work, source }, wallS) {
     encoding: name, positional: model.positional.toJSON?.() ?? ENCODINGS[name], command: `node scripts/make-checkpoints.mjs --only ${name}${Object.entries(R).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(RECIPE[k])).map(([k, v]) => ` --${k} ${typeof v === "object" ? `'${JSON.stringify(v)}'` : v}`).join("")}`,
     recipe: R, data: R.phases.filter((p) => p.from < R.steps).map((p, i) => ({ steps: `${p.from + 1}–${Math.min(R.phases[i + 1]?.from ?? R.steps, R.steps)}`, ...phasesDescribe(p.weights, source) })), config: archOf(R), parameters: model.numParams(),
     steps: r.step, tokens: last.tokens_seen, final_loss: last.loss, final_val_loss: lastVal?.val_loss ?? null, train_time_s: Math.round(last.time_s), wall_s: Math.round(wallS),
-    retrieval_appears: { passkey_128_ge_50: firstAt("passkey_128", 0.5), passkey_128_ge_95: firstAt("passkey_128", 0.95) },
+    retrieval_appears: { passkey_128_ge_50: firstAt("passkey_128", 0.5), passkey_128_ge_95: firstAt("passkey_128", 0.95), copy_loss_below_1: curve.find((c) => c.copy_loss !== null && c.copy_loss !== undefined && c.copy_loss < 1)?.step ?? null },
     eval: ev.sets, ctxlab: "scripts/make-checkpoints.mjs",
   };
   const tmp = resolve(o.out, `.${name}.tmp-${process.pid}`);
