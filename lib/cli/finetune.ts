@@ -16,6 +16,7 @@ import { finetuneRecipe, recipeFrom, recipeNames, type Recipe } from "../extend/
 import { runRecipe, type RecipeResult } from "../extend/run-recipe.js";
 import { loadCheckpoint } from "../io/checkpoint.js";
 import { writeFileAtomic } from "../io/safetensors.js";
+import { MIX_KINDS, type MixKind } from "../eval/retrieval-mix.js";
 import { setHost } from "../runtime/context.js";
 import { useBackend, type BackendName } from "../tensor/backend.js";
 import { loadTrainingState, TRAINER_STATE_FILE } from "../train/state.js";
@@ -24,7 +25,7 @@ import { terminalProgress, type Out } from "./progress.js";
 export const FINETUNE_CONFIG_FILE = "finetune-config.json";
 
 /** Flags `ctxlab finetune` accepts. */
-export const FINETUNE_FLAGS = ["from", "pe", "recipe", "length", "steps", "out", "resume", "batch", "batch-tokens", "lr", "warmup", "tokens", "seed", "workers", "checkpoint-every", "backend"] as const;
+export const FINETUNE_FLAGS = ["from", "pe", "recipe", "length", "steps", "out", "resume", "batch", "batch-tokens", "lr", "warmup", "tokens", "seed", "workers", "checkpoint-every", "backend", "mix"] as const;
 
 export interface FinetuneArgs {
   from?: string;
@@ -44,6 +45,23 @@ export interface FinetuneArgs {
   workers?: number;
   checkpointEvery?: number;
   backend?: BackendName | "auto";
+  /** row weights of the retrieval mix, e.g. { text: 0.2, passkey: 0.3, lines: 0.05, copy: 0.45 } (--mix text=0.2,passkey=0.3,…) */
+  mix?: Partial<Record<MixKind, number>>;
+}
+
+/** --mix text=0.2,passkey=0.3,lines=0.05,copy=0.45 → weights (each kind once, each ≥ 0, not all 0). */
+export function parseMix(v: string): Partial<Record<MixKind, number>> {
+  const out: Partial<Record<MixKind, number>> = {};
+  for (const part of v.split(",")) {
+    const [k, w, ...rest] = part.split("=");
+    const n = Number(w);
+    if (rest.length || !k || !(MIX_KINDS as readonly string[]).includes(k)) throw new ConfigError(`--mix ${v}: "${part}" is not kind=weight with kind one of ${MIX_KINDS.join(", ")}`);
+    if (w === undefined || w.trim() === "" || !Number.isFinite(n) || n < 0) throw new ConfigError(`--mix ${v}: the weight of ${k} must be a finite number ≥ 0, got "${w ?? ""}"`);
+    if (k in out) throw new ConfigError(`--mix ${v}: ${k} is given twice`);
+    out[k as MixKind] = n;
+  }
+  if (!Object.values(out).some((x) => x! > 0)) throw new ConfigError(`--mix ${v}: at least one weight must be > 0`);
+  return out;
 }
 
 function num(v: string | boolean | undefined, name: string, integer: boolean): number | undefined {
@@ -58,6 +76,10 @@ export function finetuneArgsFromFlags(flags: Record<string, string | boolean>): 
   for (const k of Object.keys(flags)) if (!(FINETUNE_FLAGS as readonly string[]).includes(k)) throw new ConfigError(`ctxlab finetune: unknown flag --${k}; known: ${FINETUNE_FLAGS.map((n) => `--${n}`).join(", ")}`);
   const a: Record<string, unknown> = {};
   for (const k of ["from", "pe", "recipe", "out", "resume", "backend"] as const) if (typeof flags[k] === "string") a[k] = flags[k];
+  if (flags.mix !== undefined) {
+    if (typeof flags.mix !== "string") throw new ConfigError("--mix needs a value: kind=weight,… (text, passkey, lines, copy)");
+    a.mix = parseMix(flags.mix);
+  }
   const nums: [string, keyof FinetuneArgs, boolean][] = [["length", "length", true], ["steps", "steps", true], ["batch", "batch", true], ["batch-tokens", "batchTokens", true], ["lr", "lr", false], ["warmup", "warmup", true], ["tokens", "tokens", true], ["seed", "seed", true], ["workers", "workers", true], ["checkpoint-every", "checkpointEvery", true]];
   for (const [flag, key, integer] of nums) {
     const v = num(flags[flag], flag, integer);
@@ -116,7 +138,7 @@ export async function finetuneCommand(args: FinetuneArgs, out: Out, signal?: Abo
       targetLength: cfg.length, steps: cfg.steps, checkpointDir: cfg.out, checkpointEvery: cfg.checkpointEvery ?? 50,
       ...(cfg.batch !== undefined ? { batch: cfg.batch } : {}), ...(cfg.lr !== undefined ? { lr: cfg.lr } : {}), ...(cfg.warmup !== undefined ? { warmup: cfg.warmup } : {}),
       ...(cfg.tokens !== undefined ? { tokens: cfg.tokens } : {}), ...(cfg.batchTokens !== undefined ? { batchTokens: cfg.batchTokens } : {}),
-      ...(cfg.seed !== undefined ? { seed: cfg.seed } : {}), workers: args.workers ?? cfg.workers ?? 1,
+      ...(cfg.seed !== undefined ? { seed: cfg.seed } : {}), ...(cfg.mix !== undefined ? { mix: cfg.mix } : {}), workers: args.workers ?? cfg.workers ?? 1,
       ...(state ? { resume: state } : {}), ...(signal ? { signal } : {}),
     });
     out.write(`${r.status}: ${r.message}\nmodel: ${r.model.positional.label}; checkpoint: ${cfg.out}/${TRAINER_STATE_FILE} (loadCheckpoint("${cfg.out}"), ctxlab eval --checkpoint ${cfg.out}; and metrics.csv, ${FINETUNE_CONFIG_FILE})\n`);

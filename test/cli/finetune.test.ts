@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { FINETUNE_CONFIG_FILE, finetuneArgsFromFlags, finetuneCommand, recipeOfArgs } from "../../lib/cli/finetune.js";
+import { FINETUNE_CONFIG_FILE, finetuneArgsFromFlags, finetuneCommand, parseMix, recipeOfArgs } from "../../lib/cli/finetune.js";
 import { cli, parseFlags } from "../../lib/cli/main.js";
 import { loadCheckpoint, saveCheckpoint } from "../../lib/io/checkpoint.js";
 import { DTransformer } from "../../lib/model/dtransformer.js";
@@ -58,6 +58,21 @@ describe("ctxlab finetune", () => {
     const m = await loadCheckpoint(a);
     assert.deepEqual(m.params.get("pos.W_p").shape, [96, 16]);
     m.dispose();
+  });
+  it("--mix sets the rows of the training data, is kept in the config for --resume, and is checked", async () => {
+    assert.deepEqual(finetuneArgsFromFlags({ mix: "text=0.2,copy=0.8" }).mix, { text: 0.2, copy: 0.8 });
+    assert.throws(() => parseMix("txt=1"), /"txt=1" is not kind=weight with kind one of text, passkey, lines, copy/);
+    assert.throws(() => parseMix("copy=-1"), /the weight of copy must be a finite number ≥ 0, got "-1"/);
+    assert.throws(() => parseMix("copy=1,copy=2"), /copy is given twice/);
+    assert.throws(() => parseMix("copy=0"), /at least one weight must be > 0/);
+    assert.throws(() => finetuneArgsFromFlags({ mix: true }), /--mix needs a value/);
+    const common = { from: join(tmp, "rope"), pe: "keep", length: 64, batch: 2, steps: 2, backend: "wasm" as const };
+    const copy = await finetuneCommand({ ...common, out: join(tmp, "mix-copy"), mix: { copy: 1 } }, sink().out);
+    const text = await finetuneCommand({ ...common, out: join(tmp, "mix-text"), mix: { text: 1 } }, sink().out);
+    const again = await finetuneCommand({ ...common, out: join(tmp, "mix-copy2"), mix: { copy: 1 } }, sink().out);
+    assert.deepEqual(copy.log.array("loss"), again.log.array("loss"));
+    assert.notDeepEqual(copy.log.array("loss"), text.log.array("loss"));
+    assert.deepEqual(JSON.parse(readFileSync(join(tmp, "mix-copy", FINETUNE_CONFIG_FILE), "utf8")).mix, { copy: 1 });
   });
   it("argument errors name the flag, value and rule; exit code 2 from the command line", async () => {
     assert.throws(() => finetuneArgsFromFlags({ from: "x", lenght: "5" }), /unknown flag --lenght; known: --from, --pe/);
