@@ -120,7 +120,8 @@ export async function finetuneCommand(args: FinetuneArgs, out: Out, signal?: Abo
   const resumeDir = args.resume;
   if (resumeDir && (args.from || args.pe || args.recipe || args.length !== undefined || args.out)) throw new ConfigError("ctxlab finetune --resume <dir>: the run's settings come from its finetune-config.json; only --steps, --workers and --backend may be given");
   const saved = resumeDir ? await readConfig(resumeDir) : undefined;
-  const cfg = saved ? { ...checkNew(saved), out: resumeDir!, ...(args.steps !== undefined ? { steps: args.steps } : {}) } : checkNew(args);
+  // --steps on a resume sets the last step (for the curriculum too, whose steps otherwise come from its token budget)
+  const cfg = saved ? { ...checkNew(saved), out: resumeDir!, ...(args.steps !== undefined ? { steps: args.steps, tokens: undefined } : {}) } : checkNew(args);
   const recipe = recipeOfArgs(cfg);
   if (!resumeDir && (await exists(join(cfg.out, TRAINER_STATE_FILE)))) throw new ConfigError(`ctxlab finetune: ${cfg.out} already holds a training checkpoint; continue it with --resume ${cfg.out}, or choose another --out`);
   const info = await useBackend(args.backend ?? cfg.backend ?? "auto");

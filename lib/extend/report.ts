@@ -75,7 +75,7 @@ export function perplexityFigure(r: ExperimentResult): Figure {
     layout: theme.layout("Perplexity against evaluation length (held-out Moby Dick)", {
       xaxis: theme.axis("context length ℓ (tokens)", { type: "log", tickmode: "array", tickvals: xs, ticktext: xs.map(String) }),
       yaxis: theme.axis("perplexity (bytes, log scale)", { type: "log" }),
-      shapes: [theme.marker("v", Math.log10(lMax))],
+      shapes: [theme.marker("v", lMax)],
       annotations: [theme.note(`ℓ<sub>max</sub> = ${lMax}`, { x: Math.log10(lMax), xanchor: "left", yref: "y domain", y: 0.98 })],
     }),
   };

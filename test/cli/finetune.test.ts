@@ -59,6 +59,13 @@ describe("ctxlab finetune", () => {
     assert.deepEqual(m.params.get("pos.W_p").shape, [96, 16]);
     m.dispose();
   });
+  it("--resume --steps sets the curriculum's last step (its steps otherwise come from --tokens)", async () => {
+    const out = join(tmp, "cur");
+    const first = await finetuneCommand({ from: join(tmp, "rope"), recipe: "curriculum", length: 128, tokens: 64 * 2 * 8, batchTokens: 128, checkpointEvery: 2, backend: "wasm", out }, sink().out);
+    assert.equal(first.steps, 8);
+    const more = await finetuneCommand({ resume: out, steps: 10 }, sink().out);
+    assert.equal(more.steps, 10);
+  });
   it("--mix sets the rows of the training data, is kept in the config for --resume, and is checked", async () => {
     assert.deepEqual(finetuneArgsFromFlags({ mix: "text=0.2,copy=0.8" }).mix, { text: 0.2, copy: 0.8 });
     assert.throws(() => parseMix("txt=1"), /"txt=1" is not kind=weight with kind one of text, passkey, lines, copy/);
