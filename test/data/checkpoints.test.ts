@@ -19,16 +19,17 @@ const root = fileURLToPath(new URL("../../../", import.meta.url)); // dist/test/
 const dir = join(root, "data/checkpoints");
 const tok = byteTokenizer({ specials: false });
 
-/** name → registry label of its encoding, and the passkey floor this test holds it to (of 5 at ℓ = 128). */
-const BASES: Record<string, { label: RegExp; minCorrect: number }> = {
-  learned: { label: /learned/i, minCorrect: 4 },
+/**
+ * name → registry label of its encoding, and the passkey floor this test holds it to (of 5 at ℓ = 128),
+ * or why it has none: learned and nope did not form an induction head in their 1,500 steps
+ * (data/checkpoints/README.md) and retrieve 0 %, so for them the check is a todo until retrained.
+ */
+const BASES: Record<string, { label: RegExp; minCorrect: number; todo?: string }> = {
+  learned: { label: /learned/i, minCorrect: 4, todo: "learned retrieves 0 % (no induction head after 1,500 steps; README): retrain, then drop this todo" },
   rope: { label: /rope/i, minCorrect: 4 },
   alibi: { label: /alibi/i, minCorrect: 4 },
-  nope: { label: /none|nope/i, minCorrect: 4 },
+  nope: { label: /none|nope/i, minCorrect: 4, todo: "nope retrieves 0 % (no induction head after 1,500 steps; README): retrain, then drop this todo" },
 };
-/** The committed checkpoints miss the retrieval target (data/checkpoints/README.md): a todo until retrained. */
-const RETRIEVAL_TODO = "the committed base checkpoints retrieve 0 % of passkeys (README: target not met); retrain, then drop this todo";
-
 
 const examples = jsonlExamples(parseJsonl(readFileSync(join(root, "data/evalsets/passkey-compact.jsonl"), "utf8")), tok).filter((e) => e.length === 128 && e.id.endsWith("/0"));
 
@@ -66,7 +67,7 @@ describe("data/checkpoints (base models)", () => {
         model.dispose();
       }
     });
-    it(`${name}: retrieves most compact passkeys at ℓ = 128 (5 evalset examples)`, { todo: RETRIEVAL_TODO }, async () => {
+    it(`${name}: retrieves most compact passkeys at ℓ = 128 (5 evalset examples)`, want.todo ? { todo: want.todo } : {}, async () => {
       const model = await loadCheckpoint(join(dir, name));
       try {
         let correct = 0;
