@@ -139,6 +139,20 @@ function blockProduct(a: tf.Tensor, b: tf.Tensor, transposeB: boolean): tf.Tenso
   return out.reshape([B, H, m, out.shape[2]!]);
 }
 
+/** The sizes both per-head paths start from: H, B, ℓ_x, ℓ_z, d_x, d_z, d_attn, d_mid and the position ranges. */
+function blockGeometry(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: AttendOptions) {
+  const H = o.nHeads;
+  const [B, lq, dx] = X.shape as [number, number, number];
+  const [, lk, dz] = Z.shape as [number, number, number];
+  return {
+    H, B, lq, dx, lk, dz,
+    dAttn: w.W_q.shape[1]! / H,
+    dMid: w.W_v.shape[1]! / H,
+    qPos: o.qPos ?? { start: lk - lq, length: lq },
+    kPos: o.kPos ?? { start: 0, length: lk },
+  };
+}
+
 /**
  * The same computation as `mergeHeads(_attendCore(…))`, organised for speed on the wasm backend:
  * every product is a 2-D matMul of one (batch, head) block, which takes XNNPACK's fast path, where a
@@ -148,13 +162,7 @@ function blockProduct(a: tf.Tensor, b: tf.Tensor, transposeB: boolean): tf.Tenso
  * Returns Y with heads side by side: [B, ℓ_x, H·d_mid].
  */
 export function _attendMergedPerHead(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: AttendOptions): tf.Tensor {
-  const H = o.nHeads;
-  const [B, lq, dx] = X.shape as [number, number, number];
-  const [, lk, dz] = Z.shape as [number, number, number];
-  const dAttn = w.W_q.shape[1]! / H;
-  const dMid = w.W_v.shape[1]! / H;
-  const qPos = o.qPos ?? { start: lk - lq, length: lq };
-  const kPos = o.kPos ?? { start: 0, length: lk };
+  const { H, B, lq, dx, lk, dz, dAttn, dMid, qPos, kPos } = blockGeometry(X, Z, w, o);
   const X2 = X.reshape([B * lq, dx]);
   const Z2 = self(X, Z) ? X2 : Z.reshape([B * lk, dz]);
   let scale = 1 / Math.sqrt(dAttn);
@@ -239,13 +247,7 @@ export function fusedApplies(o: AttendOptions): boolean {
  * Returns Y [B, ℓ_x, H·d_mid].
  */
 export function _attendFused(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: AttendOptions): tf.Tensor {
-  const H = o.nHeads;
-  const [B, lq, dx] = X.shape as [number, number, number];
-  const [, lk, dz] = Z.shape as [number, number, number];
-  const dAttn = w.W_q.shape[1]! / H;
-  const dMid = w.W_v.shape[1]! / H;
-  const qPos = o.qPos ?? { start: lk - lq, length: lq };
-  const kPos = o.kPos ?? { start: 0, length: lk };
+  const { H, B, lq, dx, lk, dz, dAttn, dMid, qPos, kPos } = blockGeometry(X, Z, w, o);
   let scale = 1 / Math.sqrt(dAttn);
   if (o.pe?.scoreScale && o.peCtx) scale *= o.pe.scoreScale(qPos, o.peCtx);
   const bias = maskBias(o.mask, lq, lk, qPos, kPos);
