@@ -52,6 +52,19 @@ let waitBudget = Number(opt("wait-budget", 900)); // seconds of waiting for quie
 let waitBudgetAll = waitBudget;
 const retryLoaded = Number(opt("retry-loaded", 1)); // extra runs of a subject whose run was loaded
 
+/**
+ * PyTorch's matMul throughput (GFLOP/s, 1024², 2 threads), measured once: Debian's python3-torch uses
+ * whatever libblas.so.3 provides, and without OpenBLAS (`apt-get install libopenblas0-pthread`) that is
+ * the reference BLAS at ~7 GFLOP/s instead of ~150: a PyTorch column 6x too slow, ratios that flatter
+ * ctxlab. The run warns and the table says so.
+ */
+function torchBlas() {
+  const code = "import torch,time\ntorch.set_num_threads(2)\na=torch.randn(1024,1024);b=torch.randn(1024,1024)\nfor _ in range(3): a@b\nt=time.perf_counter()\nfor _ in range(10): a@b\nprint(2*1024**3*10/(time.perf_counter()-t)/1e9)";
+  const r = spawnSync(PY, ["-c", code], { encoding: "utf8" });
+  const g = Number(r.stdout?.trim());
+  return r.status === 0 && Number.isFinite(g) ? g : null;
+}
+
 /** Why the PyTorch column is empty, or null when /usr/bin/python3 imports torch. */
 function torchMissing() {
   if (flag("no-pytorch")) return "--no-pytorch";
@@ -147,6 +160,9 @@ function runOne(c, [impl, [cmd, argv], parse], rep, skipTorch) {
 async function main() {
   if (opt("from", null)) return fromFile(opt("from"));
   const skipTorch = torchMissing();
+  const blasGflops = skipTorch ? null : torchBlas();
+  if (blasGflops !== null && blasGflops < 40) console.error(`bench: WARNING PyTorch's matMul runs at ${blasGflops.toFixed(1)} GFLOP/s (reference BLAS?): install OpenBLAS (apt-get install -y libopenblas0-pthread) or every PyTorch figure is several times too slow`);
+  process.env.CTXLAB_BENCH_TORCH_GFLOPS = blasGflops === null ? "" : blasGflops.toFixed(1);
   const cases = allCases();
   const started = new Date();
   const runs = [];
@@ -184,7 +200,7 @@ async function writeOutputs(cases, runs, started, skipTorch, wallS = null, sourc
   const table = markdownTable(rows);
   const wall = wallS ?? Math.round((Date.now() - started.getTime()) / 1000);
   const torch = runs.find((r) => r.impl === "pytorch" && r.ok)?.result.torch ?? null;
-  const info = { ...(sources ? { merged_from: sources.map((s) => ({ started: s.started, wall_s: s.wall_s, quick: s.quick, reps: s.reps, only: s.only })) } : {}), started: started.toISOString(), wall_s: wall, quick, reps, reps_64k: reps64k, node: process.version, torch, pytorch_skipped: skipTorch,
+  const info = { ...(sources ? { merged_from: sources.map((s) => ({ started: s.started, wall_s: s.wall_s, quick: s.quick, reps: s.reps, only: s.only })) } : {}), started: started.toISOString(), wall_s: wall, quick, reps, reps_64k: reps64k, node: process.version, torch, pytorch_skipped: skipTorch, torch_matmul_gflops: Number(process.env.CTXLAB_BENCH_TORCH_GFLOPS) || null,
     cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, mem_gib: Math.round(os.totalmem() / 2 ** 30), load_1min_end: Math.round(os.loadavg()[0] * 100) / 100, only: opt("only", null),
     wait_quiet_s: waitQuiet, wait_budget_s: waitBudgetAll, retry_loaded: retryLoaded };
   mkdirSync(outDir, { recursive: true });
@@ -203,7 +219,7 @@ async function writeOutputs(cases, runs, started, skipTorch, wallS = null, sourc
   const md = [
     `# ctxlab benchmark (${sources ? "merged" : quick ? "--quick" : "full"} run, ${when(started.toISOString())} UTC)`, "",
     `Reference model presets.ref (L = 4, H = 4, d_e = 128, d_mlp = 512, N_V = 256). ctxlab: TF.js 4.22 wasm, Node ${process.version}. ` +
-      `PyTorch: ${skipTorch ? `skipped (${skipTorch})` : `${torch} on ${PY}, 2 threads`}. ${os.cpus().length} cores. ` + runsLine +
+      `PyTorch: ${skipTorch ? `skipped (${skipTorch})` : `${torch} on ${PY}, 2 threads, matMul 1024² ${process.env.CTXLAB_BENCH_TORCH_GFLOPS || "?"} GFLOP/s${Number(process.env.CTXLAB_BENCH_TORCH_GFLOPS) < 40 ? " (⚠ reference BLAS: the PyTorch figures are too slow; apt-get install libopenblas0-pthread)" : ""}`}. ${os.cpus().length} cores. ` + runsLine +
       "Implementations alternate (ctxlab first in odd repetitions), each run a fresh process.", "",
     table, "", TABLE_NOTE, "",
     `Load: other processes used a median of ${others.length ? (others.sort((a, b) => a - b)[others.length >> 1]).toFixed(2) : "?"} cores (max ${others.length ? Math.max(...others).toFixed(2) : "?"}) of ${os.cpus().length} while the runs ran.${quietNote}`, "",
