@@ -12,7 +12,7 @@
  */
 import * as aq from "arquero";
 import { createRequire } from "node:module";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { copyFile, mkdir, rename, rm } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { accuracyBy, kMax, kMaxOf, perplexityByLength } from "../eval/rollup.js";
 import { writeFileAtomic } from "../io/safetensors.js";
@@ -188,6 +188,10 @@ ${figs.join("\n")}
 `;
   await writeFileAtomic(join(tmp, "index.html"), html);
   await mkdir(dirname(out), { recursive: true });
+  // a README.md the user wrote beside an earlier report (the write-up) is kept; everything else is replaced
+  await copyFile(join(out, "README.md"), join(tmp, "README.md")).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== "ENOENT") throw e;
+  });
   await rm(out, { recursive: true, force: true });
   await rename(tmp, out);
   return [...Object.keys(csv), "env.json", "index.html"].map((f) => join(out, f));

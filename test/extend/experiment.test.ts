@@ -1,6 +1,6 @@
 /** The context-extension experiment (lib/extend/experiment.ts, report.ts, lib/cli/experiment.ts) as a smoke run on tiny bases. */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -76,6 +76,13 @@ describe("contextExtension (smoke: every recipe of the plan on tiny bases)", () 
     assert.equal(env.note, "test");
     assert.equal(env.settings.targetLength, 128);
     assert.ok(!existsSync(`${dir}.tmp-${process.pid}`));
+    // writing again keeps a README.md written beside the report and replaces everything else
+    writeFileSync(join(dir, "README.md"), "# my write-up\n");
+    writeFileSync(join(dir, "stale.png"), "x");
+    await writeReport(result, dir, { env: { note: "again" } });
+    assert.equal(readFileSync(join(dir, "README.md"), "utf8"), "# my write-up\n");
+    assert.ok(!existsSync(join(dir, "stale.png")));
+    assert.equal(JSON.parse(readFileSync(join(dir, "env.json"), "utf8")).note, "again");
   });
   it("settings: a plan naming a missing base or a wrong recipe is refused; bases must share ℓ_max", () => {
     assert.throws(() => experimentSettings({ bases: { rope: bases.rope! }, plan: [{ recipe: "pi", base: "alibi" }] }), /run pi \(alibi\) needs a base "alibi"; given: rope/);
