@@ -181,7 +181,7 @@ async function trainStep(run: Run, s: number): Promise<{ row: TrainRow } | { div
   // that of step s − 1.
   const dropped = (): { interrupted: string } => {
     run.rng.setState(rngBefore);
-    return { interrupted: `interrupted at step ${s - 1}: the signal was aborted during step ${s}, whose gradient was computed by the workers; that update was not applied (parameters are those after step ${s - 1})` };
+    return { interrupted: `interrupted at step ${s - 1}: the signal was aborted during step ${s} (gradient workers); that update was not applied (parameters are those after step ${s - 1})` };
   };
   if (run.pool && run.signal?.aborted) return dropped();
   let got: { loss: tf.Scalar; grads: Map<string, tf.Tensor> };

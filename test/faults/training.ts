@@ -258,7 +258,7 @@ function cases(full: boolean): Case[] {
   if (full) {
     base.push({
       // with workers the step awaits other threads: an abort seen before or after the gradient drops the update
-      fault: "abort inside the batch source, 2 gradient workers (step 3)", expect: "interrupted", message: /interrupted at step 2: the signal was aborted during step 3, whose gradient was computed by the workers; that update was not applied/, lastGood: 2, checkpointAt: 2,
+      fault: "abort inside the batch source, 2 gradient workers (step 3)", expect: "interrupted", message: /interrupted at step 2: the signal was aborted during step 3 \(gradient workers\); that update was not applied/, lastGood: 2, checkpointAt: 2,
       opts: (c) => ({ checkpointEvery: 2, workers: 2, source: source("src", (n) => void (n === 3 && c.ac.abort())) }),
     });
   }
