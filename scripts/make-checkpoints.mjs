@@ -47,6 +47,12 @@ export const RECIPE = {
   lr: 2e-3,
   warmup: 30,
   minLr: 2e-4,
+  /**
+   * With the "constant" schedule: from this step on, η follows a cosine from lr down to minLr at
+   * `steps` (warm-up, stable, decay). null: no decay. The run is the exact prefix of a longer run
+   * up to this step.
+   */
+  decayFrom: null,
   weightDecay: 0.1,
   clip: 1,
   /**
@@ -85,10 +91,13 @@ function parseArgs(argv) {
     else if (a === "--resume") o.resume = true;
     else if (a === "--phases") o.recipe.phases = JSON.parse(val());
     else if (a === "--schedule") o.recipe.schedule = val();
+    else if (a === "--decayFrom") o.recipe.decayFrom = num("--decayFrom");
     else if (a.startsWith("--") && Object.hasOwn(RECIPE, a.slice(2)) && typeof RECIPE[a.slice(2)] === "number") o.recipe[a.slice(2)] = num(a);
     else throw new Error(`unknown argument ${a}; flags: --only learned,rope,alibi,nope --out --work --eval-every --save-every --workers --resume --phases '[{"from":0,"weights":{…}},…]' ${Object.keys(RECIPE).filter((k) => typeof RECIPE[k] === "number").map((k) => `--${k}`).join(" ")}`);
   }
   if (!["constant", "cosine"].includes(o.recipe.schedule)) throw new Error(`--schedule=${o.recipe.schedule} must be "constant" or "cosine"`);
+  const d = o.recipe.decayFrom;
+  if (d !== null && (!Number.isInteger(d) || d < o.recipe.warmup || d >= o.recipe.steps || o.recipe.schedule !== "constant")) throw new Error(`--decayFrom=${d} must be an integer step in [warmup=${o.recipe.warmup}, steps=${o.recipe.steps}) with the "constant" schedule`);
   for (const n of o.only) if (!Object.hasOwn(ENCODINGS, n)) throw new Error(`--only: unknown encoding "${n}"; known: ${Object.keys(ENCODINGS).join(", ")}`);
   return o;
 }
@@ -194,6 +203,16 @@ async function trainOne(name, o) {
   const { train, val } = corpusSplit(mobyDick());
   const mix = (weights) => retrievalMixSource({ batch: R.batch, length: R.length, text: train, weights, piFiller: R.piFiller, minEpisode: R.minEpisode });
   const phases = R.phases.map((p, i) => ({ until: Math.min(R.phases[i + 1]?.from ?? R.steps, R.steps), source: mix(p.weights) }));
+  if (R.decayFrom !== null) {
+    // split the phase that holds decayFrom in two (same source): the schedule changes at decayFrom
+    const k = phases.findIndex((p) => p.until > R.decayFrom);
+    const startK = k === 0 ? 0 : phases[k - 1].until;
+    if (startK < R.decayFrom) phases.splice(k, 0, { until: R.decayFrom, source: phases[k].source });
+  }
+  const scheduleUntil = (until) =>
+    R.schedule === "cosine" ? { kind: "cosine", lr: R.lr, warmup: R.warmup, minLr: R.minLr, total: R.steps }
+    : R.decayFrom !== null && until > R.decayFrom ? { kind: "cosine", lr: R.lr, warmup: R.decayFrom, warmupFrom: 1, minLr: R.minLr, total: R.steps }
+    : { kind: "linear-warmup-constant", lr: R.lr, warmup: R.warmup };
   const valSource = windowSource(textTokens(val, tok), { batch: 8, length: R.length });
   const cfg = { ...archOf(R), positional: positionalFrom(ENCODINGS[name]) };
   const curvePath = join(work, "passkey-curve.csv");
@@ -237,9 +256,9 @@ async function trainOne(name, o) {
     r?.optimizer && from !== r.state && r.optimizer.dispose();
     r = await dTraining(model, {
       source: ph.source, steps: ph.until, valSource, onStep, valEvery: o.evalEvery, valBatches: 8,
-      schedule: R.schedule === "cosine" ? { kind: "cosine", lr: R.lr, warmup: R.warmup, minLr: R.minLr, total: R.steps } : { kind: "linear-warmup-constant", lr: R.lr, warmup: R.warmup }, clip: R.clip,
+      schedule: scheduleUntil(ph.until), clip: R.clip,
       checkpointDir: work, checkpointEvery: o.saveEvery, workers: o.workers, ...(from ? { resume: from } : { seed: R.seed, optimizer: { weightDecay: R.weightDecay } }),
-      run: { recipe: R, encoding: name, phase: phases.indexOf(ph) + 1 },
+      run: { recipe: R, encoding: name, phase: R.phases.findIndex((p, i) => ph.until <= Math.min(R.phases[i + 1]?.from ?? R.steps, R.steps)) + 1 },
     });
     if (r.status !== "completed") throw new Error(`${name}: training ${r.status}: ${r.message}`);
   }
