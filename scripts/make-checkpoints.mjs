@@ -7,6 +7,7 @@
  *   npm run build && node scripts/make-checkpoints.mjs                 # all four, one after another
  *   node scripts/make-checkpoints.mjs --only rope --steps 300          # a pilot
  *   node scripts/make-checkpoints.mjs --only nope --resume             # continue scratch/checkpoints/nope
+ *   node scripts/make-checkpoints.mjs --only rope --steps 2500 --decayFrom 2000   # η: constant, then a cosine to minLr
  *
  * Per model: trains with dTraining (resumable snapshots in --work/<name>/, every --save-every steps),
  * prints progress, measures compact-passkey accuracy on a dev sweep every --eval-every steps

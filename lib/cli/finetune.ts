@@ -25,7 +25,7 @@ import { terminalProgress, type Out } from "./progress.js";
 export const FINETUNE_CONFIG_FILE = "finetune-config.json";
 
 /** Flags `ctxlab finetune` accepts. */
-export const FINETUNE_FLAGS = ["from", "pe", "recipe", "length", "steps", "out", "resume", "batch", "batch-tokens", "lr", "warmup", "tokens", "seed", "workers", "checkpoint-every", "backend", "mix"] as const;
+export const FINETUNE_FLAGS = ["from", "pe", "recipe", "length", "steps", "out", "resume", "batch", "batch-tokens", "lr", "warmup", "tokens", "seed", "workers", "checkpoint-every", "backend", "mix", "decay-from", "min-lr"] as const;
 
 export interface FinetuneArgs {
   from?: string;
@@ -40,6 +40,9 @@ export interface FinetuneArgs {
   batchTokens?: number;
   lr?: number;
   warmup?: number;
+  /** a cosine decay of η after this step down to minLr at the last step (default: none) */
+  decayFrom?: number;
+  minLr?: number;
   tokens?: number;
   seed?: number;
   workers?: number;
@@ -80,7 +83,7 @@ export function finetuneArgsFromFlags(flags: Record<string, string | boolean>): 
     if (typeof flags.mix !== "string") throw new ConfigError("--mix needs a value: kind=weight,… (text, passkey, lines, copy)");
     a.mix = parseMix(flags.mix);
   }
-  const nums: [string, keyof FinetuneArgs, boolean][] = [["length", "length", true], ["steps", "steps", true], ["batch", "batch", true], ["batch-tokens", "batchTokens", true], ["lr", "lr", false], ["warmup", "warmup", true], ["tokens", "tokens", true], ["seed", "seed", true], ["workers", "workers", true], ["checkpoint-every", "checkpointEvery", true]];
+  const nums: [string, keyof FinetuneArgs, boolean][] = [["length", "length", true], ["steps", "steps", true], ["batch", "batch", true], ["batch-tokens", "batchTokens", true], ["lr", "lr", false], ["warmup", "warmup", true], ["decay-from", "decayFrom", true], ["min-lr", "minLr", false], ["tokens", "tokens", true], ["seed", "seed", true], ["workers", "workers", true], ["checkpoint-every", "checkpointEvery", true]];
   for (const [flag, key, integer] of nums) {
     const v = num(flags[flag], flag, integer);
     if (v !== undefined) a[key] = v;
@@ -138,6 +141,7 @@ export async function finetuneCommand(args: FinetuneArgs, out: Out, signal?: Abo
     const r = await runRecipe(base, recipe, {
       targetLength: cfg.length, steps: cfg.steps, checkpointDir: cfg.out, checkpointEvery: cfg.checkpointEvery ?? 50,
       ...(cfg.batch !== undefined ? { batch: cfg.batch } : {}), ...(cfg.lr !== undefined ? { lr: cfg.lr } : {}), ...(cfg.warmup !== undefined ? { warmup: cfg.warmup } : {}),
+      ...(cfg.decayFrom !== undefined ? { decayFrom: cfg.decayFrom } : {}), ...(cfg.minLr !== undefined ? { minLr: cfg.minLr } : {}),
       ...(cfg.tokens !== undefined ? { tokens: cfg.tokens } : {}), ...(cfg.batchTokens !== undefined ? { batchTokens: cfg.batchTokens } : {}),
       ...(cfg.seed !== undefined ? { seed: cfg.seed } : {}), ...(cfg.mix !== undefined ? { mix: cfg.mix } : {}), workers: args.workers ?? cfg.workers ?? 1,
       ...(state ? { resume: state } : {}), ...(signal ? { signal } : {}),

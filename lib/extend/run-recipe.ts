@@ -34,7 +34,7 @@ import type { PositionalSpec } from "../positional/types.js";
 import { currentSignal } from "../runtime/context.js";
 import { dTraining, type TrainingStatus } from "../train/dtraining.js";
 import { logTable } from "../train/log.js";
-import type { ScheduleSpec } from "../train/schedule.js";
+import { resolveSchedule, type ScheduleSpec } from "../train/schedule.js";
 import type { TrainingState } from "../train/state.js";
 import { adaptPositional, checkApplies, recipeFrom, scaleOf, scaledRotary, type Recipe } from "./recipes.js";
 
@@ -51,6 +51,13 @@ export interface RecipeOptions {
   lr?: number;
   /** warm-up steps (default min(10, N) fine-tune, 5 % curriculum) */
   warmup?: number;
+  /**
+   * start a cosine decay of η after this step, down to `minLr` at the last step (warm-up–stable–decay,
+   * as the base checkpoints end; lib/train/schedule.ts). Default: none, η stays at lr after the warm-up.
+   */
+  decayFrom?: number;
+  /** the decay's final η (default lr/10; with decayFrom) */
+  minLr?: number;
   /** AdamW decoupled weight decay (default 0 fine-tune, 0.1 curriculum) */
   weightDecay?: number;
   /** curriculum: the token budget (default steps·batch·ℓ'); steps = ⌈tokens / (batch·ℓ')⌉ */
@@ -153,7 +160,10 @@ function plan(recipe: Recipe, model: DTransformer, o: RecipeOptions) {
   const lr = o.lr ?? (scratch ? 2e-3 : 3e-4);
   if (!(lr > 0 && Number.isFinite(lr))) throw new ConfigError(`runRecipe: lr=${lr} must be a finite number > 0`);
   const warmup = int(o.warmup, scratch ? Math.min(60, steps) : Math.min(10, steps), "warmup", 0);
-  const schedule: ScheduleSpec = scratch ? { kind: "linear-warmup-constant", lr, warmup } : { kind: "linear-warmup-constant", lr, warmup, warmupFrom: 0.1 };
+  const warmupFrom = scratch ? 0 : 0.1;
+  if (o.minLr !== undefined && o.decayFrom === undefined) throw new ConfigError(`runRecipe: minLr=${o.minLr} needs decayFrom (the step the decay starts after)`);
+  const schedule: ScheduleSpec = o.decayFrom === undefined ? { kind: "linear-warmup-constant", lr, warmup, warmupFrom } : { kind: "cosine", lr, warmup, warmupFrom, total: steps, minLr: o.minLr ?? lr / 10, decayFrom: o.decayFrom };
+  resolveSchedule(schedule, steps); // a bad decayFrom / minLr fails here, naming the field and the limit
   if (!o.source && (model.cfg.nVocab < 256 || model.cfg.nVocab > 259)) throw new ConfigError(`runRecipe: the default training data is byte-level (lib/eval/retrieval-mix.ts) but the model has N_V=${model.cfg.nVocab}; give \`source\``);
   const source = o.source ?? recipeSource(recipe, model.cfg.lMax, o);
   const optimizer = { kind: "adamw" as const, betas: [0.9, 0.95] as const, weightDecay: o.weightDecay ?? (scratch ? 0.1 : 0) };

@@ -6,9 +6,11 @@
  * the 1-based step s (the s-th update, 1 ≤ s):
  *   constant:                η(s) = lr
  *   linear-warmup-constant:  η(s) = lr·(f + (1−f)·s/W)  for s ≤ W,  lr after
- *   cosine:                  warm-up as above, then with p = min(1, (s−W)/(T−W)):
+ *   cosine:                  warm-up as above, η = lr up to step D, then with p = min(1, (s−D)/(T−D)):
  *                            η(s) = minLr + (lr − minLr)·(1 + cos πp)/2,  so η(T) = minLr and η = minLr after T
- * W = warmup steps, f = warmupFrom (fraction of lr the warm-up starts from; PI uses 0.1), T = total.
+ * W = warmup steps, D = decayFrom (default W: the decay starts right after the warm-up; D > W holds η
+ * constant in between — warm-up–stable–decay, and a run is then the exact prefix of a longer one up
+ * to D), f = warmupFrom (fraction of lr the warm-up starts from; PI uses 0.1), T = total.
  * Step 1 of a warm-up therefore gets lr·(f + (1−f)/W) > 0: no update is wasted with η = 0.
  */
 import { ConfigError } from "../errors.js";
@@ -16,13 +18,13 @@ import { ConfigError } from "../errors.js";
 export type ScheduleSpec =
   | { kind: "constant"; lr: number }
   | { kind: "linear-warmup-constant"; lr: number; warmup: number; warmupFrom?: number }
-  | { kind: "cosine"; lr: number; warmup?: number; warmupFrom?: number; total?: number; minLr?: number };
+  | { kind: "cosine"; lr: number; warmup?: number; warmupFrom?: number; total?: number; minLr?: number; decayFrom?: number };
 
 /** A schedule with every default filled in (what a checkpoint stores). */
 export type ResolvedSchedule =
   | { kind: "constant"; lr: number }
   | { kind: "linear-warmup-constant"; lr: number; warmup: number; warmupFrom: number }
-  | { kind: "cosine"; lr: number; warmup: number; warmupFrom: number; total: number; minLr: number };
+  | { kind: "cosine"; lr: number; warmup: number; warmupFrom: number; total: number; minLr: number; decayFrom: number };
 
 /** Defaults: constant η = 3e-4; a cosine decays to minLr = lr/10 at T = the run's `steps`. */
 export const scheduleDefaults = { lr: 3e-4, minLrFraction: 0.1, warmupFrom: 0 };
@@ -55,7 +57,9 @@ export function resolveSchedule(spec: ScheduleSpec | number | undefined, steps?:
   if (!isStep(total) || total < 1) fail(`total must be an integer ≥ 1, got ${total}`);
   const minLr = s.minLr ?? s.lr * scheduleDefaults.minLrFraction;
   if (!isRate(minLr) || minLr > s.lr) fail(`minLr must be in [0, lr=${s.lr}], got ${minLr}`);
-  return { kind: "cosine", lr: s.lr, warmup, warmupFrom, total, minLr };
+  const decayFrom = s.decayFrom ?? warmup;
+  if (s.decayFrom !== undefined && (!isStep(decayFrom) || decayFrom < warmup || decayFrom >= total)) fail(`decayFrom must be an integer step in [warmup=${warmup}, total=${total}), got ${decayFrom}`);
+  return { kind: "cosine", lr: s.lr, warmup, warmupFrom, total, minLr, decayFrom };
 }
 
 /** η for the s-th update (s ≥ 1), by the closed forms in the header. */
@@ -65,7 +69,8 @@ export function lrAt(spec: ResolvedSchedule | ScheduleSpec | number, step: numbe
   if (s.kind === "constant") return s.lr;
   if (step <= s.warmup) return s.lr * (s.warmupFrom + ((1 - s.warmupFrom) * step) / s.warmup);
   if (s.kind === "linear-warmup-constant") return s.lr;
-  const p = s.total > s.warmup ? Math.min(1, (step - s.warmup) / (s.total - s.warmup)) : 1;
+  if (step <= s.decayFrom) return s.lr;
+  const p = s.total > s.decayFrom ? Math.min(1, (step - s.decayFrom) / (s.total - s.decayFrom)) : 1;
   return s.minLr + ((s.lr - s.minLr) * (1 + Math.cos(Math.PI * p))) / 2;
 }
 
@@ -73,7 +78,7 @@ function isResolved(s: ResolvedSchedule | ScheduleSpec | number): s is ResolvedS
   if (typeof s !== "object" || s === null) return false;
   if (s.kind === "constant") return true;
   if (s.kind === "linear-warmup-constant") return s.warmupFrom !== undefined;
-  return s.warmup !== undefined && s.warmupFrom !== undefined && s.total !== undefined && s.minLr !== undefined;
+  return s.warmup !== undefined && s.warmupFrom !== undefined && s.total !== undefined && s.minLr !== undefined && s.decayFrom !== undefined;
 }
 
 /** The schedule as a function s ↦ η(s) (for plotting: `Array.from({length: T}, (_, i) => f(i + 1))`). */

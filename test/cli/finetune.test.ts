@@ -81,6 +81,22 @@ describe("ctxlab finetune", () => {
     assert.notDeepEqual(copy.log.array("loss"), text.log.array("loss"));
     assert.deepEqual(JSON.parse(readFileSync(join(tmp, "mix-copy", FINETUNE_CONFIG_FILE), "utf8")).mix, { copy: 1 });
   });
+  it("--decay-from S --min-lr η: η constant after the warm-up up to S, then a cosine down to η at the last step; kept for --resume", async () => {
+    assert.deepEqual(finetuneArgsFromFlags({ "decay-from": "4", "min-lr": "1e-5" }), { decayFrom: 4, minLr: 1e-5 });
+    const common = { from: join(tmp, "rope"), pe: "keep", length: 64, batch: 2, backend: "wasm" as const, lr: 1e-3, warmup: 2 };
+    const r = await finetuneCommand({ ...common, steps: 8, decayFrom: 4, minLr: 1e-5, out: join(tmp, "decay") }, sink().out);
+    const lr = r.log.array("lr") as number[];
+    assert.equal(lr.length, 8);
+    assert.deepEqual(lr.slice(2, 4), [1e-3, 1e-3], "stable from the end of the warm-up to step 4");
+    for (let i = 4; i < 8; i++) assert.ok(lr[i]! < lr[i - 1]!, `step ${i + 1}: η decays (${lr[i]} < ${lr[i - 1]})`);
+    assert.ok(Math.abs(lr[7]! - 1e-5) < 1e-12, `η(8) = minLr, got ${lr[7]}`);
+    assert.equal(JSON.parse(readFileSync(join(tmp, "decay", FINETUNE_CONFIG_FILE), "utf8")).decayFrom, 4);
+    const plain = await finetuneCommand({ ...common, steps: 8, out: join(tmp, "nodecay") }, sink().out);
+    assert.deepEqual(plain.log.array("lr").slice(0, 4), lr.slice(0, 4), "the same run without decay shares the prefix");
+    assert.equal(plain.log.array("lr")[7], 1e-3);
+    await assert.rejects(finetuneCommand({ ...common, steps: 8, decayFrom: 8, out: join(tmp, "bad-decay") }, sink().out), /decayFrom must be an integer step in \[warmup=2, total=8\), got 8/);
+    await assert.rejects(finetuneCommand({ ...common, steps: 8, minLr: 1e-5, out: join(tmp, "bad-decay2") }, sink().out), /minLr=0.00001 needs decayFrom/);
+  });
   it("argument errors name the flag, value and rule; exit code 2 from the command line", async () => {
     assert.throws(() => finetuneArgsFromFlags({ from: "x", lenght: "5" }), /unknown flag --lenght; known: --from, --pe/);
     assert.throws(() => finetuneArgsFromFlags({ steps: "1.5" }), /--steps 1.5 is not an integer/);

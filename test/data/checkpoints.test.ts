@@ -21,15 +21,15 @@ const tok = byteTokenizer({ specials: false });
 
 /**
  * name → registry label of its encoding, and the passkey floor this test holds it to (of the 5
- * evalset examples at ℓ = 128). rope and alibi meet the ≥ 95 % target and get 5/5; learned and nope
- * formed their induction head late and retrieve 60–74 % of the committed set (README), 2/5 here:
- * their floor guards against a regression to 0, it does not claim the target.
+ * evalset examples at ℓ = 128). All four meet the ≥ 95 % target (100 % of the committed set at
+ * ℓ = 64 and 128, README) with the whole key's log-probability ≥ −0.55 nats on these five, so the
+ * floor is 5/5: a regression of one example fails.
  */
 const BASES: Record<string, { label: RegExp; minCorrect: number }> = {
-  learned: { label: /learned/i, minCorrect: 2 },
-  rope: { label: /rope/i, minCorrect: 4 },
-  alibi: { label: /alibi/i, minCorrect: 4 },
-  nope: { label: /none|nope/i, minCorrect: 2 },
+  learned: { label: /learned/i, minCorrect: 5 },
+  rope: { label: /rope/i, minCorrect: 5 },
+  alibi: { label: /alibi/i, minCorrect: 5 },
+  nope: { label: /none|nope/i, minCorrect: 5 },
 };
 
 const examples = jsonlExamples(parseJsonl(readFileSync(join(root, "data/evalsets/passkey-compact.jsonl"), "utf8")), tok).filter((e) => e.length === 128 && e.id.endsWith("/0"));

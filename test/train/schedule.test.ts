@@ -37,9 +37,26 @@ describe("schedules", () => {
 
   it("cosine defaults: T = the run's steps, minLr = lr/10, no warm-up", () => {
     const r = resolveSchedule({ kind: "cosine", lr: 0.5 }, 40);
-    assert.deepEqual(r, { kind: "cosine", lr: 0.5, warmup: 0, warmupFrom: 0, total: 40, minLr: 0.05 });
+    assert.deepEqual(r, { kind: "cosine", lr: 0.5, warmup: 0, warmupFrom: 0, total: 40, minLr: 0.05, decayFrom: 0 });
     close(lrAt(r, 40), 0.05, "end");
     close(lrAt(r, 1), 0.05 + 0.45 * (1 + Math.cos(Math.PI / 40)) / 2, "step 1");
+  });
+
+  it("cosine with decayFrom D (warm-up–stable–decay): warm-up, lr until D, then the half cosine over (D, T]", () => {
+    const lr = 2e-3, minLr = 2e-4, W = 30, D = 2000, T = 2500;
+    const wsd = schedule({ kind: "cosine", lr, warmup: W, total: T, minLr, decayFrom: D });
+    const constant = schedule({ kind: "linear-warmup-constant", lr, warmup: W });
+    for (let s = 1; s <= D; s += 37) assert.equal(wsd(s), constant(s), `s=${s}: the prefix up to D is the constant schedule's`);
+    assert.equal(wsd(D), lr);
+    for (let s = D + 1; s <= T; s += 29) close(wsd(s), minLr + ((lr - minLr) * (1 + Math.cos((Math.PI * (s - D)) / (T - D)))) / 2, `s=${s}`);
+    close(wsd((D + T) / 2), (lr + minLr) / 2, "half-way through the decay is the mean");
+    close(wsd(T), minLr, "η(T) = minLr");
+    assert.ok(wsd(D + 1) < lr && wsd(D + 1) > 0.99 * lr, "the decay starts right after D");
+    const plain = resolveSchedule({ kind: "cosine", lr, warmup: W, total: T });
+    assert.equal(plain.kind === "cosine" && plain.decayFrom, W, "default D = W: the plain cosine");
+    assert.throws(() => resolveSchedule({ kind: "cosine", lr, warmup: W, total: T, decayFrom: 10 }), /decayFrom must be an integer step in \[warmup=30, total=2500\), got 10/);
+    assert.throws(() => resolveSchedule({ kind: "cosine", lr, warmup: W, total: T, decayFrom: T }), /decayFrom must be an integer step in \[warmup=30, total=2500\), got 2500/);
+    assert.throws(() => resolveSchedule({ kind: "cosine", lr, total: T, decayFrom: 1.5 }), (e: Error) => e instanceof ConfigError && /decayFrom/.test(e.message));
   });
 
   it("rejects bad values with ConfigError naming the field", () => {

@@ -77,7 +77,7 @@ describe("training checkpoints", () => {
     assert.equal(j.optimizer.t, 2);
     assert.deepEqual(j.optimizer.betas, [0.9, 0.95]);
     assert.ok(!j.optimizer.trainable.includes("blocks.0.ln1.gamma"));
-    assert.deepEqual(j.schedule, { kind: "cosine", lr: 5e-3, warmup: 2, warmupFrom: 0, total: 6, minLr: 5e-4 });
+    assert.deepEqual(j.schedule, { kind: "cosine", lr: 5e-3, warmup: 2, warmupFrom: 0, total: 6, minLr: 5e-4, decayFrom: 2 });
     assert.deepEqual(j.run.source, { name: "uniform", nVocab: 11, B: 4, l: 7 });
     assert.deepEqual(j.run.user, { note: "test" });
     assert.equal(j.log.length, 2);
