@@ -110,12 +110,13 @@ export const RECIPE_FILE = "recipe.json";
  * How a base was pretrained: its recipe.json (scripts/make-checkpoints.mjs: steps, batch, length, lr,
  * warmup) or a training directory's trainer-state.json (tokens only); null when neither is there.
  */
-export async function pretraining(dir: string): Promise<{ tokens: number; batchTokens?: number; lr?: number; warmup?: number } | null> {
+export async function pretraining(dir: string): Promise<{ tokens: number; batchTokens?: number; lr?: number; warmup?: number; decaySteps?: number; minLr?: number } | null> {
   if (await exists(join(dir, RECIPE_FILE))) {
     const r = JSON.parse(await readFile(join(dir, RECIPE_FILE), "utf8")) as Record<string, unknown>;
     const R = (typeof r.recipe === "object" && r.recipe !== null ? r.recipe : r) as Record<string, number>;
     if ([R.steps, R.batch, R.length].every((v) => typeof v === "number" && v > 0)) {
-      return { tokens: R.steps! * R.batch! * R.length!, batchTokens: R.batch! * R.length!, ...(typeof R.lr === "number" ? { lr: R.lr } : {}), ...(typeof R.warmup === "number" ? { warmup: R.warmup } : {}) };
+      return { tokens: R.steps! * R.batch! * R.length!, batchTokens: R.batch! * R.length!, ...(typeof R.lr === "number" ? { lr: R.lr } : {}), ...(typeof R.warmup === "number" ? { warmup: R.warmup } : {}),
+        ...(typeof R.decayFrom === "number" && R.decayFrom < R.steps! ? { decaySteps: R.steps! - R.decayFrom, ...(typeof R.minLr === "number" ? { minLr: R.minLr } : {}) } : {}) };
     }
   }
   const p = await checkpointProvenance(dir);
@@ -151,7 +152,7 @@ export async function experimentCommand(a: ExperimentArgs, out: Out, signal?: Ab
       const ft = (a.steps ?? (a.quick ? QUICK.steps! : 100)) * (a.batch ?? (a.quick ? QUICK.batch! : 4)) * (a.scale ?? 4) * bases.rope!.cfg.lMax;
       curriculumTokens = pre.tokens + ft; // the same budget as pretraining + one fine-tune
     }
-    if (pre) out.write(`rope base pretraining: ${pre.tokens.toLocaleString("en-US")} tokens${pre.lr ? `, lr ${pre.lr}, warm-up ${pre.warmup}, ${pre.batchTokens} tokens/step` : ""}; the curriculum uses the same optimiser settings\n`);
+    if (pre) out.write(`rope base pretraining: ${pre.tokens.toLocaleString("en-US")} tokens${pre.lr ? `, lr ${pre.lr}, warm-up ${pre.warmup}, ${pre.batchTokens} tokens/step` : ""}${pre.decaySteps ? `, cosine decay to ${pre.minLr ?? "lr/10"} over the last ${pre.decaySteps} steps` : ""}; the curriculum uses the same optimiser settings\n`);
     let pretrained: ExperimentOptions["pretrained"];
     if (a.curriculum) {
       const p = await checkpointProvenance(a.curriculum);
@@ -165,6 +166,7 @@ export async function experimentCommand(a: ExperimentArgs, out: Out, signal?: Ab
       ...(pretrained ? { pretrained } : {}),
       bases, ...(a.quick ? QUICK : {}), ...(plan ? { plan } : {}),
       ...(pre?.lr ? { curriculumLr: pre.lr } : {}), ...(pre?.warmup !== undefined ? { curriculumWarmup: pre.warmup } : {}), ...(pre?.batchTokens ? { curriculumBatchTokens: pre.batchTokens } : {}),
+      ...(pre?.decaySteps ? { curriculumDecaySteps: pre.decaySteps, ...(pre.minLr !== undefined ? { curriculumMinLr: pre.minLr } : {}) } : {}),
       ...Object.fromEntries(Object.entries({ steps: a.steps, batch: a.batch, lr: a.lr, n: a.n, windows: a.windows, scale: a.scale, curriculumTokens, workers: a.workers, seed: a.seed }).filter(([, v]) => v !== undefined)),
       ...(signal ? { signal } : {}), log: (line) => out.write(`${line}\n`),
     });

@@ -60,6 +60,9 @@ export interface ExperimentOptions {
   curriculumLr?: number;
   curriculumWarmup?: number;
   curriculumBatchTokens?: number;
+  /** the curriculum's η decays along a cosine over its last this-many steps, to curriculumMinLr (default lr/10), as the base's did; default: no decay */
+  curriculumDecaySteps?: number;
+  curriculumMinLr?: number;
   tokenizer?: Tokenizer;
   seed?: number;
   workers?: number;
@@ -188,6 +191,7 @@ export async function contextExtension(o: ExperimentOptions): Promise<Experiment
       targetLength: s.targetLength, steps: s.steps, batch: s.batch, tokens: s.curriculumTokens, seed: s.seed, workers: s.workers,
       ...(lr !== undefined ? { lr } : {}), ...(scratch && o.curriculumWarmup !== undefined ? { warmup: o.curriculumWarmup } : {}),
       ...(scratch && o.curriculumBatchTokens !== undefined ? { batchTokens: o.curriculumBatchTokens } : {}),
+      ...(scratch && o.curriculumDecaySteps ? { decaySteps: o.curriculumDecaySteps, ...(o.curriculumMinLr !== undefined ? { minLr: o.curriculumMinLr } : {}) } : {}),
       ...(o.text ? { text: o.text } : {}), ...(signal ? { signal } : {}),
       ...(snap ? {
         snapshots: s.snapshots,

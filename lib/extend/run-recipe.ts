@@ -56,7 +56,9 @@ export interface RecipeOptions {
    * as the base checkpoints end; lib/train/schedule.ts). Default: none, η stays at lr after the warm-up.
    */
   decayFrom?: number;
-  /** the decay's final η (default lr/10; with decayFrom) */
+  /** the same, counted from the end: the decay spans the last `decaySteps` steps (after the warm-up) */
+  decaySteps?: number;
+  /** the decay's final η (default lr/10; with decayFrom or decaySteps) */
   minLr?: number;
   /** AdamW decoupled weight decay (default 0 fine-tune, 0.1 curriculum) */
   weightDecay?: number;
@@ -161,8 +163,10 @@ function plan(recipe: Recipe, model: DTransformer, o: RecipeOptions) {
   if (!(lr > 0 && Number.isFinite(lr))) throw new ConfigError(`runRecipe: lr=${lr} must be a finite number > 0`);
   const warmup = int(o.warmup, scratch ? Math.min(60, steps) : Math.min(10, steps), "warmup", 0);
   const warmupFrom = scratch ? 0 : 0.1;
-  if (o.minLr !== undefined && o.decayFrom === undefined) throw new ConfigError(`runRecipe: minLr=${o.minLr} needs decayFrom (the step the decay starts after)`);
-  const schedule: ScheduleSpec = o.decayFrom === undefined ? { kind: "linear-warmup-constant", lr, warmup, warmupFrom } : { kind: "cosine", lr, warmup, warmupFrom, total: steps, minLr: o.minLr ?? lr / 10, decayFrom: o.decayFrom };
+  if (o.decayFrom !== undefined && o.decaySteps !== undefined) throw new ConfigError(`runRecipe: give decayFrom=${o.decayFrom} or decaySteps=${o.decaySteps}, not both`);
+  const decayFrom = o.decaySteps !== undefined ? Math.max(warmup, steps - int(o.decaySteps, 0, "decaySteps", 1)) : o.decayFrom;
+  if (o.minLr !== undefined && decayFrom === undefined) throw new ConfigError(`runRecipe: minLr=${o.minLr} needs decayFrom (the step the decay starts after)`);
+  const schedule: ScheduleSpec = decayFrom === undefined || (o.decaySteps !== undefined && decayFrom >= steps) ? { kind: "linear-warmup-constant", lr, warmup, warmupFrom } : { kind: "cosine", lr, warmup, warmupFrom, total: steps, minLr: o.minLr ?? lr / 10, decayFrom };
   resolveSchedule(schedule, steps); // a bad decayFrom / minLr fails here, naming the field and the limit
   if (!o.source && (model.cfg.nVocab < 256 || model.cfg.nVocab > 259)) throw new ConfigError(`runRecipe: the default training data is byte-level (lib/eval/retrieval-mix.ts) but the model has N_V=${model.cfg.nVocab}; give \`source\``);
   const source = o.source ?? recipeSource(recipe, model.cfg.lMax, o);

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as aq from "arquero";
-import { experimentArgs, experimentCommand } from "../../lib/cli/experiment.js";
+import { experimentArgs, experimentCommand, pretraining } from "../../lib/cli/experiment.js";
 import { contextExtension, experimentSettings, summaryTable, table4, writeReport, type ExperimentResult } from "../../lib/extend/index.js";
 import { saveCheckpoint } from "../../lib/io/checkpoint.js";
 import { DTransformer } from "../../lib/model/dtransformer.js";
@@ -95,6 +95,20 @@ describe("contextExtension (smoke: every recipe of the plan on tiny bases)", () 
 });
 
 describe("ctxlab experiment", () => {
+  it("pretraining(dir): the base's token budget and optimiser from its recipe.json, with the final decay", async () => {
+    const d = mkdtempSync(join(tmpdir(), "ctxlab-pretraining-"));
+    try {
+      const recipe = { seed: 0, steps: 2500, batch: 16, length: 128, lr: 2e-3, warmup: 30, minLr: 2e-4, decayFrom: 2000 };
+      writeFileSync(join(d, "recipe.json"), JSON.stringify({ encoding: "rope", recipe }));
+      assert.deepEqual(await pretraining(d), { tokens: 2500 * 16 * 128, batchTokens: 2048, lr: 2e-3, warmup: 30, decaySteps: 500, minLr: 2e-4 });
+      writeFileSync(join(d, "recipe.json"), JSON.stringify({ encoding: "rope", recipe: { ...recipe, decayFrom: null } }));
+      assert.deepEqual(await pretraining(d), { tokens: 2500 * 16 * 128, batchTokens: 2048, lr: 2e-3, warmup: 30 }, "no decay recorded: none passed on");
+      const committed = await pretraining(join(import.meta.dirname, "../../../data/checkpoints/rope"));
+      assert.ok(committed && committed.tokens > 0 && committed.batchTokens === 2048, `the committed RoPE base's recipe.json reads: ${JSON.stringify(committed)}`);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
   it("arguments: the experiment name, flags and --bases are checked", () => {
     assert.deepEqual(experimentArgs(["context-extension"], { quick: true, bases: "rope=a,alibi=b", steps: "5", "curriculum-tokens": "base" }), { name: "context-extension", quick: true, bases: { rope: "a", alibi: "b" }, steps: 5, curriculumTokens: "base" });
     assert.throws(() => experimentArgs([], {}), /give one experiment name \(context-extension\), got none/);

@@ -91,6 +91,17 @@ describe("runRecipe: snapshots, checkpoints and resume", () => {
     a.model.dispose();
     b.model.dispose();
   });
+  it("decaySteps: the curriculum's η decays over its last steps to minLr (warm-up–stable–decay, as the bases end)", async () => {
+    // 4 × 256 tokens at 256 per step: 4 steps, warm-up 1, decay over the last 2
+    const r = await runRecipe(bases.rope!, "curriculum", { targetLength: 128, tokens: 1024, batchTokens: 256, warmup: 1, lr: 1e-3, decaySteps: 2, minLr: 1e-4, text, seed: 5 });
+    const lr = r.log.array("lr") as number[];
+    assert.deepEqual(lr.slice(0, 2), [1e-3, 1e-3]);
+    assert.ok(Math.abs(lr[2]! - 5.5e-4) < 1e-12, `step 3 is half-way down the cosine, got ${lr[2]}`);
+    assert.ok(Math.abs(lr[3]! - 1e-4) < 1e-12, `step 4 = minLr, got ${lr[3]}`);
+    r.model.dispose();
+    await assert.rejects(runRecipe(bases.rope!, "pi-ft", { targetLength: 128, steps: 4, decayFrom: 2, decaySteps: 2, text }), /give decayFrom=2 or decaySteps=2, not both/);
+    await assert.rejects(runRecipe(bases.rope!, "pi-ft", { targetLength: 128, steps: 4, minLr: 1e-5, text }), /minLr=0.00001 needs decayFrom/);
+  });
   it("an interrupted fine-tune resumes from its checkpoint to the same losses", async () => {
     const dir = join(tmp, "ft");
     const ac = new AbortController();
