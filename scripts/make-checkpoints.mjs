@@ -4,10 +4,12 @@
  * positional encoding (learned, RoPE, ALiBi, NoPE), pretrained at ℓ_max = 128 on Moby Dick mixed with
  * compact passkey / lines retrieval and a copy task (lib/eval/retrieval-mix.ts).
  *
- *   npm run build && node scripts/make-checkpoints.mjs                 # all four, one after another
- *   node scripts/make-checkpoints.mjs --only rope --steps 300          # a pilot
+ *   npm run build && node scripts/make-checkpoints.mjs                 # all four as committed, one after another
+ *   node scripts/make-checkpoints.mjs --only rope --steps 300          # a pilot (= the first 300 steps of the full run)
  *   node scripts/make-checkpoints.mjs --only nope --resume             # continue scratch/checkpoints/nope
- *   node scripts/make-checkpoints.mjs --only rope --steps 2500 --decayFrom 2000   # η: constant, then a cosine to minLr
+ *   node scripts/make-checkpoints.mjs --only rope --decayFrom null      # no final decay of η
+ * Each encoding's recipe is RECIPE with ENCODING_RECIPE[name] on top (steps, phase 2's start, decayFrom);
+ * flags override both. The script can be imported (its main runs only when it is the program).
  *
  * Per model: trains with dTraining (resumable snapshots in --work/<name>/, every --save-every steps),
  * prints progress, measures compact-passkey accuracy on a dev sweep every --eval-every steps
@@ -20,6 +22,7 @@
  */
 import { mkdir, readFile, rename, rm, writeFile, copyFile, access } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   useBackend, DTransformer, presets, positionalFrom, dTraining, loadTrainingState, saveCheckpoint, loadCheckpoint,
   retrievalMixSource, windowSource, textTokens, byteTokenizer, mobyDick, corpusSplit, depthSweep, scoreLogits,
@@ -69,8 +72,33 @@ export const RECIPE = {
   minEpisode: 40,
 };
 
+const phasesFrom = (from) => [RECIPE.phases[0], { ...RECIPE.phases[1], from }];
+
+/**
+ * What each committed checkpoint used on top of RECIPE (data/checkpoints/README.md): learned W_p and
+ * NoPE form their induction head later, so they get a longer phase 1 and twice the steps; all four
+ * end with a cosine decay of η. Flags override these too.
+ */
+export const ENCODING_RECIPE = {
+  learned: { steps: 5000, decayFrom: 4000, phases: phasesFrom(2500) },
+  rope: { steps: 2500, decayFrom: 2000 },
+  alibi: { steps: 2500, decayFrom: 2000 },
+  nope: { steps: 5000, decayFrom: 3500, phases: phasesFrom(3000) },
+};
+
+/** The recipe of one model: RECIPE, its encoding's defaults, then the flags; checked. */
+export function recipeFor(name, flags) {
+  const R = { ...RECIPE, ...ENCODING_RECIPE[name], ...flags };
+  if (!["constant", "cosine"].includes(R.schedule)) throw new Error(`--schedule=${R.schedule} must be "constant" or "cosine"`);
+  // a shorter run than the default decay point (a pilot) is the undecayed prefix of the full run
+  if (!Object.hasOwn(flags, "decayFrom") && R.decayFrom !== null && (R.schedule === "cosine" || R.decayFrom >= R.steps)) R.decayFrom = null;
+  const d = R.decayFrom;
+  if (d !== null && (!Number.isInteger(d) || d < R.warmup || d >= R.steps || R.schedule !== "constant")) throw new Error(`${name}: --decayFrom=${d} must be an integer step in [warmup=${R.warmup}, steps=${R.steps}) with the "constant" schedule (--decayFrom null: no decay)`);
+  return R;
+}
+
 function parseArgs(argv) {
-  const o = { only: Object.keys(ENCODINGS), out: "data/checkpoints", work: "scratch/checkpoints", evalEvery: 100, saveEvery: 100, workers: 1, resume: false, recipe: { ...RECIPE } };
+  const o = { only: Object.keys(ENCODINGS), out: "data/checkpoints", work: "scratch/checkpoints", evalEvery: 100, saveEvery: 100, workers: 1, resume: false, flags: {} };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -90,16 +118,14 @@ function parseArgs(argv) {
     else if (a === "--save-every") o.saveEvery = num("--save-every");
     else if (a === "--workers") o.workers = num("--workers");
     else if (a === "--resume") o.resume = true;
-    else if (a === "--phases") o.recipe.phases = JSON.parse(val());
-    else if (a === "--schedule") o.recipe.schedule = val();
-    else if (a === "--decayFrom") o.recipe.decayFrom = num("--decayFrom");
-    else if (a.startsWith("--") && Object.hasOwn(RECIPE, a.slice(2)) && typeof RECIPE[a.slice(2)] === "number") o.recipe[a.slice(2)] = num(a);
+    else if (a === "--phases") o.flags.phases = JSON.parse(val());
+    else if (a === "--schedule") o.flags.schedule = val();
+    else if (a === "--decayFrom") o.flags.decayFrom = argv[i + 1] === "null" ? (i++, null) : num("--decayFrom");
+    else if (a.startsWith("--") && Object.hasOwn(RECIPE, a.slice(2)) && typeof RECIPE[a.slice(2)] === "number") o.flags[a.slice(2)] = num(a);
     else throw new Error(`unknown argument ${a}; flags: --only learned,rope,alibi,nope --out --work --eval-every --save-every --workers --resume --phases '[{"from":0,"weights":{…}},…]' ${Object.keys(RECIPE).filter((k) => typeof RECIPE[k] === "number").map((k) => `--${k}`).join(" ")}`);
   }
-  if (!["constant", "cosine"].includes(o.recipe.schedule)) throw new Error(`--schedule=${o.recipe.schedule} must be "constant" or "cosine"`);
-  const d = o.recipe.decayFrom;
-  if (d !== null && (!Number.isInteger(d) || d < o.recipe.warmup || d >= o.recipe.steps || o.recipe.schedule !== "constant")) throw new Error(`--decayFrom=${d} must be an integer step in [warmup=${o.recipe.warmup}, steps=${o.recipe.steps}) with the "constant" schedule`);
   for (const n of o.only) if (!Object.hasOwn(ENCODINGS, n)) throw new Error(`--only: unknown encoding "${n}"; known: ${Object.keys(ENCODINGS).join(", ")}`);
+  o.recipes = Object.fromEntries(o.only.map((n) => [n, recipeFor(n, o.flags)]));
   return o;
 }
 
@@ -199,7 +225,7 @@ const archOf = (R) => ({ ...presets.ref, nVocab: 256, lMax: R.length, nLayers: R
 const exists = (p) => access(p).then(() => true, () => false);
 
 async function trainOne(name, o) {
-  const R = o.recipe;
+  const R = o.recipes[name];
   const work = join(o.work, name);
   const { train, val } = corpusSplit(mobyDick());
   const mix = (weights) => retrievalMixSource({ batch: R.batch, length: R.length, text: train, weights, piFiller: R.piFiller, minEpisode: R.minEpisode });
@@ -270,13 +296,14 @@ async function trainOne(name, o) {
 }
 
 async function writeOut(name, o, { model, r, curve, work, source }, wallS) {
-  const R = o.recipe;
+  const R = o.recipes[name];
+  const D = recipeFor(name, {}); // this encoding's defaults: the command lists what differs
   const ev = await finalEval(model, name);
   const last = r.rows[r.rows.length - 1];
   const lastVal = [...r.rows].reverse().find((x) => x.val_loss !== null);
   const firstAt = (key, thr) => curve.find((c) => c[key] !== null && c[key] >= thr)?.step ?? null;
   const recipe = {
-    encoding: name, positional: model.positional.toJSON?.() ?? ENCODINGS[name], command: `node scripts/make-checkpoints.mjs --only ${name}${Object.entries(R).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(RECIPE[k])).map(([k, v]) => ` --${k} ${typeof v === "object" ? `'${JSON.stringify(v)}'` : v}`).join("")}`,
+    encoding: name, positional: model.positional.toJSON?.() ?? ENCODINGS[name], command: `node scripts/make-checkpoints.mjs --only ${name}${Object.entries(R).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(D[k])).map(([k, v]) => ` --${k} ${typeof v === "object" ? `'${JSON.stringify(v)}'` : v}`).join("")}`,
     recipe: R, data: R.phases.filter((p) => p.from < R.steps).map((p, i) => ({ steps: `${p.from + 1}–${Math.min(R.phases[i + 1]?.from ?? R.steps, R.steps)}`, ...phasesDescribe(p.weights, source) })), config: archOf(R), parameters: model.numParams(),
     steps: r.step, tokens: last.tokens_seen, final_loss: last.loss, final_val_loss: lastVal?.val_loss ?? null, train_time_s: Math.round(last.time_s), wall_s: Math.round(wallS),
     retrieval_appears: { passkey_128_ge_50: firstAt("passkey_128", 0.5), passkey_128_ge_95: firstAt("passkey_128", 0.95), copy_loss_below_1: curve.find((c) => c.copy_loss !== null && c.copy_loss !== undefined && c.copy_loss < 1)?.step ?? null },
@@ -342,7 +369,8 @@ async function main() {
   }
   const o = parseArgs(process.argv.slice(2));
   const info = await useBackend();
-  console.log(`backend ${info.active}; models ${o.only.join(", ")}; recipe ${JSON.stringify(o.recipe)}`);
+  console.log(`backend ${info.active}; models ${o.only.join(", ")}`);
+  for (const n of o.only) console.log(`${n}: recipe ${JSON.stringify(o.recipes[n])}`);
   await mkdir(o.out, { recursive: true });
   for (const name of o.only) {
     const t0 = performance.now();
@@ -355,7 +383,9 @@ async function main() {
   console.log(`live tensors ${tf.memory().numTensors}`);
 }
 
-main().catch((e) => {
-  console.error(e?.stack ?? String(e));
-  process.exit(1);
-});
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((e) => {
+    console.error(e?.stack ?? String(e));
+    process.exit(1);
+  });
+}

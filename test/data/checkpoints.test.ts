@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { before, describe, it } from "node:test";
 import { byteTokenizer } from "../../lib/data/tokenizer.js";
 import { jsonlExamples, parseJsonl } from "../../lib/eval/jsonl.js";
@@ -67,6 +67,12 @@ describe("data/checkpoints (base models)", () => {
       } finally {
         model.dispose();
       }
+    });
+    it(`${name}: recipe.json is the recipe of \`node scripts/make-checkpoints.mjs --only ${name}\` (the documented command reproduces it)`, async () => {
+      const script = (await import(pathToFileURL(join(root, "scripts/make-checkpoints.mjs")).href)) as { recipeFor: (n: string, flags: object) => Record<string, unknown> };
+      const recipe = JSON.parse(readFileSync(join(dir, name, "recipe.json"), "utf8"));
+      assert.deepEqual(script.recipeFor(name, {}), recipe.recipe);
+      assert.equal(recipe.steps, recipe.recipe.steps, "trained to the recipe's last step");
     });
     it(`${name}: retrieves compact passkeys at ℓ = 128 (5 evalset examples, floor ${want.minCorrect})`, async () => {
       const model = await loadCheckpoint(join(dir, name));
