@@ -18,7 +18,7 @@ export interface RunConfig {
   tokenizer: "byte" | "gpt2";
   data: { corpus: "moby-dick" | string[]; valFraction: number; batch: number | null; batchTokens: number | null; length: number | null; mixture: "doubling" | { length: number; weight: number }[] | null; maxLength: number | null; jitter: number };
   optimizer: { kind: "adamw" | "sgd"; betas: [number, number]; eps: number; weightDecay: number; momentum: number; freeze: string[] };
-  schedule: { kind: "constant" | "linear-warmup-constant" | "cosine"; lr: number; warmup: number; warmupFrom: number; minLr: number | null };
+  schedule: { kind: "constant" | "linear-warmup-constant" | "cosine"; lr: number; warmup: number; warmupFrom: number; minLr: number | null; decayFrom: number | null };
   steps: number;
   /** gradient workers (data-parallel threads; 2 uses both cores on wasm) — an execution setting */
   workers: number;
@@ -38,7 +38,7 @@ export const RUN_DEFAULTS: RunConfig = {
   tokenizer: "byte",
   data: { corpus: "moby-dick", valFraction: 0.1, batch: 16, batchTokens: null, length: null, mixture: null, maxLength: null, jitter: 0 },
   optimizer: { kind: "adamw", betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1, momentum: 0, freeze: [] },
-  schedule: { kind: "cosine", lr: 1e-3, warmup: 20, warmupFrom: 0, minLr: null },
+  schedule: { kind: "cosine", lr: 1e-3, warmup: 20, warmupFrom: 0, minLr: null, decayFrom: null },
   steps: 200,
   workers: 1,
   accumulate: 1,
@@ -94,7 +94,7 @@ const SCHEMA: Record<string, Check | Record<string, Check>> = {
     momentum: num(0, 0.9999),
     freeze: (v, p) => void (!(Array.isArray(v) && v.every((x) => typeof x === "string")) && fail(p, v, `a list of parameter names or prefixes like "blocks.0." or "pos."`)),
   },
-  schedule: { kind: oneOf("constant", "linear-warmup-constant", "cosine"), lr: num(0, 10), warmup: int(0), warmupFrom: num(0, 1), minLr: num(0, 10, true) },
+  schedule: { kind: oneOf("constant", "linear-warmup-constant", "cosine"), lr: num(0, 10), warmup: int(0), warmupFrom: num(0, 1), minLr: num(0, 10, true), decayFrom: int(0, true) },
   steps: int(1),
   workers: int(1),
   accumulate: int(1),
@@ -153,5 +153,7 @@ export function resolveRunConfig(json: unknown): RunConfig {
   if (cfg.data.batch !== null && cfg.data.batchTokens !== null) throw new ConfigError("run config: give data.batch or data.batchTokens, not both");
   if (cfg.data.batch === null && cfg.data.batchTokens === null) throw new ConfigError("run config: give data.batch (sequences per batch) or data.batchTokens");
   if (cfg.schedule.kind !== "constant" && cfg.schedule.warmup >= cfg.steps) throw new ConfigError(`run config: schedule.warmup = ${cfg.schedule.warmup} must be smaller than steps = ${cfg.steps}`);
+  const d = cfg.schedule.decayFrom;
+  if (d !== null && (cfg.schedule.kind !== "cosine" || d < cfg.schedule.warmup || d >= cfg.steps)) throw new ConfigError(`run config: schedule.decayFrom = ${d} needs kind "cosine" and warmup = ${cfg.schedule.warmup} ≤ decayFrom < steps = ${cfg.steps} (η is held at lr until decayFrom, then decays)`);
   return cfg;
 }

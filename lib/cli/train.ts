@@ -69,7 +69,7 @@ function scheduleSpec(cfg: RunConfig): ScheduleSpec {
   const s = cfg.schedule;
   if (s.kind === "constant") return { kind: "constant", lr: s.lr };
   if (s.kind === "linear-warmup-constant") return { kind: s.kind, lr: s.lr, warmup: s.warmup, warmupFrom: s.warmupFrom };
-  return { kind: "cosine", lr: s.lr, warmup: s.warmup, warmupFrom: s.warmupFrom, ...(s.minLr !== null ? { minLr: s.minLr } : {}) };
+  return { kind: "cosine", lr: s.lr, warmup: s.warmup, warmupFrom: s.warmupFrom, ...(s.minLr !== null ? { minLr: s.minLr } : {}), ...(s.decayFrom !== null ? { decayFrom: s.decayFrom } : {}) };
 }
 
 async function readJson(path: string): Promise<Record<string, unknown>> {

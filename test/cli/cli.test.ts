@@ -41,6 +41,9 @@ describe("run config", () => {
     assert.throws(() => resolveRunConfig({ tokenizer: "bpe" }), /tokenizer = "bpe" is invalid: expected one of "byte", "gpt2"/);
     assert.throws(() => resolveRunConfig({ schedule: { warmup: 500 }, steps: 100 }), /warmup = 500 must be smaller than steps = 100/);
     assert.equal(resolveRunConfig({}).optimizer.kind, "adamw");
+    assert.equal(resolveRunConfig({ schedule: { decayFrom: 80 }, steps: 100 }).schedule.decayFrom, 80, "warm-up–stable–decay: a cosine held at lr until step 80");
+    assert.throws(() => resolveRunConfig({ schedule: { decayFrom: 100 }, steps: 100 }), /schedule.decayFrom = 100 needs kind "cosine" and warmup = 20 ≤ decayFrom < steps = 100/);
+    assert.throws(() => resolveRunConfig({ schedule: { kind: "constant", decayFrom: 50 }, steps: 100 }), /schedule.decayFrom = 50 needs kind "cosine"/);
   });
   it("parses flags", () => {
     assert.deepEqual(parseFlags(["--a", "1", "--b=2", "--no-cache", "w"], ["no-cache"]), { flags: { a: "1", b: "2", "no-cache": true }, words: ["w"] });
@@ -69,6 +72,18 @@ describe("ctxlab train / generate", () => {
     assert.equal(resolved.optimizer.kind, "adamw");
   });
 
+  it("schedule.decayFrom: η holds at lr after the warm-up until decayFrom, then follows the cosine to minLr", async () => {
+    const cfgPath = join(tmp, "wsd.json");
+    writeFileSync(cfgPath, JSON.stringify({ ...tiny, schedule: { kind: "cosine", lr: 0.003, warmup: 2, decayFrom: 5, minLr: 0.0003 } }));
+    const s = sink();
+    assert.equal(await cli(["train", "--config", cfgPath, "--out", join(tmp, "wsd")], s.out as never, s.out as never), 0, s.text());
+    const [head, ...rows] = readFileSync(join(tmp, "wsd", "metrics.csv"), "utf8").trim().split("\n");
+    const col = head!.split(",").indexOf("lr");
+    const lr = rows.map((r) => Number(r.split(",")[col]));
+    assert.deepEqual(lr.slice(2, 5), [0.003, 0.003, 0.003]);
+    assert.ok(lr[5]! < 0.003 && lr[6]! < lr[5]!, `decaying after step 5: ${lr.join(", ")}`);
+    assert.ok(Math.abs(lr[7]! - 0.0003) < 1e-9, `η(8) = minLr, got ${lr[7]}`);
+  });
   it("generate streams text from a checkpoint, reproducibly for a seed; bad input is one clear line", async () => {
     const a = sink();
     const b = sink();
