@@ -230,15 +230,9 @@ async function trainOne(name, o) {
   const { train, val } = corpusSplit(mobyDick());
   const mix = (weights) => retrievalMixSource({ batch: R.batch, length: R.length, text: train, weights, piFiller: R.piFiller, minEpisode: R.minEpisode });
   const phases = R.phases.map((p, i) => ({ until: Math.min(R.phases[i + 1]?.from ?? R.steps, R.steps), source: mix(p.weights) }));
-  if (R.decayFrom !== null) {
-    // split the phase that holds decayFrom in two (same source): the schedule changes at decayFrom
-    const k = phases.findIndex((p) => p.until > R.decayFrom);
-    const startK = k === 0 ? 0 : phases[k - 1].until;
-    if (startK < R.decayFrom) phases.splice(k, 0, { until: R.decayFrom, source: phases[k].source });
-  }
-  const scheduleUntil = (until) =>
-    R.schedule === "cosine" ? { kind: "cosine", lr: R.lr, warmup: R.warmup, minLr: R.minLr, total: R.steps }
-    : R.decayFrom !== null && until > R.decayFrom ? { kind: "cosine", lr: R.lr, warmup: R.decayFrom, warmupFrom: 1, minLr: R.minLr, total: R.steps }
+  // warm-up, η = lr, and from decayFrom a cosine to minLr (lib/train/schedule.ts); "cosine": decay right after the warm-up
+  const schedule = R.schedule === "cosine" || R.decayFrom !== null
+    ? { kind: "cosine", lr: R.lr, warmup: R.warmup, minLr: R.minLr, total: R.steps, ...(R.decayFrom !== null ? { decayFrom: R.decayFrom } : {}) }
     : { kind: "linear-warmup-constant", lr: R.lr, warmup: R.warmup };
   const valSource = windowSource(textTokens(val, tok), { batch: 8, length: R.length });
   const cfg = { ...archOf(R), positional: positionalFrom(ENCODINGS[name]) };
@@ -283,9 +277,9 @@ async function trainOne(name, o) {
     r?.optimizer && from !== r.state && r.optimizer.dispose();
     r = await dTraining(model, {
       source: ph.source, steps: ph.until, valSource, onStep, valEvery: o.evalEvery, valBatches: 8,
-      schedule: scheduleUntil(ph.until), clip: R.clip,
+      schedule, clip: R.clip,
       checkpointDir: work, checkpointEvery: o.saveEvery, workers: o.workers, ...(from ? { resume: from } : { seed: R.seed, optimizer: { weightDecay: R.weightDecay } }),
-      run: { recipe: R, encoding: name, phase: R.phases.findIndex((p, i) => ph.until <= Math.min(R.phases[i + 1]?.from ?? R.steps, R.steps)) + 1 },
+      run: { recipe: R, encoding: name, phase: phases.indexOf(ph) + 1 },
     });
     if (r.status !== "completed") throw new Error(`${name}: training ${r.status}: ${r.message}`);
   }
