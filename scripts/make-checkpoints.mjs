@@ -29,7 +29,7 @@ import {
   evaluateExamples, readJsonl, jsonlExamples, tf,
 } from "ctxlab";
 
-export const ENCODINGS = { learned: "learned", rope: "rope", alibi: "alibi", nope: "none" };
+export const ENCODINGS = { learned: "learned", rope: "rope", alibi: "alibi", nope: "none", sinusoidal: "sinusoidal", bounded: "bounded" };
 
 /** The recipe (defaults); every field can be overridden by a flag of the same name. */
 export const RECIPE = {
@@ -84,6 +84,10 @@ export const ENCODING_RECIPE = {
   rope: { steps: 2500, decayFrom: 2000 },
   alibi: { steps: 2500, decayFrom: 2000 },
   nope: { steps: 5000, decayFrom: 3500, phases: phasesFrom(3000) },
+  // the question's own proposals (issue 18): fixed additive absolute encodings, given learned W_p's
+  // budget and phases (the closest committed recipe: same seam, same late induction head)
+  sinusoidal: { steps: 5000, decayFrom: 4000, phases: phasesFrom(2500) },
+  bounded: { steps: 5000, decayFrom: 4000, phases: phasesFrom(2500) },
 };
 
 /** The recipe of one model: RECIPE, its encoding's defaults, then the flags; checked. */
