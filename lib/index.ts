@@ -30,8 +30,8 @@ export { unembedding } from "./model/unembedding.js"; // Alg 7
 export { maskPaper, maskRows, causalBias } from "./model/mask.js";
 export { DTransformer, dTransformer, type ForwardOptions, type LogitsOf } from "./model/dtransformer.js"; // Alg 10
 export { ParamStore, paramShapes } from "./model/params.js";
-export { attentionLayout } from "./model/mh-attention.js";
-export { estimateForwardMemory, forwardMemory, checkFits, WASM_HEAP_LIMIT, type ForwardMemoryEstimate, type ForwardMemoryOptions, type CheckFitsOptions } from "./model/memory-estimate.js";
+export { DEFAULT_LAYOUT, ATTENTION_MODES, resolveLayout, attentionPath, type AttentionLayout, type AttentionMode } from "./engine/layout-options.js";
+export { estimateForwardMemory, forwardMemory, checkFits, WASM_HEAP_LIMIT, type ForwardMemoryEstimate, type ForwardMemoryOptions, type CheckFitsOptions } from "./engine/memory-estimate.js";
 
 // Positional encodings
 export { learned, none, positionalFrom, registerPositional, positionalNames, positionalForms, W_P, type PositionalEncoding, type PositionalSpec, type PositionRange, type PeContext } from "./positional/index.js";
@@ -90,7 +90,7 @@ export { parseJsonl, readJsonl, jsonlExamples, toJsonl, evalSets, writeEvalSets,
 export { retrievalMixSource, retrievalRows, cleanFillerText, retrievalMixDefaults, MIX_KINDS, type MixKind, type MixRow, type RetrievalMixOptions, type RetrievalMixSource } from "./eval/index.js";
 
 // Memory and compute of a forward pass against ℓ
-export { forwardCost, quadraticFit, COST_COLUMNS, type ForwardCostOptions, type ForwardCostRow, type AttentionMode } from "./eval/cost.js";
+export { forwardCost, quadraticFit, COST_COLUMNS, type ForwardCostOptions, type ForwardCostRow } from "./eval/cost.js";
 
 // Context extension (issue 7): recipes, one call per recipe, the headline experiment and its report
 export { RECIPES, recipeNames, recipeFrom, finetuneRecipe, recipeApplies, checkApplies, scaleOf, scaledRotary, adaptPositional, runRecipe, adaptModel, cloneModel, recipeSource, contextExtension, experimentSettings, methodLabel, DEFAULT_PLAN, TABLE4_RECIPES, summaryTable, table4, reportFigures, perplexityFigure, table4Figure, trainingFigure, htmlTable, markdownTable, writeReport, type Recipe, type RecipePe, type RecipeTraining, type RecipeOptions, type RecipeResult, type ExperimentOptions, type ExperimentResult, type ExperimentRun, type ReportOptions } from "./extend/index.js";

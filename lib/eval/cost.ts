@@ -15,12 +15,12 @@ import * as aq from "arquero";
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../errors.js";
 import type { DTransformer } from "../model/dtransformer.js";
-import { attentionLayout } from "../model/mh-attention.js";
-import { forwardMemory } from "../model/memory-estimate.js";
+import type { AttentionMode } from "../engine/layout-options.js";
+import { forwardMemory } from "../engine/memory-estimate.js";
 import { currentSignal, startProgress } from "../runtime/context.js";
 import { leastSquares } from "../viz/linalg.js";
 
-export type AttentionMode = "auto" | "per-head" | "batched" | "chunked";
+export type { AttentionMode };
 
 export interface ForwardCostOptions {
   /** ℓ values (each ≤ ℓ_max under a learned W_p) */
@@ -29,7 +29,7 @@ export interface ForwardCostOptions {
   batch?: number;
   /** timed forwards per ℓ after one untimed warm-up (default 3) */
   repeats?: number;
-  /** attention layout for the run (default "auto"); restored afterwards */
+  /** attention layout mode for the run (default "auto"; the model itself is not changed) */
   attention?: AttentionMode;
   /** the method column (default the attention mode) */
   label?: string;
@@ -74,24 +74,23 @@ export async function forwardCost(model: DTransformer, o: ForwardCostOptions): P
   const signal = currentSignal(o.signal);
   const method = o.label ?? attention;
   const cfg = model.cfg;
+  const m = model.withAttentionLayout({ mode: attention });
   const progress = startProgress(`forward cost (${method})`, lengths.length);
   const rows: ForwardCostRow[] = [];
-  const saved = attentionLayout.mode;
-  attentionLayout.mode = attention;
-  try {
+  {
     for (const length of lengths) {
       if (signal?.aborted) break;
       const x = tokens(cfg.nVocab, batch, length);
-      const once = () => tf.tidy(() => model.logits(x)).dispose();
+      const once = () => tf.tidy(() => m.logits(x)).dispose();
       once(); // warm-up: kernel compilation, buffers
       const times: number[] = [];
       for (let r = 0; r < repeats; r++) {
         const t0 = performance.now();
-        tf.tidy(() => model.logits(x).dataSync()); // dataSync: wait for the backend to finish
+        tf.tidy(() => m.logits(x).dataSync()); // dataSync: wait for the backend to finish
         times.push(performance.now() - t0);
       }
       const info = await tf.profile(once);
-      const est = forwardMemory(cfg, { batch, length, ...(attention === "auto" ? {} : { chunked: attention === "chunked" }) });
+      const est = forwardMemory(cfg, { batch, length, layout: m.layout });
       rows.push({
         method, length, batch, ms: Math.min(...times), peak_bytes: info.peakBytes, param_bytes: est.params,
         estimate_bytes: est.bytes, score_bytes: 2 * batch * cfg.nHeads * length * length * 4, chunked: est.chunked,
@@ -99,8 +98,6 @@ export async function forwardCost(model: DTransformer, o: ForwardCostOptions): P
       progress.update(rows.length, { ℓ: length, ms: Math.round(Math.min(...times)) });
       await new Promise((res) => setImmediate(res)); // let an interrupt in
     }
-  } finally {
-    attentionLayout.mode = saved;
   }
   progress.end(signal?.aborted ? `interrupted after ${rows.length}/${lengths.length} lengths` : `${rows.length} lengths measured`);
   return aq.table(Object.fromEntries(COST_COLUMNS.map((c) => [c, rows.map((r) => r[c])])));

@@ -61,6 +61,7 @@ export function alibiBias(nHeads: number, lq: number, lk: number, qStart = 0, kS
 
 class Alibi implements PositionalEncoding {
   readonly name = "alibi";
+  readonly traits = { linearBias: true };
   readonly label = "ALiBi (bias −m_h·(i−j))";
 
   constructor(private readonly opts: AlibiOptions = {}) {

@@ -96,6 +96,7 @@ export function boundedRadius(t: number, tau: number = DEFAULTS.tau): number {
 
 class Bounded implements PositionalEncoding {
   readonly name = "bounded";
+  readonly traits = { embedByPosition: true };
   readonly label: string;
   private readonly o: Required<BoundedOptions>;
 

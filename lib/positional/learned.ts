@@ -45,6 +45,7 @@ export function pastLmaxMessage(where: string, last: number, lMax: number): stri
 
 class Learned implements PositionalEncoding {
   readonly name = "learned";
+  readonly traits = { embedByPosition: true };
   readonly label = "learned W_p (Alg 2)";
   constructor(private readonly opts: LearnedOptions = {}) {}
 

@@ -37,7 +37,7 @@ import {
   type ScaledRopeOptions,
   type YarnOptions,
 } from "./rope-scaling.js";
-import type { PeContext, PositionalEncoding, PositionalSpec, PositionRange } from "./types.js";
+import type { EncodingTraits, PeContext, PositionalEncoding, PositionalSpec, PositionRange } from "./types.js";
 
 export * from "./rope-scaling.js";
 
@@ -140,6 +140,11 @@ export class RotaryEncoding implements PositionalEncoding {
   constructor(readonly settings: Readonly<RotarySettings>) {
     this.name = settings.kind;
     this.label = labelOf(settings);
+  }
+
+  /** Every scaling is a pairwise rotation by m·θ'_j (the JS decoder's closed form). */
+  get traits(): EncodingTraits {
+    return { rotaryLayout: this.settings.layout };
   }
 
   maxPositions(): undefined {

@@ -92,6 +92,7 @@ export function sinusoidTable(positions: readonly number[], d: number, opts: { b
 
 class Sinusoidal implements PositionalEncoding {
   readonly name = "sinusoidal";
+  readonly traits = { embedByPosition: true };
   readonly label: string;
   readonly variant: SinusoidVariant;
 
