@@ -92,5 +92,5 @@ export { retrievalMixSource, retrievalRows, cleanFillerText, retrievalMixDefault
 // Memory and compute of a forward pass against ℓ
 export { forwardCost, quadraticFit, COST_COLUMNS, type ForwardCostOptions, type ForwardCostRow } from "./eval/cost.js";
 
-// Context extension (issue 7): recipes, one call per recipe, the headline experiment and its report
+// Context extension: recipes, one call per recipe, the headline experiment and its report
 export { RECIPES, recipeNames, recipeFrom, finetuneRecipe, recipeApplies, checkApplies, scaleOf, scaledRotary, adaptPositional, runRecipe, adaptModel, cloneModel, recipeSource, contextExtension, experimentSettings, methodLabel, DEFAULT_PLAN, TABLE4_RECIPES, summaryTable, table4, reportFigures, perplexityFigure, table4Figure, trainingFigure, htmlTable, markdownTable, writeReport, type Recipe, type RecipePe, type RecipeTraining, type RecipeOptions, type RecipeResult, type ExperimentOptions, type ExperimentResult, type ExperimentRun, type ReportOptions } from "./extend/index.js";

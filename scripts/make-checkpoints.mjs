@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The base checkpoints of data/checkpoints/ (issue 7): four byte-level models, identical but for the
+ * The base checkpoints of data/checkpoints/: four byte-level models, identical but for the
  * positional encoding (learned, RoPE, ALiBi, NoPE), pretrained at ℓ_max = 128 on Moby Dick mixed with
  * compact passkey / lines retrieval and a copy task (lib/eval/retrieval-mix.ts).
  *
@@ -84,7 +84,7 @@ export const ENCODING_RECIPE = {
   rope: { steps: 2500, decayFrom: 2000 },
   alibi: { steps: 2500, decayFrom: 2000 },
   nope: { steps: 5000, decayFrom: 3500, phases: phasesFrom(3000) },
-  // the question's own proposals (issue 18): fixed additive absolute encodings, given learned W_p's
+  // the question's own proposals: fixed additive absolute encodings, given learned W_p's
   // budget and phases (the closest committed recipe: same seam, same late induction head)
   sinusoidal: { steps: 5000, decayFrom: 4000, phases: phasesFrom(2500) },
   bounded: { steps: 5000, decayFrom: 4000, phases: phasesFrom(2500) },

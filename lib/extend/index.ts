@@ -1,5 +1,5 @@
 /**
- * lib/extend — context extension (issue 7): the recipe registry (recipes.ts), one call that applies
+ * lib/extend — context extension: the recipe registry (recipes.ts), one call that applies
  * a recipe (run-recipe.ts), its fine-tuning data (recipeSource: lib/eval/retrieval-mix.ts) and the headline experiment with
  * its report (experiment.ts, report.ts).
  */

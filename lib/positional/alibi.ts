@@ -1,6 +1,6 @@
 /**
- * ALiBi — Press, Smith & Lewis, "Train Short, Test Long" (ICLR 2022, arXiv 2108.12409; REFERENCE.md
- * §2.10, slopes §4.7). No positional embedding; seam 3 adds a per-head linear bias to the scaled scores:
+ * ALiBi — Press, Smith & Lewis, "Train Short, Test Long" (ICLR 2022, arXiv 2108.12409; docs/literature.md,
+ * "ALiBi"). No positional embedding; seam 3 adds a per-head linear bias to the scaled scores:
  *
  *   S_h[i, j] ← q_i·k_j/√d_attn − m_h·(i − j)      query position i, key position j (0-based)
  *

@@ -13,7 +13,7 @@
  * (η differs by the factor ℓ−1, see loss.ts), a sampled stream of batches instead of epochs over a
  * fixed list (the source decides), AdamW by default, warm-up + cosine η, clipping, accumulation.
  *
- * A generic evented loop (STYLE.md 9): it knows nothing of tasks or plots; it yields to the event
+ * A generic evented loop (docs/design.md, "Training loop"): it knows nothing of tasks or plots; it yields to the event
  * loop between steps so a notebook interrupt (AbortSignal) is seen at the next step boundary.
  */
 import type * as aq from "arquero";

@@ -2,7 +2,7 @@
  * Data-parallel gradients for Algorithm 13 (DTraining, step 2: g = ∇loss) on worker_threads.
  *
  * Why: the wasm backend runs single-threaded in Node 20 (tfjs 4.22 cannot start its own wasm threads,
- * PERF-NOTES.md "Threads"), so one training process uses one core. A GradPool with W participants
+ * docs/design.md, "Backends: what each can and cannot do"), so one training process uses one core. A GradPool with W participants
  * runs the main thread plus W−1 Node Workers (grad-worker.ts), each with its own tfjs, the SAME backend
  * as the main thread (wasm or cpu) and a replica of the model (same config, positional spec from
  * toJSON / positionalFrom, same parameter names and shapes).

@@ -76,7 +76,7 @@ describe("Alg 10 forward", () => {
 
   it("counts parameters like GPT-2 (tied and untied)", () => {
     const ref = DTransformer.create(presets.ref, 0);
-    assert.equal(ref.numParams(), 891_648); // PERF-NOTES.md reference model
+    assert.equal(ref.numParams(), 891_648); // docs/design.md, reference model
     const tied = DTransformer.create({ ...presets.ref, tiedEmbeddings: true }, 0);
     assert.equal(tied.numParams(), 891_648 - 256 * 128);
     ref.dispose();

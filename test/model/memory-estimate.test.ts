@@ -77,7 +77,7 @@ describe("estimateForwardMemory", () => {
     assert.ok(r > 1.5 && r < 2.2, `chunked 32k/16k = ${r}`); // linear in ℓ plus a constant (θ, the block)
     assert.equal(forwardMemory(cfg, { batch: 1, length: 1024 }).chunked, false);
     assert.equal(forwardMemory(cfg, { batch: 1, length: 16384 }).chunked, true);
-    // PERF-NOTES: ℓ = 16,384 unchunked needs a 4.3 GB score tensor; chunked fits in well under the 4 GiB heap
+    // docs/design.md, "Measured before ctxlab": ℓ = 16,384 unchunked needs a 4.3 GB score tensor; chunked fits in well under the 4 GiB heap
     assert.ok(forwardMemory(cfg, { batch: 1, length: 16384, chunked: false }).attention > WASM_HEAP_LIMIT);
     assert.ok(ch(16384) < 1.5 * 2 ** 30);
   });
