@@ -56,7 +56,7 @@ before(async () => {
   await testBackend();
 });
 
-describe("sinusoidal (docs/literature.md, "Test vectors", d = 8)", () => {
+describe("sinusoidal (docs/literature.md, Test vectors; d = 8)", () => {
   it("Vaswani: positions 0, 1, 5", () => {
     const [p0, p1, p5] = sinusoidTable([0, 1, 5], 8);
     expectClose(p0!, [0, 1, 0, 1, 0, 1, 0, 1], { atol: 1e-12 });

@@ -33,7 +33,7 @@ before(async () => {
   await testBackend();
 });
 
-describe("slopes (reference get_slopes, docs/literature.md, "Test vectors")", () => {
+describe("slopes (reference get_slopes; docs/literature.md, ALiBi)", () => {
   for (const H of [4, 6, 8, 12, 16]) {
     it(`${H} heads`, () => {
       expectClose(alibiSlopes(H), REF[H]!, { atol: 0, rtol: 1e-7 });

@@ -54,7 +54,7 @@ before(async () => {
   await testBackend();
 });
 
-describe("closed forms and docs/literature.md, "Test vectors"", () => {
+describe("closed forms and the vectors of docs/literature.md (Test vectors)", () => {
   it("§4.1 RoPE θ_j = b^{−2j/d}, wavelengths and rotations in L = 2048 (d = 8)", () => {
     ref(theta8, [1, 0.1, 0.01, 0.001]);
     ref(Array.from(theta8, (t) => (2 * Math.PI) / t), [6.2831853, 62.831853, 628.31853, 6283.1853]);
