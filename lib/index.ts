@@ -48,7 +48,10 @@ export { ALGORITHM_10, algorithm10Table, traceDiff, valueStats, type PseudoLine,
 
 // Checkpoints (Hugging Face GPT-2 layout) and safetensors
 export { loadCheckpoint, saveCheckpoint, configFromGpt2Json, gpt2JsonFromConfig, toGpt2Tensors, fromGpt2Tensors, CONFIG_FILE, WEIGHTS_FILE } from "./io/checkpoint.js";
-export { loadBase, BASE_ENCODINGS, type BaseName, type LoadBaseOptions, type BaseModel } from "./io/base-model.js";
+export { loadBase, type LoadBaseOptions, type BaseModel } from "./pretrain/base-model.js";
+export { BASE_ENCODINGS, BASE_RECIPE, ENCODING_RECIPE, baseRecipe, baseArchitecture, baseSchedule, phaseSpans, recipeCommand, readBaseRecipe, isBaseName, RECIPE_FILE, type BaseName, type BaseRecipe, type Phase, type MixWeights } from "./pretrain/recipes.js";
+export { trainBase, copyProbe, type TrainBaseOptions, type TrainedBase, type CurvePoint } from "./pretrain/base-checkpoint.js";
+export { makeBaseCheckpoint, writeBase, finalEval, readmeTables, writeReadme, type BaseRecord, type SetEval } from "./pretrain/base-report.js";
 export { parseSafetensors, serializeSafetensors, readSafetensorsFile, writeSafetensorsFile, writeFileAtomic, toFloat32, fromFloat32, type SafeTensor, type SafeDType, type SafetensorsFile } from "./io/safetensors.js";
 
 // Data: tokenizers, corpora, seeded batch sources
@@ -87,7 +90,7 @@ export { scoreExample, scoreLogits, scoreGreedy, matchAnswer, teacherForced, DEF
 export { perplexityVsLength, tokenLosses, windowsFor, PERPLEXITY_COLUMNS, type PerplexityOptions, type PerplexityMode, type PerplexityRow } from "./eval/index.js";
 export { accuracyBy, accuracyByLength, accuracyByDepth, accuracyByLengthDepth, accuracyGrid, kMax, kMaxOf, perplexityByLength, formatTable } from "./eval/index.js";
 export { parseJsonl, readJsonl, jsonlExamples, toJsonl, evalSets, writeEvalSets, EVALSET_VERSION, EVALSET_SPEC, type JsonlItem } from "./eval/index.js";
-export { retrievalMixSource, retrievalRows, cleanFillerText, retrievalMixDefaults, MIX_KINDS, type MixKind, type MixRow, type RetrievalMixOptions, type RetrievalMixSource } from "./eval/index.js";
+export { retrievalMixSource, retrievalRows, cleanFillerText, retrievalMixDefaults, MIX_KINDS, type MixKind, type MixRow, type RetrievalMixOptions, type RetrievalMixSource } from "./pretrain/retrieval-mix.js";
 
 // Memory and compute of a forward pass against ℓ
 export { forwardCost, quadraticFit, COST_COLUMNS, type ForwardCostOptions, type ForwardCostRow } from "./eval/cost.js";

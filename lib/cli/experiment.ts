@@ -16,6 +16,7 @@ import { contextExtension, DEFAULT_PLAN, type ExperimentOptions } from "../exten
 import { markdownTable, summaryTable, table4, writeReport } from "../extend/report.js";
 import { loadCheckpoint } from "../io/checkpoint.js";
 import type { DTransformer } from "../model/dtransformer.js";
+import { readBaseRecipe, RECIPE_FILE } from "../pretrain/recipes.js";
 import { setHost } from "../runtime/context.js";
 import { useBackend, type BackendName } from "../tensor/backend.js";
 import { CTXLAB_VERSION, TRAINER_STATE_FILE } from "../train/state.js";
@@ -104,20 +105,18 @@ export async function checkpointProvenance(dir: string): Promise<Record<string, 
   return { dir, snapshot: snap, sha256, ...trained };
 }
 
-export const RECIPE_FILE = "recipe.json";
+export { RECIPE_FILE };
 
 /**
- * How a base was pretrained: its recipe.json (scripts/make-checkpoints.mjs: steps, batch, length, lr,
- * warmup) or a training directory's trainer-state.json (tokens only); null when neither is there.
+ * How a base was pretrained: its recipe.json (the typed base recipe, lib/pretrain/recipes.ts: steps,
+ * batch, length, lr, warmup, decay) or a training directory's trainer-state.json (tokens only); null
+ * when neither is there.
  */
 export async function pretraining(dir: string): Promise<{ tokens: number; batchTokens?: number; lr?: number; warmup?: number; decaySteps?: number; minLr?: number } | null> {
-  if (await exists(join(dir, RECIPE_FILE))) {
-    const r = JSON.parse(await readFile(join(dir, RECIPE_FILE), "utf8")) as Record<string, unknown>;
-    const R = (typeof r.recipe === "object" && r.recipe !== null ? r.recipe : r) as Record<string, number>;
-    if ([R.steps, R.batch, R.length].every((v) => typeof v === "number" && v > 0)) {
-      return { tokens: R.steps! * R.batch! * R.length!, batchTokens: R.batch! * R.length!, ...(typeof R.lr === "number" ? { lr: R.lr } : {}), ...(typeof R.warmup === "number" ? { warmup: R.warmup } : {}),
-        ...(typeof R.decayFrom === "number" && R.decayFrom < R.steps! ? { decaySteps: R.steps! - R.decayFrom, ...(typeof R.minLr === "number" ? { minLr: R.minLr } : {}) } : {}) };
-    }
+  const R = await readBaseRecipe(dir);
+  if (R) {
+    return { tokens: R.steps * R.batch * R.length, batchTokens: R.batch * R.length, ...(typeof R.lr === "number" ? { lr: R.lr } : {}), ...(typeof R.warmup === "number" ? { warmup: R.warmup } : {}),
+      ...(typeof R.decayFrom === "number" && R.decayFrom < R.steps ? { decaySteps: R.steps - R.decayFrom, ...(typeof R.minLr === "number" ? { minLr: R.minLr } : {}) } : {}) };
   }
   const p = await checkpointProvenance(dir);
   return typeof p.tokens === "number" ? { tokens: p.tokens } : null;

@@ -16,7 +16,7 @@ import { finetuneRecipe, recipeFrom, recipeNames, type Recipe } from "../extend/
 import { runRecipe, type RecipeResult } from "../extend/run-recipe.js";
 import { loadCheckpoint } from "../io/checkpoint.js";
 import { writeFileAtomic } from "../io/safetensors.js";
-import { MIX_KINDS, type MixKind } from "../eval/retrieval-mix.js";
+import { MIX_KINDS, type MixKind } from "../pretrain/retrieval-mix.js";
 import { setHost } from "../runtime/context.js";
 import { useBackend, type BackendName } from "../tensor/backend.js";
 import { loadTrainingState, TRAINER_STATE_FILE } from "../train/state.js";

@@ -19,11 +19,10 @@ import { byteTokenizer } from "../data/tokenizer.js";
 import { DTransformer } from "../model/dtransformer.js";
 import { positionalFrom } from "../positional/registry.js";
 import { dTraining } from "../train/dtraining.js";
-import { CONFIG_FILE, loadCheckpoint } from "./checkpoint.js";
+import { CONFIG_FILE, loadCheckpoint } from "../io/checkpoint.js";
+import { BASE_ENCODINGS, type BaseName } from "./recipes.js";
 
-/** The base checkpoints by directory name and the positional encoding each uses. */
-export const BASE_ENCODINGS = { learned: "learned", rope: "rope", alibi: "alibi", nope: "none" } as const;
-export type BaseName = keyof typeof BASE_ENCODINGS;
+export { BASE_ENCODINGS, type BaseName };
 
 export interface LoadBaseOptions {
   /** the folder holding learned/, rope/, alibi/, nope/ (default "data/checkpoints") */

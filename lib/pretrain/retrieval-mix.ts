@@ -32,9 +32,9 @@ import { ConfigError } from "../errors.js";
 import type { Batch, BatchSource } from "../data/types.js";
 import { byteTokenizer } from "../data/tokenizer.js";
 import type { Rng } from "../tensor/random.js";
-import { drawDigits } from "./common.js";
-import { PASSKEY_FILLER, PASSKEY_FORMATS } from "./passkey.js";
-import { lines } from "./records.js";
+import { drawDigits } from "../eval/common.js";
+import { PASSKEY_FILLER, PASSKEY_FORMATS } from "../eval/passkey.js";
+import { lines } from "../eval/records.js";
 
 /** The kinds of rows in a retrieval mix. */
 export type MixKind = "text" | "passkey" | "lines" | "copy";
