@@ -38,7 +38,8 @@ export { learned, none, positionalFrom, registerPositional, positionalNames, pos
 
 export { rope, ropePI, ropeNTK, ropeDynamicNTK, yarn, llama3, RotaryEncoding, applyRotary, applyRotaryArray, ropeInverseFrequencies, ntkBase, dynamicNtkBase, yarnInverseFrequencies, yarnMscale, llama3InverseFrequencies, llama3Bands, type RopeOptions, type ScaledRopeOptions, type YarnOptions, type Llama3Options, type RotaryLayout, type RotarySettings } from "./positional/index.js";
 
-export { sinusoidal, sinusoidTable, SINUSOID_VARIANTS, bounded, boundedTable, boundedRadius, alibi, alibiSlopes, alibiBias, extendLearned, resampleRows, type SinusoidalOptions, type SinusoidVariant, type BoundedOptions, type AlibiOptions, type ExtendOptions, type ExtendMethod } from "./positional/index.js";
+export { sinusoidal, sinusoidTable, SINUSOID_VARIANTS, bounded, boundedTable, boundedRadius, alibi, alibiSlopes, alibiBias, type SinusoidalOptions, type SinusoidVariant, type BoundedOptions, type AlibiOptions, } from "./positional/index.js";
+export { extendLearned, resampleRows, type ExtendOptions, type ExtendMethod } from "./model/extend-learned.js";
 
 // Hooks and traces
 export { HOOK_POINTS, hookNames, hookInfo, type HookPointInfo } from "./hooks/names.js";

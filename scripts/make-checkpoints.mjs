@@ -48,7 +48,10 @@ export function parseArgs(argv) {
     else if (a === "--schedule") o.flags.schedule = val();
     else if (a === "--decayFrom") o.flags.decayFrom = argv[i + 1] === "null" ? (i++, null) : num("--decayFrom");
     else if (a.startsWith("--") && Object.hasOwn(RECIPE, a.slice(2)) && typeof RECIPE[a.slice(2)] === "number") o.flags[a.slice(2)] = num(a);
-    else throw new Error(`unknown argument ${a}; flags: --only ${Object.keys(ENCODINGS).join(",")} --out --work --eval-every --save-every --workers --resume --readme --phases '[{"from":0,"weights":{…}},…]' ${Object.keys(RECIPE).filter((k) => typeof RECIPE[k] === "number").map((k) => `--${k}`).join(" ")}`);
+    else {
+      const numeric = Object.keys(RECIPE).filter((k) => typeof RECIPE[k] === "number").map((k) => `--${k}`).join(" ");
+      throw new Error(`unknown argument ${a}; flags: --only ${Object.keys(ENCODINGS).join(",")} --out --work --eval-every --save-every --workers --resume --readme --phases '[{"from":0,"weights":{…}},…]' ${numeric}`);
+    }
   }
   for (const n of o.only) if (!Object.hasOwn(ENCODINGS, n)) throw new Error(`--only: unknown encoding "${n}"; known: ${Object.keys(ENCODINGS).join(", ")}`);
   o.recipes = Object.fromEntries(o.only.map((n) => [n, recipeFor(n, o.flags)]));
@@ -69,9 +72,11 @@ async function main() {
   for (const n of o.only) console.log(`${n}: recipe ${JSON.stringify(o.recipes[n])}`);
   await mkdir(o.out, { recursive: true });
   for (const name of o.only) {
-    const r = await makeBaseCheckpoint(name, o.recipes[name], { out: o.out, work: join(o.work, name), evalEvery: o.evalEvery, saveEvery: o.saveEvery, workers: o.workers, resume: o.resume, log: (line) => console.log(line) });
+    const opts = { out: o.out, work: join(o.work, name), evalEvery: o.evalEvery, saveEvery: o.saveEvery, workers: o.workers, resume: o.resume, log: (line) => console.log(line) };
+    const r = await makeBaseCheckpoint(name, o.recipes[name], opts);
     const s = r.eval;
-    console.log(`${name}: wrote ${join(o.out, name)} — ${r.steps} steps, ${r.tokens} tokens, loss ${r.final_loss.toFixed(3)}, val ${r.final_val_loss?.toFixed(3)}, ${r.train_time_s} s | passkey-compact.jsonl ℓ≤128 ${pct(s["passkey-compact.jsonl"].accuracy)}, sweep ${pct(s["passkey-compact sweep"].accuracy)}, lines ${pct(s["lines-compact.jsonl"].accuracy)}`);
+    const acc = `passkey-compact.jsonl ℓ≤128 ${pct(s["passkey-compact.jsonl"].accuracy)}, sweep ${pct(s["passkey-compact sweep"].accuracy)}, lines ${pct(s["lines-compact.jsonl"].accuracy)}`;
+    console.log(`${name}: wrote ${join(o.out, name)} — ${r.steps} steps, ${r.tokens} tokens, loss ${r.final_loss.toFixed(3)}, val ${r.final_val_loss?.toFixed(3)}, ${r.train_time_s} s | ${acc}`);
   }
   console.log(`live tensors ${tf.memory().numTensors}`);
 }

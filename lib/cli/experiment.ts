@@ -151,7 +151,11 @@ export async function experimentCommand(a: ExperimentArgs, out: Out, signal?: Ab
       const ft = (a.steps ?? (a.quick ? QUICK.steps! : 100)) * (a.batch ?? (a.quick ? QUICK.batch! : 4)) * (a.scale ?? 4) * bases.rope!.cfg.lMax;
       curriculumTokens = pre.tokens + ft; // the same budget as pretraining + one fine-tune
     }
-    if (pre) out.write(`rope base pretraining: ${pre.tokens.toLocaleString("en-US")} tokens${pre.lr ? `, lr ${pre.lr}, warm-up ${pre.warmup}, ${pre.batchTokens} tokens/step` : ""}${pre.decaySteps ? `, cosine decay to ${pre.minLr ?? "lr/10"} over the last ${pre.decaySteps} steps` : ""}; the curriculum uses the same optimiser settings\n`);
+    if (pre) {
+      const lr = pre.lr ? `, lr ${pre.lr}, warm-up ${pre.warmup}, ${pre.batchTokens} tokens/step` : "";
+      const decay = pre.decaySteps ? `, cosine decay to ${pre.minLr ?? "lr/10"} over the last ${pre.decaySteps} steps` : "";
+      out.write(`rope base pretraining: ${pre.tokens.toLocaleString("en-US")} tokens${lr}${decay}; the curriculum uses the same optimiser settings\n`);
+    }
     let pretrained: ExperimentOptions["pretrained"];
     if (a.curriculum) {
       const p = await checkpointProvenance(a.curriculum);

@@ -83,7 +83,10 @@ export function finetuneArgsFromFlags(flags: Record<string, string | boolean>): 
     if (typeof flags.mix !== "string") throw new ConfigError("--mix needs a value: kind=weight,… (text, passkey, lines, copy)");
     a.mix = parseMix(flags.mix);
   }
-  const nums: [string, keyof FinetuneArgs, boolean][] = [["length", "length", true], ["steps", "steps", true], ["batch", "batch", true], ["batch-tokens", "batchTokens", true], ["lr", "lr", false], ["warmup", "warmup", true], ["decay-from", "decayFrom", true], ["min-lr", "minLr", false], ["tokens", "tokens", true], ["seed", "seed", true], ["workers", "workers", true], ["checkpoint-every", "checkpointEvery", true]];
+  const nums: [string, keyof FinetuneArgs, boolean][] = [
+    ["length", "length", true], ["steps", "steps", true], ["batch", "batch", true], ["batch-tokens", "batchTokens", true], ["lr", "lr", false], ["warmup", "warmup", true],
+    ["decay-from", "decayFrom", true], ["min-lr", "minLr", false], ["tokens", "tokens", true], ["seed", "seed", true], ["workers", "workers", true], ["checkpoint-every", "checkpointEvery", true],
+  ];
   for (const [flag, key, integer] of nums) {
     const v = num(flags[flag], flag, integer);
     if (v !== undefined) a[key] = v;

@@ -30,7 +30,7 @@ import type { PositionRange } from "../positional/types.js";
 import { transpose2d } from "../tensor/fast-kernels.js";
 import { mm } from "../tensor/ops.js";
 import { splitRows } from "../tensor/split-rows.js";
-import { causalBias } from "../model/mask.js";
+import { causalBias } from "./mask-bias.js";
 import { DEFAULT_CHUNK } from "./layout-options.js";
 import { appendKV, planAttention, type AttendOptions, type MaskOption, type QkvWeights } from "./seams.js";
 

@@ -26,9 +26,8 @@
  * heap measured after a forward at ℓ = 1,024 / 16,384 / 65,536 (the heap also holds fragmentation).
  */
 import * as tf from "@tensorflow/tfjs";
-import type { DTransformerConfig } from "../config.js";
 import { InputError } from "../errors.js";
-import { paramShapes } from "../model/params.js";
+import { paramShapes, type DTransformerConfig } from "../config.js";
 import { blockRows } from "./attention-chunked.js";
 import { attentionPath, resolveLayout, unchunkedScoreBytes, type AttentionLayout } from "./layout-options.js";
 

@@ -19,7 +19,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ShapeError } from "../errors.js";
 import type { HookContext } from "../hooks/context.js";
 import type { PeContext, PositionalEncoding, PositionRange } from "../positional/types.js";
-import { biasFromMask, causalBias } from "../model/mask.js";
+import { biasFromMask, causalBias } from "./mask-bias.js";
 import type { AttentionLayout } from "./layout-options.js";
 
 /** One head's (or all heads', side by side) query/key/value parameters, row-major. */

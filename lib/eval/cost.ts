@@ -18,7 +18,6 @@ import type { DTransformer } from "../model/dtransformer.js";
 import type { AttentionMode } from "../engine/layout-options.js";
 import { forwardMemory } from "../engine/memory-estimate.js";
 import { currentSignal, startProgress } from "../runtime/context.js";
-import { leastSquares } from "../viz/linalg.js";
 
 export type { AttentionMode };
 
@@ -103,31 +102,4 @@ export async function forwardCost(model: DTransformer, o: ForwardCostOptions): P
   return aq.table(Object.fromEntries(COST_COLUMNS.map((c) => [c, rows.map((r) => r[c])])));
 }
 
-/**
- * y ≈ a + b·x + c·x² by least squares with a, b, c ≥ 0 (a time or a byte count has no negative
- * part; on noisy timings a free fit can turn the intercept negative): the best of the unconstrained
- * fits over the subsets of {1, x, x²} whose coefficients are all ≥ 0 — exact non-negative least
- * squares for three terms. Needs ≥ 3 distinct x. quadraticShare: c·x² over the fit at the largest x.
- */
-export function quadraticFit(xs: ArrayLike<number>, ys: ArrayLike<number>): { a: number; b: number; c: number; quadraticShare: number } {
-  if (xs.length !== ys.length) throw new ConfigError(`quadraticFit: ${xs.length} x values but ${ys.length} y values`);
-  if (new Set(Array.from(xs)).size < 3) throw new ConfigError("quadraticFit: needs at least 3 distinct x values");
-  const scale = Math.max(...Array.from(xs, Math.abs)) || 1; // conditioning: fit in x/scale
-  const cols = [(x: number) => 1, (x: number) => x / scale, (x: number) => (x / scale) ** 2];
-  let best: { coef: number[]; rss: number } | null = null;
-  for (let mask = 1; mask < 8; mask++) {
-    const use = [0, 1, 2].filter((k) => mask & (1 << k));
-    const A = Array.from(xs, (x) => use.map((k) => cols[k]!(x)));
-    const sol = leastSquares(A, ys);
-    if (Array.from(sol).some((v) => v < 0)) continue;
-    const coef = [0, 0, 0];
-    use.forEach((k, i) => (coef[k] = sol[i]!));
-    let rss = 0;
-    for (let i = 0; i < xs.length; i++) rss += (ys[i]! - cols.reduce((acc, f, k) => acc + coef[k]! * f(xs[i]!), 0)) ** 2;
-    if (!best || rss < best.rss - 1e-12 * Math.max(1, best.rss)) best = { coef, rss };
-  }
-  const [a, b, c] = best ? best.coef : [0, 0, 0];
-  const xMax = Math.max(...Array.from(xs));
-  const total = a! + (b! * xMax) / scale + (c! * xMax ** 2) / scale ** 2;
-  return { a: a!, b: b! / scale, c: c! / scale ** 2, quadraticShare: total !== 0 ? (c! * xMax ** 2) / scale ** 2 / total : NaN };
-}
+export { quadraticFit } from "../util/fit.js";

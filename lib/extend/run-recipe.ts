@@ -29,7 +29,7 @@ import { ConfigError } from "../errors.js";
 import { retrievalMixSource, type MixKind } from "../pretrain/retrieval-mix.js";
 import { DTransformer } from "../model/dtransformer.js";
 import { ParamStore } from "../model/params.js";
-import { extendLearned } from "../positional/extend.js";
+import { extendLearned } from "../model/extend-learned.js";
 import type { PositionalSpec } from "../positional/types.js";
 import { currentSignal } from "../runtime/context.js";
 import { dTraining, type TrainingStatus } from "../train/dtraining.js";

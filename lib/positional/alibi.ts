@@ -16,8 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { DTransformerConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
-import { registerPositional } from "./registry.js";
-import type { PeContext, PositionalEncoding, PositionalSpec, PositionRange } from "./types.js";
+import type { PeContext, PositionRange, PositionalEncoding, PositionalEntry, PositionalSpec } from "./types.js";
 
 export interface AlibiOptions {
   /** one slope per head (default: the reference get_slopes(H)) */
@@ -98,4 +97,5 @@ export function alibi(opts: AlibiOptions = {}): PositionalEncoding {
   return new Alibi(opts.slopes ? { slopes: [...opts.slopes] } : {});
 }
 
-registerPositional("alibi", (s) => alibi(Array.isArray(s.slopes) ? { slopes: s.slopes as number[] } : {}), "alibi");
+/** Its registry entry (lib/positional/registry.ts). */
+export const ALIBI_ENTRY: PositionalEntry = { name: "alibi", factory: (s) => alibi(Array.isArray(s.slopes) ? { slopes: s.slopes as number[] } : {}), help: "alibi" };

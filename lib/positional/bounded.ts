@@ -35,8 +35,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { DTransformerConfig } from "../config.js";
 import { ConfigError, InputError } from "../errors.js";
-import { registerPositional } from "./registry.js";
-import type { PeContext, PositionalEncoding, PositionalSpec, PositionRange } from "./types.js";
+import type { PeContext, PositionRange, PositionalEncoding, PositionalEntry, PositionalSpec } from "./types.js";
 
 export interface BoundedOptions {
   /** τ in u(t) = ln(1 + t/τ): positions up to ≈ τ are spaced almost evenly (≥ 1; default 1) */
@@ -142,4 +141,5 @@ function fromSpec(s: PositionalSpec): PositionalEncoding {
   return bounded(o);
 }
 
-registerPositional("bounded", fromSpec, "bounded[:<tau>[:<base>[:<scale>]]]");
+/** Its registry entry (lib/positional/registry.ts). */
+export const BOUNDED_ENTRY: PositionalEntry = { name: "bounded", factory: fromSpec, help: "bounded[:<tau>[:<base>[:<scale>]]]" };

@@ -19,7 +19,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { DTransformerConfig } from "../config.js";
 import { ConfigError, ShapeError } from "../errors.js";
-import { registerPositional } from "./registry.js";
 import {
   dynamicNtkBase,
   llama3InverseFrequencies,
@@ -37,7 +36,7 @@ import {
   type ScaledRopeOptions,
   type YarnOptions,
 } from "./rope-scaling.js";
-import type { EncodingTraits, PeContext, PositionalEncoding, PositionalSpec, PositionRange } from "./types.js";
+import type { EncodingTraits, PeContext, PositionalEncoding, PositionalEntry, PositionalSpec, PositionRange } from "./types.js";
 
 export * from "./rope-scaling.js";
 
@@ -277,6 +276,5 @@ export function llama3(opts: ScaledRopeOptions & Llama3Options = {}): RotaryEnco
   return new RotaryEncoding(resolveRotary("llama3", { ...opts }));
 }
 
-for (const kind of ROTARY_KINDS) {
-  registerPositional(kind, (spec) => new RotaryEncoding(rotaryFromSpec(spec)), ROTARY_FORMS[kind]);
-}
+/** Registry entries (lib/positional/registry.ts): RoPE and each scaling under its own name. */
+export const ROTARY_ENTRIES: PositionalEntry[] = ROTARY_KINDS.map((kind) => ({ name: kind, factory: (spec) => new RotaryEncoding(rotaryFromSpec(spec)), help: ROTARY_FORMS[kind] }));

@@ -17,8 +17,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { DTransformerConfig } from "../config.js";
 import { ConfigError, InputError } from "../errors.js";
-import { registerPositional } from "./registry.js";
-import type { PeContext, PositionalEncoding, PositionalSpec, PositionRange } from "./types.js";
+import type { PeContext, PositionRange, PositionalEncoding, PositionalEntry, PositionalSpec } from "./types.js";
 
 export type SinusoidVariant = "vaswani" | "phuong-hutter" | "tensor2tensor";
 export const SINUSOID_VARIANTS: readonly SinusoidVariant[] = ["vaswani", "phuong-hutter", "tensor2tensor"];
@@ -144,4 +143,5 @@ function fromSpec(s: PositionalSpec): PositionalEncoding {
   return sinusoidal({ ...(variant ? { variant } : {}), ...(rawBase !== undefined ? { base: rawBase } : {}) });
 }
 
-registerPositional("sinusoidal", fromSpec, "sinusoidal[:vaswani|phuong-hutter|tensor2tensor[:<base>]]");
+/** Its registry entry (lib/positional/registry.ts). */
+export const SINUSOIDAL_ENTRY: PositionalEntry = { name: "sinusoidal", factory: fromSpec, help: "sinusoidal[:vaswani|phuong-hutter|tensor2tensor[:<base>]]" };

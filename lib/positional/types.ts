@@ -25,6 +25,14 @@ export interface PeContext {
   param(name: string): tf.Tensor;
 }
 
+/** How the registry builds an encoding from its JSON spec: the name, the factory and the accepted forms. */
+export interface PositionalEntry {
+  name: string;
+  factory: (spec: PositionalSpec) => PositionalEncoding;
+  /** the accepted forms, e.g. "rope[:layout]" */
+  help: string;
+}
+
 /** JSON form stored in checkpoints and accepted by the registry. */
 export interface PositionalSpec {
   name: string;

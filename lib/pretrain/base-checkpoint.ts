@@ -149,9 +149,13 @@ export async function trainBase(name: BaseName, R: BaseRecipe, o: TrainBaseOptio
   const onStep = (row: TrainRow) => {
     if (row.step % evalEvery === 0 || row.step === R.steps) {
       const pk = quickAccuracy(model, dev.pk);
-      const rec: CurvePoint = { step: row.step, loss: +row.loss.toFixed(4), passkey_64: accuracy(pk.filter((r) => r.length === 64)), passkey_128: accuracy(pk.filter((r) => r.length === 128)), lines_128: accuracy(quickAccuracy(model, dev.ln)), copy_loss: +copyProbe(model).toFixed(4), wall_s: Math.round((performance.now() - t0) / 1000) };
+      const rec: CurvePoint = {
+        step: row.step, loss: +row.loss.toFixed(4), passkey_64: accuracy(pk.filter((r) => r.length === 64)), passkey_128: accuracy(pk.filter((r) => r.length === 128)),
+        lines_128: accuracy(quickAccuracy(model, dev.ln)), copy_loss: +copyProbe(model).toFixed(4), wall_s: Math.round((performance.now() - t0) / 1000),
+      };
       curve.push(rec);
-      o.log?.(`${name} step ${row.step}/${R.steps} loss ${row.loss.toFixed(3)} val ${row.val_loss?.toFixed(3) ?? "—"} | dev passkey ℓ64 ${pct(rec.passkey_64)} ℓ128 ${pct(rec.passkey_128)} lines ℓ128 ${pct(rec.lines_128)} copy ${rec.copy_loss.toFixed(2)} | ${Math.round(row.tokens_per_s)} tok/s, ${rec.wall_s} s`);
+      const dv = `dev passkey ℓ64 ${pct(rec.passkey_64)} ℓ128 ${pct(rec.passkey_128)} lines ℓ128 ${pct(rec.lines_128)} copy ${rec.copy_loss.toFixed(2)}`;
+      o.log?.(`${name} step ${row.step}/${R.steps} loss ${row.loss.toFixed(3)} val ${row.val_loss?.toFixed(3) ?? "—"} | ${dv} | ${Math.round(row.tokens_per_s)} tok/s, ${rec.wall_s} s`);
       writeFile(curvePath, rowsCsv(curve)).catch(() => {});
     } else if (row.step % 25 === 0) {
       o.log?.(`${name} step ${row.step}/${R.steps} loss ${row.loss.toFixed(3)} lr ${row.lr.toExponential(2)} ${Math.round(row.tokens_per_s)} tok/s`);
@@ -166,7 +170,8 @@ export async function trainBase(name: BaseName, R: BaseRecipe, o: TrainBaseOptio
     r = await dTraining(model, {
       source: ph.source, steps: ph.until, valSource, onStep, valEvery: evalEvery, valBatches: 8,
       schedule: baseSchedule(R), clip: R.clip,
-      checkpointDir: work, checkpointEvery: o.saveEvery ?? 100, workers: o.workers ?? 1, ...(from ? { resume: from } : { seed: R.seed, optimizer: { weightDecay: R.weightDecay } }),
+      checkpointDir: work, checkpointEvery: o.saveEvery ?? 100, workers: o.workers ?? 1,
+      ...(from ? { resume: from } : { seed: R.seed, optimizer: { weightDecay: R.weightDecay } }),
       run: { recipe: R, encoding: name, phase: i + 1 },
     });
     if (r.status !== "completed") throw new Error(`${name}: training ${r.status}: ${r.message}`);

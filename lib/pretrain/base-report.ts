@@ -120,7 +120,11 @@ export async function readmeTables(out: string): Promise<string> {
   const lines = ["| model | steps | tokens | train time | final loss (train / val) | passkey-compact.jsonl ℓ = 64 / 128 | sweep ℓ = 64 / 96 / 128 | lines-compact.jsonl ℓ = 64 / 128 | dev passkey ℓ = 128 ≥ 50 % / ≥ 95 % at step | command |", "|---|---|---|---|---|---|---|---|---|---|"];
   for (const r of recs) {
     const by = (set: string, l: number) => r.eval[set]?.byLength?.[l]?.accuracy;
-    lines.push(`| ${r.encoding} | ${r.steps} | ${r.tokens.toLocaleString("en-US")} | ${Math.round(r.train_time_s / 60)} min | ${r.final_loss.toFixed(3)} / ${r.final_val_loss?.toFixed(3) ?? "—"} | ${cellPct(by("passkey-compact.jsonl", 64))} / ${cellPct(by("passkey-compact.jsonl", 128))} | ${[64, 96, 128].map((l) => cellPct(by("passkey-compact sweep", l))).join(" / ")} | ${cellPct(by("lines-compact.jsonl", 64))} / ${cellPct(by("lines-compact.jsonl", 128))} | ${r.retrieval_appears.passkey_128_ge_50 ?? "—"} / ${r.retrieval_appears.passkey_128_ge_95 ?? "—"} | \`${r.command}\` |`);
+    const loss = `${r.final_loss.toFixed(3)} / ${r.final_val_loss?.toFixed(3) ?? "—"}`;
+    const evalset = (set: string) => `${cellPct(by(set, 64))} / ${cellPct(by(set, 128))}`;
+    const sweep = [64, 96, 128].map((l) => cellPct(by("passkey-compact sweep", l))).join(" / ");
+    const appears = `${r.retrieval_appears.passkey_128_ge_50 ?? "—"} / ${r.retrieval_appears.passkey_128_ge_95 ?? "—"}`;
+    lines.push(`| ${r.encoding} | ${r.steps} | ${r.tokens.toLocaleString("en-US")} | ${Math.round(r.train_time_s / 60)} min | ${loss} | ${evalset("passkey-compact.jsonl")} | ${sweep} | ${evalset("lines-compact.jsonl")} | ${appears} | \`${r.command}\` |`);
   }
   const depths = Array.from({ length: 11 }, (_, i) => i / 10);
   lines.push("", "Passkey (compact) accuracy by needle depth, generated sweep (seed \"final\", 10 examples per cell), ℓ = 64 / 128:", "", `| model | ${depths.join(" | ")} |`, `|---|${depths.map(() => "---").join("|")}|`);

@@ -10,7 +10,7 @@ import { makeConfig, presets } from "../../lib/config.js";
 import { ConfigError, InputError } from "../../lib/errors.js";
 import { DTransformer } from "../../lib/model/dtransformer.js";
 import { bounded, boundedTable } from "../../lib/positional/bounded.js";
-import { extendLearned } from "../../lib/positional/extend.js";
+import { extendLearned } from "../../lib/model/extend-learned.js";
 import { learned, W_P } from "../../lib/positional/learned.js";
 import { none } from "../../lib/positional/none.js";
 import { positionalFrom } from "../../lib/positional/registry.js";

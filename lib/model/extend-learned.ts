@@ -13,9 +13,9 @@
  */
 import { makeConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
-import { DTransformer } from "../model/dtransformer.js";
-import { newVariable, ParamStore } from "../model/params.js";
-import { W_P } from "./learned.js";
+import { DTransformer } from "./dtransformer.js";
+import { newVariable, ParamStore } from "./params.js";
+import { W_P } from "../positional/learned.js";
 
 export type ExtendMethod = "linear" | "nearest";
 
