@@ -7,7 +7,7 @@
  *
  *   const t = await forwardCost(model, { lengths: [128, 256, 512, 1024], attention: "per-head" });
  *   quadraticFit(t.array("length"), t.array("ms"))   // ms ≈ a + b·ℓ + c·ℓ²
- *   costVsLength(t)                                   // lib/viz/cost.ts
+ *   costVsLength(t)                                   // lib/viz/compare.ts
  *
  * Times are measurements of this machine (they vary run to run); the byte counts are deterministic.
  */

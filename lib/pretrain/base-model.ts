@@ -75,6 +75,6 @@ export async function loadBase(name: BaseName, o: LoadBaseOptions = {}): Promise
   const last = r.rows.at(-1)?.loss;
   return {
     model, fromCheckpoint: false, log: r.log,
-    note: `${dir} not found: trained a tiny ${model.positional.label} byte model here instead (${r.steps_done} steps at ℓ = ${length}${last !== undefined ? `, last loss ${last.toFixed(3)}` : ""}). It is a stand-in: expect far weaker text and retrieval than the real base checkpoint.`,
+    note: `${dir} not found: trained a tiny ${model.positional.label} byte model here instead (${r.stepsDone} steps at ℓ = ${length}${last !== undefined ? `, last loss ${last.toFixed(3)}` : ""}). It is a stand-in: expect far weaker text and retrieval than the real base checkpoint.`,
   };
 }
