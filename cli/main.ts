@@ -3,7 +3,7 @@
  * file per command beside it) and `kernel …` (kernel/main.ts, dispatched by bin/ctxlab.mjs). Flags
  * are `--name value` or `--name=value`; errors print one clear line and exit 2.
  */
-import { ConfigError } from "../errors.js";
+import { ConfigError } from "../lib/errors.js";
 import { evalArgsFromFlags, evalCommand } from "./eval.js";
 import { experimentArgs, experimentCommand } from "./experiment.js";
 import { finetuneArgsFromFlags, finetuneCommand } from "./finetune.js";

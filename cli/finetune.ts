@@ -11,15 +11,15 @@
  */
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { ConfigError } from "../errors.js";
-import { finetuneRecipe, recipeFrom, recipeNames, type Recipe } from "../extend/recipes.js";
-import { runRecipe, type RecipeResult } from "../extend/run-recipe.js";
-import { loadCheckpoint } from "../io/checkpoint.js";
-import { writeFileAtomic } from "../io/safetensors.js";
-import { MIX_KINDS, type MixKind } from "../pretrain/retrieval-mix.js";
-import { setHost } from "../runtime/context.js";
-import { useBackend, type BackendName } from "../tensor/backend.js";
-import { loadTrainingState, TRAINER_STATE_FILE } from "../train/state.js";
+import { ConfigError } from "../lib/errors.js";
+import { finetuneRecipe, recipeFrom, recipeNames, type Recipe } from "../lib/extend/recipes.js";
+import { runRecipe, type RecipeResult } from "../lib/extend/run-recipe.js";
+import { loadCheckpoint } from "../lib/io/checkpoint.js";
+import { writeFileAtomic } from "../lib/io/safetensors.js";
+import { MIX_KINDS, type MixKind } from "../lib/pretrain/retrieval-mix.js";
+import { setHost } from "../lib/runtime/context.js";
+import { useBackend, type BackendName } from "../lib/tensor/backend.js";
+import { loadTrainingState, TRAINER_STATE_FILE } from "../lib/train/state.js";
 import { terminalProgress, type Out } from "./progress.js";
 
 export const FINETUNE_CONFIG_FILE = "finetune-config.json";

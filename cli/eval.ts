@@ -7,13 +7,13 @@
  * per-example table as CSV (atomically). Ctrl-C stops at the next example and writes what ran.
  */
 import type * as aq from "arquero";
-import { ConfigError } from "../errors.js";
-import type { Tokenizer } from "../data/types.js";
-import { accuracyGrid, formatTable, kMax, perplexityByLength, runEval, type EvalTask, type PerplexityMode, type RunEvalOptions, type ScorerName } from "../eval/index.js";
-import { loadCheckpoint } from "../io/checkpoint.js";
-import { writeFileAtomic } from "../io/safetensors.js";
-import { setHost } from "../runtime/context.js";
-import { useBackend, type BackendName } from "../tensor/backend.js";
+import { ConfigError } from "../lib/errors.js";
+import type { Tokenizer } from "../lib/data/types.js";
+import { accuracyGrid, formatTable, kMax, perplexityByLength, runEval, type EvalTask, type PerplexityMode, type RunEvalOptions, type ScorerName } from "../lib/eval/index.js";
+import { loadCheckpoint } from "../lib/io/checkpoint.js";
+import { writeFileAtomic } from "../lib/io/safetensors.js";
+import { setHost } from "../lib/runtime/context.js";
+import { useBackend, type BackendName } from "../lib/tensor/backend.js";
 import { terminalProgress, type Out } from "./progress.js";
 import { checkpointTokenizer } from "./generate.js";
 

@@ -5,12 +5,12 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ConfigError } from "../errors.js";
-import { GPT2_VOCAB_SIZE, streamDecoder, tokenizerFrom } from "../data/tokenizer.js";
-import type { Tokenizer } from "../data/types.js";
-import { dInference, type GenerateResult } from "../infer/dinference.js";
-import { loadCheckpoint } from "../io/checkpoint.js";
-import { useBackend, type BackendName } from "../tensor/backend.js";
+import { ConfigError } from "../lib/errors.js";
+import { GPT2_VOCAB_SIZE, streamDecoder, tokenizerFrom } from "../lib/data/tokenizer.js";
+import type { Tokenizer } from "../lib/data/types.js";
+import { dInference, type GenerateResult } from "../lib/infer/dinference.js";
+import { loadCheckpoint } from "../lib/io/checkpoint.js";
+import { useBackend, type BackendName } from "../lib/tensor/backend.js";
 import type { Out } from "./progress.js";
 import { RUN_CONFIG_FILE } from "./train.js";
 
