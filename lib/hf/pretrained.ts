@@ -218,3 +218,17 @@ export async function saveHf(model: DTransformer, dir: string, o: { metadata?: R
   await writeSafetensorsFile(join(dir, "model.safetensors"), toNeoxTensors(model, perm), { format: "pt", ...o.metadata });
   await writeFileAtomic(join(dir, "config.json"), JSON.stringify(config, null, 2) + "\n");
 }
+
+/**
+ * The model behind a CLI/notebook argument: a ctxlab checkpoint or training directory
+ * (loadCheckpoint), a Hugging Face directory of another model_type, or a hub id (loadPretrained).
+ */
+export async function loadModel(pathOrId: string, o: LoadPretrainedOptions = {}): Promise<DTransformer> {
+  if (await isDir(pathOrId)) {
+    const cfg = await readFile(join(pathOrId, "config.json"), "utf8").then((t) => JSON.parse(t) as Record<string, unknown>, () => undefined);
+    if (cfg && cfg.model_type !== undefined && cfg.model_type !== "gpt2") return loadPretrained(pathOrId, o);
+    return loadCheckpoint(pathOrId, o.positional ? { positional: o.positional } : {});
+  }
+  if (isHubId(pathOrId) && !/^\.{0,2}\//.test(pathOrId)) return loadPretrained(pathOrId, o);
+  return loadCheckpoint(pathOrId, o.positional ? { positional: o.positional } : {}); // its error names the missing directory
+}

@@ -15,7 +15,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { hubCacheDir, hubDownload, HubError, repoFolderName, type HubProgress } from "../../lib/hf/hub.js";
-import { loadPretrained, pretrainedSource } from "../../lib/hf/pretrained.js";
+import { loadModel, loadPretrained, pretrainedSource } from "../../lib/hf/pretrained.js";
+import { cli } from "../../lib/cli/main.js";
 import { testBackend } from "../helpers/setup.js";
 
 const FIX = fileURLToPath(new URL("../../../test/fixtures/hf/gpt2", import.meta.url));
@@ -218,5 +219,24 @@ describe("hub faults", () => {
     assert.equal(log.length, 0);
     await assert.rejects(hubDownload("tiny/gpt2", opts(cache, { revision: "nope" })), (e: Error) => e instanceof HubError && /not found \(HTTP 404\)/.test(e.message) && /"nope"/.test(e.message));
     await assert.rejects(hubDownload("../etc", opts(cache)), /not a valid repo id/);
+  });
+});
+
+describe("CLI", () => {
+  it("ctxlab download <id> --revision main: progress lines, the snapshot directory; loadModel takes the id, the snapshot and a ctxlab checkpoint", async () => {
+    const cache = freshCache();
+    let text = "";
+    const out = { write: (x: string) => void (text += x), isTTY: false };
+    const code = await cli(["download", "tiny/gpt2", "--revision", "main", "--cache-dir", cache, "--endpoint", endpoint], out as never, out as never);
+    assert.equal(code, 0, text);
+    const dir = join(cache, "models--tiny--gpt2", "snapshots", COMMIT);
+    assert.match(text, /download tiny\/gpt2: \d+\/\d+/);
+    assert.ok(text.includes(`tiny/gpt2 @ ${COMMIT}: 4 files in ${dir}`), text);
+    const a = await loadModel(dir);
+    assert.equal(a.cfg.nVocab, 61);
+    a.dispose();
+    text = "";
+    assert.equal(await cli(["download", "tiny/gpt2", "--bogus", "1"], out as never, out as never), 2);
+    assert.match(text, /unknown flag --bogus/);
   });
 });
