@@ -152,7 +152,7 @@ export async function resolveCommit(id: string, o: HubOptions = {}): Promise<{ c
     if (COMMIT.test(r.revision)) return { commit: r.revision };
     const ref = join(repo, "refs", r.revision);
     const commit = await readFile(ref, "utf8").then((s) => s.trim(), () => undefined);
-    if (!commit) throw new HubError(`${id}: HF_HUB_OFFLINE is set and revision "${r.revision}" is not in the cache (${ref} is missing); download it once online (ctxlab download ${id}) or pass a commit hash`);
+    if (!commit) throw new HubError(`${id}: offline (HF_HUB_OFFLINE=1 or { offline: true }) and revision "${r.revision}" is not in the cache (${ref} is missing); download it once online (ctxlab download ${id}) or pass a commit hash`);
     return { commit };
   }
   const url = `${r.endpoint}/api/models/${id}/revision/${encodeURIComponent(r.revision)}`;
@@ -326,9 +326,9 @@ export async function hubDownload(id: string, o: HubOptions & { files?: string[]
   }
   if (r.offline) {
     const files = wanted ?? (await listSnapshot(dir));
-    if (!files.length) throw new HubError(`${id}: HF_HUB_OFFLINE is set and ${dir} holds no files; download it once online`);
+    if (!files.length) throw new HubError(`${id}: offline (HF_HUB_OFFLINE=1 or { offline: true }) and ${dir} holds no files; download it once online`);
     for (const f of files) {
-      if (!(await exists(join(dir, f)))) throw new HubError(`${id}: HF_HUB_OFFLINE is set and "${f}" of revision ${r.revision} (commit ${commit}) is not in the cache (${join(dir, f)}); download it once online (ctxlab download ${id})`);
+      if (!(await exists(join(dir, f)))) throw new HubError(`${id}: offline (HF_HUB_OFFLINE=1 or { offline: true }) and "${f}" of revision ${r.revision} (commit ${commit}) is not in the cache (${join(dir, f)}); download it once online (ctxlab download ${id})`);
     }
     return { dir, commit, files, downloaded: 0 };
   }

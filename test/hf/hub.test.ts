@@ -214,7 +214,7 @@ describe("hub faults", () => {
   it("offline mode: cache only, a clear error when the model is missing; bad ids and revisions named", async () => {
     const cache = freshCache();
     log.length = 0;
-    await assert.rejects(hubDownload("tiny/gpt2", opts(cache, { offline: true })), (e: Error) => e instanceof HubError && /HF_HUB_OFFLINE is set and revision "main" is not in the cache/.test(e.message));
+    await assert.rejects(hubDownload("tiny/gpt2", opts(cache, { offline: true })), (e: Error) => e instanceof HubError && /offline \(HF_HUB_OFFLINE=1 or \{ offline: true \}\) and revision "main" is not in the cache/.test(e.message));
     await assert.rejects(loadPretrained("tiny/gpt2", opts(cache, { env: { HF_HUB_OFFLINE: "1" } })), /HF_HUB_OFFLINE/);
     assert.equal(log.length, 0);
     await assert.rejects(hubDownload("tiny/gpt2", opts(cache, { revision: "nope" })), (e: Error) => e instanceof HubError && /not found \(HTTP 404\)/.test(e.message) && /"nope"/.test(e.message));
