@@ -257,6 +257,7 @@ async function fetchBlob(id: string, file: string, meta: FileMeta, blob: string,
         finishHash(h2.digest("hex"), meta, id, file);
       } else {
         finishHash(hasher.digest("hex"), meta, id, file);
+        if (meta.size === 0) await (await open(part, "w")).close(); // an empty file has nothing to fetch
       }
       await rename(part, blob); // atomic: the blob appears whole or not at all
       t.allDone = base + meta.size;
@@ -301,7 +302,7 @@ export interface DownloadResult {
   commit: string;
   /** paths inside dir */
   files: string[];
-  /** bytes fetched from the network in this call */
+  /** sizes of the files that were not yet in the cache (a resumed file counts whole) */
   downloaded: number;
 }
 

@@ -36,6 +36,7 @@ const repos: Record<string, Repo> = {
   "tiny/gpt2": { files: fixtureFiles },
   "tiny/gated": { files: fixtureFiles, gated: "hf_secret" },
   "tiny/corrupt": { files: fixtureFiles, corrupt: "model-00001-of-00002.safetensors" },
+  "tiny/empty": { files: new Map([["empty.txt", Buffer.alloc(0)], ["sub/dir/x.json", Buffer.from("{}")]]) },
 };
 
 const log: { method: string; url: string; range?: string; auth?: string }[] = [];
@@ -165,6 +166,17 @@ describe("hub cache layout (huggingface_hub's)", () => {
     assert.equal(hubCacheDir({ HF_HOME: "/h" }), join("/h", "hub"));
     assert.equal(hubCacheDir({ HF_HOME: "/h", HF_HUB_CACHE: "/c" }), "/c");
     m.dispose();
+  });
+});
+
+describe("hub edge cases", () => {
+  it("an empty file and a file in a subfolder (deeper relative link)", async () => {
+    const cache = freshCache();
+    const r = await hubDownload("tiny/empty", opts(cache, { files: ["empty.txt", "sub/dir/x.json"] }));
+    assert.equal(readFileSync(join(r.dir, "empty.txt")).length, 0);
+    assert.equal(readlinkSync(join(r.dir, "sub/dir/x.json")), `../../../../blobs/${gitSha1(Buffer.from("{}"))}`);
+    assert.equal(readFileSync(join(r.dir, "sub/dir/x.json"), "utf8"), "{}");
+    await assert.rejects(hubDownload("tiny/empty", opts(cache, { files: ["../x"] })), /must be a relative path inside the repo/);
   });
 });
 
