@@ -144,7 +144,7 @@ describe("hub cache layout (huggingface_hub's)", () => {
     assert.ok(log.some((l) => l.url.startsWith("/cdn/")), "LFS files came through the redirect");
     // a second call fetches nothing but the revision; offline mode needs no server at all
     log.length = 0;
-    const again = await hubDownload("tiny/gpt2", opts(cache));
+    const again = await hubDownload("tiny/gpt2", { cacheDir: cache, env: { HF_ENDPOINT: endpoint }, onProgress: () => {} }); // the server from HF_ENDPOINT
     assert.equal(again.downloaded, 0);
     assert.deepEqual(log.map((l) => l.url), ["/api/models/tiny/gpt2/revision/main"]);
     log.length = 0;
