@@ -49,7 +49,13 @@ export { ALGORITHM_10, algorithm10Table, traceDiff, valueStats, type PseudoLine,
 // Checkpoints (Hugging Face GPT-2 layout) and safetensors
 export { loadCheckpoint, saveCheckpoint, configFromGpt2Json, gpt2JsonFromConfig, toGpt2Tensors, fromGpt2Tensors, CONFIG_FILE, WEIGHTS_FILE } from "./io/checkpoint.js";
 export { loadBase, BASE_ENCODINGS, type BaseName, type LoadBaseOptions, type BaseModel } from "./io/base-model.js";
-export { parseSafetensors, serializeSafetensors, readSafetensorsFile, writeSafetensorsFile, writeFileAtomic, toFloat32, fromFloat32, type SafeTensor, type SafeDType, type SafetensorsFile } from "./io/safetensors.js";
+export { parseSafetensors, serializeSafetensors, readSafetensorsFile, readSafetensorsDir, writeSafetensorsFile, writeFileAtomic, toFloat32, fromFloat32, type SafeTensor, type SafeDType, type SafetensorsFile } from "./io/safetensors.js";
+
+// Pretrained models (Hugging Face): config.json → architecture spec, the Hub and its cache, tokenizers, export
+export { parseHfConfig, parseRopeScaling, positionalFromHf, missingOptions, assertBuildable, hfYarnMscale, HF_MODEL_TYPES, HF_ROPE_TYPES, type HfArchSpec, type HfRopeScaling, type HfPositional, type HfModelType } from "./hf/config.js";
+export { hubDownload, resolveCommit, hubCacheDir, repoFolderName, isHubId, defaultModelFiles, HubError, type HubOptions, type HubProgress, type DownloadResult } from "./hf/hub.js";
+export { loadPretrained, loadModel, saveHf, pretrainedSource, resolveModelDir, configFromNeoxSpec, neoxJsonFromConfig, hfRopeFromEncoding, type PretrainedSource, type LoadPretrainedOptions } from "./hf/pretrained.js";
+export { loadTokenizer, hfTokenizer, type HfTextTokenizer } from "./hf/tokenizer.js";
 
 // Data: tokenizers, corpora, seeded batch sources
 export type { Tokenizer, Batch, BatchSource } from "./data/types.js";

@@ -10,7 +10,7 @@ import type * as aq from "arquero";
 import { ConfigError } from "../errors.js";
 import type { Tokenizer } from "../data/types.js";
 import { accuracyGrid, formatTable, kMax, perplexityByLength, runEval, type EvalTask, type PerplexityMode, type RunEvalOptions, type ScorerName } from "../eval/index.js";
-import { loadCheckpoint } from "../io/checkpoint.js";
+import { loadModel } from "../hf/pretrained.js";
 import { writeFileAtomic } from "../io/safetensors.js";
 import { setHost } from "../runtime/context.js";
 import { useBackend, type BackendName } from "../tensor/backend.js";
@@ -87,7 +87,7 @@ export async function evalCommand(a: EvalArgs, out: Out, signal?: AbortSignal): 
   if (!a.task) throw new ConfigError("ctxlab eval: give --task passkey|lines|kv|perplexity|jsonl:<file>");
   const info = await useBackend(a.backend ?? "auto");
   out.write(`${info.summary}\n`);
-  const model = await loadCheckpoint(a.checkpoint);
+  const model = await loadModel(a.checkpoint); // ctxlab checkpoint, HF directory or hub id
   const prev = setHost({ progress: (label, total) => terminalProgress(out, label, total) });
   try {
     const tok = await evalTokenizer(a.checkpoint, model.cfg.nVocab, a.tokenizer);

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { ConfigError } from "../errors.js";
 import { finetuneRecipe, recipeFrom, recipeNames, type Recipe } from "../extend/recipes.js";
 import { runRecipe, type RecipeResult } from "../extend/run-recipe.js";
-import { loadCheckpoint } from "../io/checkpoint.js";
+import { loadModel } from "../hf/pretrained.js";
 import { writeFileAtomic } from "../io/safetensors.js";
 import { MIX_KINDS, type MixKind } from "../eval/retrieval-mix.js";
 import { setHost } from "../runtime/context.js";
@@ -131,7 +131,7 @@ export async function finetuneCommand(args: FinetuneArgs, out: Out, signal?: Abo
   out.write(`${info.summary}\n`);
   const prev = setHost({ progress: (label, total) => terminalProgress(out, label, total) });
   const state = resumeDir ? await loadTrainingState(resumeDir) : undefined;
-  const base = state ? state.model : await loadCheckpoint(cfg.from);
+  const base = state ? state.model : await loadModel(cfg.from); // ctxlab checkpoint, HF directory or hub id
   try {
     if (!resumeDir) {
       await mkdir(cfg.out, { recursive: true });

@@ -3,6 +3,7 @@
  * bin/ctxlab.mjs). Flags are `--name value` or `--name=value`; errors print one clear line and exit 2.
  */
 import { ConfigError } from "../errors.js";
+import { downloadCommand } from "./download.js";
 import { evalArgsFromFlags, evalCommand } from "./eval.js";
 import { experimentArgs, experimentCommand } from "./experiment.js";
 import { finetuneArgsFromFlags, finetuneCommand } from "./finetune.js";
@@ -17,6 +18,7 @@ export const USAGE = `usage:
   ctxlab finetune --resume <dir> [--steps N]        continue an interrupted fine-tune exactly
   ctxlab experiment context-extension [--quick] [--out report] [--bases rope=dir,learned=dir,alibi=dir,nope=dir] [--steps 100] [--batch 4] [--n 5] [--windows 8] [--scale 4] [--curriculum-tokens N|base | --curriculum <ckpt>] [--recipes pi-ft,ft,…] [--workers 1] [--seed 0] [--self-contained]
   ctxlab eval --checkpoint <dir> --task passkey|lines|kv|perplexity|jsonl:<file> [--lengths 64,128,256] [--depths 0,0.5,1] [--n 5] [--seed 0] [--out results.csv] [--variant standard|compact] [--header] [--scorer logit|greedy] [--windows N] [--mode sequential|random|sliding] [--stride S] [--tokenizer byte|gpt2] [--label name]
+  ctxlab download <hub id> [--revision main] [--cache-dir dir] [--files a,b]   into the Hugging Face cache; --checkpoint/--from accept hub ids and HF directories
   ctxlab kernel install [--user | --sys-prefix | --prefix P] | uninstall | start <connection_file>`;
 
 /** Parse `--a b --c=d --flag` into a map; positional words are returned apart. */
@@ -84,6 +86,11 @@ export async function cli(argv: readonly string[], out = process.stdout, err = p
       const { flags, words } = parseFlags(rest, ["quick", "self-contained"]);
       const r = await experimentCommand(experimentArgs(words, flags), out, ac.signal);
       return r.status === "completed" ? 0 : 130;
+    }
+    if (cmd === "download") {
+      const { flags, words } = parseFlags(rest);
+      await downloadCommand(words[0], flags, out, ac.signal);
+      return 0;
     }
     if (cmd === "eval") {
       const { flags } = parseFlags(rest, ["header"]);
