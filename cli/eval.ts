@@ -10,7 +10,7 @@ import type * as aq from "arquero";
 import { ConfigError } from "../lib/errors.js";
 import type { Tokenizer } from "../lib/data/types.js";
 import { accuracyGrid, formatTable, kMax, perplexityByLength, runEval, type EvalTask, type PerplexityMode, type RunEvalOptions, type ScorerName } from "../lib/eval/index.js";
-import { loadCheckpoint } from "../lib/io/checkpoint.js";
+import { loadModel } from "../lib/hf/pretrained.js";
 import { writeFileAtomic } from "../lib/io/safetensors.js";
 import { setHost } from "../lib/runtime/context.js";
 import { useBackend, type BackendName } from "../lib/tensor/backend.js";
@@ -57,7 +57,7 @@ function int(v: string | boolean | undefined, name: string): number | undefined 
   return n;
 }
 
-/** EvalArgs from parsed flags (lib/cli/main.ts parseFlags with ["header"] as booleans); unknown flags are errors. */
+/** EvalArgs from parsed flags (cli/main.ts parseFlags with ["header"] as booleans); unknown flags are errors. */
 export function evalArgsFromFlags(flags: Record<string, string | boolean>): EvalArgs {
   for (const k of Object.keys(flags)) if (!(EVAL_FLAGS as readonly string[]).includes(k)) throw new ConfigError(`ctxlab eval: unknown flag --${k}; known: ${EVAL_FLAGS.map((n) => `--${n}`).join(", ")}`);
   const s = (k: string) => (typeof flags[k] === "string" ? (flags[k] as string) : undefined);
@@ -87,7 +87,7 @@ export async function evalCommand(a: EvalArgs, out: Out, signal?: AbortSignal): 
   if (!a.task) throw new ConfigError("ctxlab eval: give --task passkey|lines|kv|perplexity|jsonl:<file>");
   const info = await useBackend(a.backend ?? "auto");
   out.write(`${info.summary}\n`);
-  const model = await loadCheckpoint(a.checkpoint);
+  const model = await loadModel(a.checkpoint); // ctxlab checkpoint, HF directory or hub id
   const prev = setHost({ progress: (label, total) => terminalProgress(out, label, total) });
   try {
     const tok = await evalTokenizer(a.checkpoint, model.cfg.nVocab, a.tokenizer);

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { ConfigError } from "../lib/errors.js";
 import { finetuneRecipe, recipeFrom, recipeNames, type Recipe } from "../lib/extend/recipes.js";
 import { runRecipe, type RecipeResult } from "../lib/extend/run-recipe.js";
-import { loadCheckpoint } from "../lib/io/checkpoint.js";
+import { loadModel } from "../lib/hf/pretrained.js";
 import { writeFileAtomic } from "../lib/io/safetensors.js";
 import { MIX_KINDS, type MixKind } from "../lib/pretrain/retrieval-mix.js";
 import { setHost } from "../lib/runtime/context.js";
@@ -74,7 +74,7 @@ function num(v: string | boolean | undefined, name: string, integer: boolean): n
   return n;
 }
 
-/** FinetuneArgs from parsed flags (lib/cli/main.ts parseFlags); unknown flags are errors. */
+/** FinetuneArgs from parsed flags (cli/main.ts parseFlags); unknown flags are errors. */
 export function finetuneArgsFromFlags(flags: Record<string, string | boolean>): FinetuneArgs {
   for (const k of Object.keys(flags)) if (!(FINETUNE_FLAGS as readonly string[]).includes(k)) throw new ConfigError(`ctxlab finetune: unknown flag --${k}; known: ${FINETUNE_FLAGS.map((n) => `--${n}`).join(", ")}`);
   const a: Record<string, unknown> = {};
@@ -134,7 +134,7 @@ export async function finetuneCommand(args: FinetuneArgs, out: Out, signal?: Abo
   out.write(`${info.summary}\n`);
   const prev = setHost({ progress: (label, total) => terminalProgress(out, label, total) });
   const state = resumeDir ? await loadTrainingState(resumeDir) : undefined;
-  const base = state ? state.model : await loadCheckpoint(cfg.from);
+  const base = state ? state.model : await loadModel(cfg.from); // ctxlab checkpoint, HF directory or hub id
   try {
     if (!resumeDir) {
       await mkdir(cfg.out, { recursive: true });

@@ -3,13 +3,15 @@
  * [--top-p p] [--seed s] [--tokenizer byte|gpt2] [--no-cache]`: Algorithm 14 from the command line,
  * streaming tokens as they are sampled.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
+import { isHubId } from "../lib/hf/hub.js";
+import { loadTokenizer } from "../lib/hf/tokenizer.js";
 import { join } from "node:path";
 import { ConfigError } from "../lib/errors.js";
 import { GPT2_VOCAB_SIZE, streamDecoder, tokenizerFrom } from "../lib/data/tokenizer.js";
 import type { Tokenizer } from "../lib/data/types.js";
 import { dInference, type GenerateResult } from "../lib/infer/dinference.js";
-import { loadCheckpoint } from "../lib/io/checkpoint.js";
+import { loadModel } from "../lib/hf/pretrained.js";
 import { useBackend, type BackendName } from "../lib/tensor/backend.js";
 import type { Out } from "./progress.js";
 import { RUN_CONFIG_FILE } from "./train.js";
@@ -30,6 +32,9 @@ export interface GenerateArgs {
 /** The tokenizer of a checkpoint: --tokenizer, else the run config next to it, else by N_V (256/259 bytes, 50257 GPT-2). */
 export async function checkpointTokenizer(dir: string, nVocab: number, explicit?: string, cmd = "generate"): Promise<Tokenizer> {
   if (explicit) return tokenizerFrom(explicit);
+  // a Hugging Face directory with tokenizer.json, or a hub id: the model's own tokenizer
+  const local = await stat(dir).then((s) => s.isDirectory(), () => false);
+  if ((local && (await stat(join(dir, "tokenizer.json")).then(() => true, () => false))) || (!local && isHubId(dir))) return loadTokenizer(dir);
   try {
     const j = JSON.parse(await readFile(join(dir, RUN_CONFIG_FILE), "utf8")) as { tokenizer?: string };
     if (j.tokenizer) return tokenizerFrom(j.tokenizer);
@@ -45,7 +50,7 @@ export async function generateCommand(a: GenerateArgs, out: Out, signal?: AbortS
   if (!a.checkpoint) throw new ConfigError("ctxlab generate: give --checkpoint <dir>");
   if (typeof a.prompt !== "string" || a.prompt.length === 0) throw new ConfigError("ctxlab generate: give a non-empty --prompt <text>");
   await useBackend(a.backend ?? "auto");
-  const model = await loadCheckpoint(a.checkpoint);
+  const model = await loadModel(a.checkpoint); // ctxlab checkpoint, HF directory or hub id
   const tok = await checkpointTokenizer(a.checkpoint, model.cfg.nVocab, a.tokenizer);
   const prompt = tok.encode(a.prompt);
   out.write(a.prompt);

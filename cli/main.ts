@@ -4,6 +4,7 @@
  * are `--name value` or `--name=value`; errors print one clear line and exit 2.
  */
 import { ConfigError } from "../lib/errors.js";
+import { downloadCommand } from "./download.js";
 import { evalArgsFromFlags, evalCommand } from "./eval.js";
 import { experimentArgs, experimentCommand } from "./experiment.js";
 import { finetuneArgsFromFlags, finetuneCommand } from "./finetune.js";
@@ -23,6 +24,7 @@ export const USAGE = `usage:
   ctxlab eval --checkpoint <dir> --task passkey|lines|kv|perplexity|jsonl:<file> [--lengths 64,128,256] [--depths 0,0.5,1] [--n 5] [--seed 0]
       [--out results.csv] [--variant standard|compact] [--header] [--scorer logit|greedy] [--windows N] [--mode sequential|random|sliding] [--stride S]
       [--tokenizer byte|gpt2] [--label name]
+  ctxlab download <hub id> [--revision main] [--cache-dir dir] [--files a,b]   into the Hugging Face cache; --checkpoint/--from accept hub ids and HF directories
   ctxlab kernel install [--user | --sys-prefix | --prefix P] | uninstall | start <connection_file>`;
 
 /** Parse `--a b --c=d --flag` into a map; positional words are returned apart. */
@@ -96,6 +98,11 @@ export async function cli(argv: readonly string[], out = process.stdout, err = p
       const { flags, words } = parseFlags(rest, ["quick", "self-contained"]);
       const r = await experimentCommand(experimentArgs(words, flags), out, ac.signal);
       return r.status === "completed" ? 0 : 130;
+    }
+    if (cmd === "download") {
+      const { flags, words } = parseFlags(rest);
+      await downloadCommand(words[0], flags, out, ac.signal);
+      return 0;
     }
     if (cmd === "eval") {
       const { flags } = parseFlags(rest, ["header"]);

@@ -53,7 +53,13 @@ export { loadBase, type LoadBaseOptions, type BaseModel } from "./pretrain/base-
 export { BASE_ENCODINGS, BASE_RECIPE, ENCODING_RECIPE, baseRecipe, baseArchitecture, baseSchedule, phaseSpans, recipeCommand, readBaseRecipe, isBaseName, RECIPE_FILE, type BaseName, type BaseRecipe, type Phase, type MixWeights } from "./pretrain/recipes.js";
 export { trainBase, copyProbe, type TrainBaseOptions, type TrainedBase, type CurvePoint } from "./pretrain/base-checkpoint.js";
 export { makeBaseCheckpoint, writeBase, finalEval, readmeTables, writeReadme, type BaseRecord, type SetEval } from "./pretrain/base-report.js";
-export { parseSafetensors, serializeSafetensors, readSafetensorsFile, writeSafetensorsFile, writeFileAtomic, toFloat32, fromFloat32, type SafeTensor, type SafeDType, type SafetensorsFile } from "./io/safetensors.js";
+export { parseSafetensors, serializeSafetensors, readSafetensorsFile, readSafetensorsDir, writeSafetensorsFile, writeFileAtomic, toFloat32, fromFloat32, type SafeTensor, type SafeDType, type SafetensorsFile } from "./io/safetensors.js";
+
+// Pretrained models (Hugging Face): config.json → architecture spec, the Hub and its cache, tokenizers, export
+export { parseHfConfig, parseRopeScaling, positionalFromHf, missingOptions, assertBuildable, hfYarnMscale, HF_MODEL_TYPES, HF_ROPE_TYPES, type HfArchSpec, type HfRopeScaling, type HfPositional, type HfModelType } from "./hf/config.js";
+export { hubDownload, resolveCommit, hubCacheDir, repoFolderName, isHubId, defaultModelFiles, HubError, type HubOptions, type HubProgress, type DownloadResult } from "./hf/hub.js";
+export { loadPretrained, loadModel, saveHf, pretrainedSource, resolveModelDir, configFromNeoxSpec, neoxJsonFromConfig, hfRopeFromEncoding, type PretrainedSource, type LoadPretrainedOptions } from "./hf/pretrained.js";
+export { loadTokenizer, hfTokenizer, type HfTextTokenizer } from "./hf/tokenizer.js";
 
 // Data: tokenizers, corpora, seeded batch sources
 export type { Tokenizer, Batch, BatchSource } from "./data/types.js";

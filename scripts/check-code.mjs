@@ -23,7 +23,7 @@ import ts from "typescript";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard"], { cwd: root, encoding: "utf8" }).split("\n").filter((f) => f && existsSync(join(root, f)));
 const code = files.filter((f) => /\.(ts|mjs|js)$/.test(f) && !f.startsWith("node_modules/") && !f.startsWith("dist/") && !f.endsWith(".d.ts"));
-const text = files.filter((f) => /\.(ts|mjs|js|md|json|py|sh|j2)$/.test(f) && !f.startsWith("data/") && !f.startsWith("docs/experiments/") && f !== "package-lock.json");
+const text = files.filter((f) => /\.(ts|mjs|js|md|json|py|sh|j2)$/.test(f) && !/^(data|docs\/experiments|test\/fixtures)\//.test(f) && f !== "package-lock.json");
 
 /** Budgets. Tests and fault drivers list many cases in one file, hence their larger file budget. */
 export const BUDGET = { fileLines: 400, testFileLines: 700, functionLines: 80, lineWidth: 300 };
@@ -32,6 +32,8 @@ export const BUDGET = { fileLines: 400, testFileLines: 700, functionLines: 80, l
 export const ALLOW = {
   "lib/index.ts": { lineWidth: "the public export list: one line per module by design" },
   "lib/io/checkpoint.ts": { fileLines: "the whole GPT-2 ↔ ctxlab parameter mapping in one place, read and write side by side" },
+  "lib/io/safetensors.ts": { fileLines: "the safetensors format (header checks, dtypes, shards) read and written in one file" },
+  "lib/hf/config.ts": { functionLines: "parseHfConfig checks config.json key by key, in the order of the format; split it when the architecture options land" },
   "lib/extend/report.ts": { lineWidth: "HTML template lines of the report" },
   "lib/viz/compare.ts": { lineWidth: "one Plotly hovertemplate string" },
   "bench/run.mjs": { lineWidth: "table rows of the benchmark report", functionLines: "the benchmark driver reads top to bottom as the report it writes" },
@@ -51,7 +53,7 @@ export const LAYERS = [
   ["hooks", "runtime"],
   ["engine"],
   ["model"],
-  ["data", "io", "train", "infer"],
+  ["data", "io", "hf", "train", "infer"],
   ["eval", "viz"],
   ["pretrain"],
   ["extend"],

@@ -33,7 +33,7 @@ import { CheckpointError } from "../errors.js";
 import { DTransformer } from "../model/dtransformer.js";
 import { ParamStore, paramShapes } from "../model/params.js";
 import { positionalFrom, type PositionalEncoding, type PositionalSpec } from "../positional/index.js";
-import { readSafetensorsFile, toFloat32, writeFileAtomic, writeSafetensorsFile, type SafeTensor } from "./safetensors.js";
+import { readSafetensorsDir, SAFETENSORS_INDEX_FILE, toFloat32, writeFileAtomic, writeSafetensorsFile, type SafeTensor } from "./safetensors.js";
 
 export const CONFIG_FILE = "config.json";
 export const WEIGHTS_FILE = "model.safetensors";
@@ -429,20 +429,29 @@ export async function loadCheckpoint(dir: string, opts: { positional?: Positiona
       }
     }
     const wPath = join(dir, WEIGHTS_FILE);
-    if (!(await isFile(wPath))) {
+    if (!(await isFile(wPath)) && !(await isFile(join(dir, SAFETENSORS_INDEX_FILE)))) {
       const bin = (await isFile(join(dir, "pytorch_model.bin"))) ? "; found pytorch_model.bin, which is not read: convert it to safetensors" : "";
-      throw new CheckpointError(`checkpoint ${dir} has no ${WEIGHTS_FILE} (expected ${wPath})${bin}`);
+      throw new CheckpointError(`checkpoint ${dir} has no ${WEIGHTS_FILE} (expected ${wPath}) and no ${SAFETENSORS_INDEX_FILE}${bin}`);
     }
-    const file = await readSafetensorsFile(wPath);
-    return new DTransformer(cfg, fromGpt2Tensors(cfg, file.tensors, wPath));
+    const file = await readSafetensorsDir(dir); // single file or shards
+    return new DTransformer(cfg, fromGpt2Tensors(cfg, file.tensors, file.files.length === 1 ? file.files[0]! : join(dir, SAFETENSORS_INDEX_FILE)));
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
     throw new CheckpointError(`loadCheckpoint(${dir}): ${msg(e)}`, { cause: e });
   }
 }
 
-/** Write `model` to `dir` (created if needed): model.safetensors, then config.json, each atomically. */
-export async function saveCheckpoint(model: DTransformer, dir: string, opts: { metadata?: Record<string, string> } = {}): Promise<void> {
+/**
+ * Write `model` to `dir` (created if needed): model.safetensors, then config.json, each atomically.
+ * `format: "hf"` writes the Hugging Face layout of the architecture (GPT-2 for learned W_p, GPT-NeoX
+ * for rotary encodings; lib/hf/pretrained.ts); the default is the GPT-2 layout with ctxlab's fields.
+ */
+export async function saveCheckpoint(model: DTransformer, dir: string, opts: { metadata?: Record<string, string>; format?: "ctxlab" | "hf" } = {}): Promise<void> {
+  if (opts.format !== undefined && opts.format !== "ctxlab" && opts.format !== "hf") throw new CheckpointError(`saveCheckpoint: format ${show(opts.format)} is not one of "ctxlab", "hf"`);
+  if (opts.format === "hf" && model.cfg.positional.name !== "learned") {
+    const { saveHf } = await import("../hf/pretrained.js"); // lazy: lib/hf imports this module
+    return saveHf(model, dir, opts.metadata ? { metadata: opts.metadata } : {});
+  }
   try {
     await mkdir(dir, { recursive: true });
   } catch (e) {

@@ -370,3 +370,53 @@ export async function writeSafetensorsFile(
 ): Promise<void> {
   await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
 }
+
+/** Hugging Face's names for single-file and sharded weights. */
+export const SAFETENSORS_FILE = "model.safetensors";
+export const SAFETENSORS_INDEX_FILE = "model.safetensors.index.json";
+
+/**
+ * Reads the weights of a Hugging Face model directory: `model.safetensors`, or the shards listed in
+ * `model.safetensors.index.json` ({"weight_map": {tensor: shard file}}). Every tensor named by the
+ * index must be in its shard, no tensor may appear in two shards, and shard names must be plain file
+ * names inside `dir`. Returns all tensors in one map (metadata of the single file, or of the index).
+ */
+export async function readSafetensorsDir(dir: string): Promise<SafetensorsFile & { files: string[] }> {
+  const { join, basename } = await import("node:path");
+  const { stat } = await import("node:fs/promises");
+  const single = join(dir, SAFETENSORS_FILE);
+  const indexPath = join(dir, SAFETENSORS_INDEX_FILE);
+  const exists = (p: string) => stat(p).then((s) => s.isFile(), () => false);
+  if (await exists(single)) return { ...(await readSafetensorsFile(single)), files: [single] };
+  if (!(await exists(indexPath))) {
+    throw new CheckpointError(`${dir}: no ${SAFETENSORS_FILE} and no ${SAFETENSORS_INDEX_FILE} (sharded weights); .bin/.pt weights are not read: convert them to safetensors`);
+  }
+  let index: unknown;
+  try { index = JSON.parse(await readFile(indexPath, "utf8")); }
+  catch (e) { throw new CheckpointError(`${indexPath}: cannot read or parse: ${(e as Error).message}`, { cause: e }); }
+  const wm = isPlainObject(index) ? index.weight_map : undefined;
+  if (!isPlainObject(wm)) throw new CheckpointError(`${indexPath}: expected {"weight_map": {tensor name: shard file}}, got ${fmt(index)}`);
+  const byFile = new Map<string, string[]>();
+  for (const [name, file] of Object.entries(wm)) {
+    if (typeof file !== "string" || file !== basename(file) || file === "" || file === "." || file === "..") {
+      throw new CheckpointError(`${indexPath}: weight_map[${fmt(name)}] = ${fmt(file)} must be a file name inside the model directory`);
+    }
+    (byFile.get(file) ?? byFile.set(file, []).get(file)!).push(name);
+  }
+  if (byFile.size === 0) throw new CheckpointError(`${indexPath}: weight_map is empty`);
+  const tensors = new Map<string, SafeTensor>();
+  const files: string[] = [];
+  for (const [file, names] of byFile) {
+    const path = join(dir, file);
+    const shard = await readSafetensorsFile(path);
+    files.push(path);
+    for (const n of names) if (!shard.tensors.has(n)) throw new CheckpointError(`${path}: tensor ${fmt(n)} is listed in ${SAFETENSORS_INDEX_FILE} but not in this shard`);
+    for (const [n, t] of shard.tensors) {
+      if (tensors.has(n)) throw new CheckpointError(`${path}: tensor ${fmt(n)} appears in two shards`);
+      if (wm[n] !== file) throw new CheckpointError(`${path}: tensor ${fmt(n)} is in this shard but ${SAFETENSORS_INDEX_FILE} maps it to ${fmt(wm[n])}`);
+      tensors.set(n, t);
+    }
+  }
+  const meta = isPlainObject(index) && isPlainObject(index.metadata) ? Object.fromEntries(Object.entries(index.metadata).map(([k, v]) => [k, String(v)])) : {};
+  return { tensors, metadata: meta, files };
+}
