@@ -1,6 +1,6 @@
 // Long-context forward benchmark: time and peak memory of one forward pass (logits) of the reference
 // model (presets.ref: L=4, H=4, d_e=128, d_mlp=512, N_V=256) under rope() (no ℓ_max), batch 1, on wasm.
-// Each ℓ runs in a FRESH child process, because the wasm heap only grows (PERF-NOTES.md): the
+// Each ℓ runs in a FRESH child process, because the wasm heap only grows (docs/design.md, "Backends: what each can and cannot do"): the
 // process RSS high-water (process.resourceUsage().maxRSS) and the final wasm heap size are that ℓ's peak.
 // Prints one JSON line per ℓ, then a markdown table. Times are wall-clock medians; cpu_s (process CPU
 // time, user + system) is reported too because it is less sensitive to other processes on the machine.
@@ -8,7 +8,7 @@
 // Usage: node bench/long-context.mjs [ℓ,ℓ,…] [--mode auto|chunked|per-head|batched] [--chunk N] [--runs N]
 //   default ℓ = 1024,4096,16384,65536; mode auto (chunked above ℓ = 2,048); runs: 3 after a warm-up
 //   for ℓ ≤ 4,096, else 1 (after a short warm-up at ℓ = 256).
-// PyTorch reference (PERF-NOTES.md): ℓ = 16,384 chunked by 1,024 queries: 15.8 s, 1.0 GiB.
+// PyTorch reference (docs/design.md, "Measured before ctxlab"): ℓ = 16,384 chunked by 1,024 queries: 15.8 s, 1.0 GiB.
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
@@ -60,12 +60,14 @@ function parent() {
 }
 
 async function child(l) {
-  const { tf, useBackend, DTransformer, presets } = await import("ctxlab");
+  const { tf, useBackend, DTransformer, presets, attentionPath, estimateForwardMemory } = await import("ctxlab");
   const { rope } = await import("../dist/lib/positional/rope.js");
-  const { attentionLayout, attentionPath } = await import("../dist/lib/model/mh-attention.js");
-  const { estimateForwardMemory } = await import("../dist/lib/model/memory-estimate.js");
   await useBackend("wasm");
-  const model = DTransformer.create({ ...presets.ref, positional: rope() }, 0);
+  // this script's own switches (the library reads no environment): CTXLAB_ATTENTION, CTXLAB_ATTENTION_CHUNK
+  const mode = ["per-head", "batched", "chunked"].find((m) => m === process.env.CTXLAB_ATTENTION) ?? "auto";
+  const chunkEnv = Number(process.env.CTXLAB_ATTENTION_CHUNK);
+  const model = DTransformer.create({ ...presets.ref, positional: rope() }, 0).withAttentionLayout({ mode, ...(Number.isSafeInteger(chunkEnv) && chunkEnv > 0 ? { chunk: chunkEnv } : {}) });
+  const attentionLayout = model.layout;
   const cfg = model.cfg;
   const x = Array.from({ length: l }, (_, i) => (i * 31 + 7) % 256);
   const cpu = [];
@@ -88,7 +90,7 @@ async function child(l) {
   times.sort((a, b) => a - b);
   cpu.sort((a, b) => a - b);
   const heap = tf.backend().wasm?.HEAPU8?.buffer?.byteLength ?? 0;
-  const path = attentionPath({ nHeads: cfg.nHeads, mask: "causal", pe: cfg.positional }, 1, l, l);
+  const path = attentionPath({ nHeads: cfg.nHeads, pe: cfg.positional }, 1, l, l, attentionLayout, tf.getBackend());
   const chunked = path === "chunked";
   const row = {
     ok: true,

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch reference of ctxlab's benchmark model, for bench/run.mjs (and PERF-NOTES.md's numbers).
+"""PyTorch reference of ctxlab's benchmark model, for bench/run.mjs (and the numbers of docs/design.md, "Measured before ctxlab").
 
 Model REF (presets.ref; Phuong & Hutter Alg 10, pre-LN GPT-2 block): N_V = 256, L = 4, H = 4, d_e = 128,
 d_mlp = 512, d_attn = d_mid = 32, tanh GELU, LayerNorm eps = 1e-5, untied W_u (no bias), 891,648
@@ -12,7 +12,7 @@ Cases (one per process; every result is one JSON object on stdout):
            0.1, clip 1, as dTraining's defaults), mean next-token loss; tokens/s = B*l / step time
            (forward, backward, clip, update; the batch is made before the clock starts), median of steps.
   forward  --len 16384 [--runs N]: logits of one sequence (batch 1, RoPE), attention in query blocks
-           of <= 1,024 rows that see the causal key prefix [0, block end) (PERF-NOTES' "chunked by
+           of <= 1,024 rows that see the causal key prefix [0, block end) (docs/design.md's "chunked by
            1,024 queries"); past l ~ 21k the rows are capped so one block's ~3 [H, rows, l_k] float32
            tensors stay under 1 GiB (341 rows at l = 64k, as ctxlab's 256 MiB-per-head budget gives).
            Peak memory = the process's RSS high-water (ru_maxrss, torch and Python included), so each

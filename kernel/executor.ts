@@ -5,7 +5,7 @@
  * earlier cells' declarations) type-checks and transpiles each cell; its `createExecutor` runs the
  * result with vm.runInThisContext (breakOnSigint) in one persistent context, with top-level await.
  * We drive both through their interfaces and give the executor our own ConsoleInterface, which is
- * how results come back structured instead of printed (docs/PEERS.md §1.3):
+ * how results come back structured instead of printed (docs/design.md, "The Jupyter kernel"):
  *   - `log(value)`: called once per cell with the raw last-expression value (non-null) → execute_result;
  *   - `error("%s%d:%d - %s", file, line, col, message)`: one call per TypeScript diagnostic, lines
  *     already relative to the cell → one `TSError`;

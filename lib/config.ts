@@ -2,7 +2,7 @@
  * DTransformerConfig: the paper's hyperparameters (N_V, ℓ_max, L, H, d_e, d_mlp, d_attn, d_mid)
  * plus the choices the paper leaves open, with defaults, presets and validation.
  *
- * Defaults (REFERENCE.md §5.7): GPT-2's tanh GELU and layer-norm ε = 1e-5, because GPT-2 weights
+ * Defaults (docs/design.md, "Defaults the paper leaves open"): GPT-2's tanh GELU and layer-norm ε = 1e-5, because GPT-2 weights
  * need them and ε = 0 makes layer norm's gradient undefined on constant inputs. The paper's exact
  * form (erf GELU, no ε) is the preset `paperExact` / options `gelu: "exact", lnEps: 0`.
  */
@@ -114,7 +114,7 @@ export const presets = {
   micro: { nVocab: 11, lMax: 8, nLayers: 2, nHeads: 2, dE: 8, dMlp: 16 },
   /** byte-level toy */
   tiny: { nVocab: 256, lMax: 128, nLayers: 2, nHeads: 4, dE: 64, dMlp: 256 },
-  /** the reference model of PERF-NOTES.md: 891,648 parameters (learned W_p, ℓ_max = 256, untied W_u) */
+  /** the reference model of docs/design.md: 891,648 parameters (learned W_p, ℓ_max = 256, untied W_u) */
   ref: { nVocab: 256, lMax: 256, nLayers: 4, nHeads: 4, dE: 128, dMlp: 512, tiedEmbeddings: false },
   /** GPT-2 small (124M) shapes */
   gpt2: { nVocab: 50257, lMax: 1024, nLayers: 12, nHeads: 12, dE: 768, dMlp: 3072 },
@@ -122,3 +122,28 @@ export const presets = {
 
 /** The paper's exact choices: erf GELU and no ε in layer norm. */
 export const paperExact = { gelu: "exact", lnEps: 0 } as const satisfies Partial<DTransformerConfig>;
+
+/** Full parameter name → shape, in a fixed order. */
+export function paramShapes(cfg: DTransformerConfig): Map<string, number[]> {
+  const { nVocab: V, dE, nHeads: H, dAttn, dMid, dMlp, nLayers: L } = cfg;
+  const m = new Map<string, number[]>();
+  m.set("W_e", [V, dE]);
+  for (const [k, s] of Object.entries(cfg.positional.paramShapes?.(cfg) ?? {})) {
+    if (!k.startsWith("pos.")) throw new ConfigError(`positional encoding "${cfg.positional.name}": parameter "${k}" must be named pos.*`);
+    m.set(k, s);
+  }
+  for (let l = 0; l < L; l++) {
+    const p = `blocks.${l}`;
+    m.set(`${p}.ln1.gamma`, [dE]).set(`${p}.ln1.beta`, [dE]);
+    m.set(`${p}.attn.W_q`, [dE, H * dAttn]).set(`${p}.attn.b_q`, [H * dAttn]);
+    m.set(`${p}.attn.W_k`, [dE, H * dAttn]).set(`${p}.attn.b_k`, [H * dAttn]);
+    m.set(`${p}.attn.W_v`, [dE, H * dMid]).set(`${p}.attn.b_v`, [H * dMid]);
+    m.set(`${p}.attn.W_o`, [H * dMid, dE]).set(`${p}.attn.b_o`, [dE]);
+    m.set(`${p}.ln2.gamma`, [dE]).set(`${p}.ln2.beta`, [dE]);
+    m.set(`${p}.mlp.W_mlp1`, [dE, dMlp]).set(`${p}.mlp.b_mlp1`, [dMlp]);
+    m.set(`${p}.mlp.W_mlp2`, [dMlp, dE]).set(`${p}.mlp.b_mlp2`, [dE]);
+  }
+  m.set("ln_final.gamma", [dE]).set("ln_final.beta", [dE]);
+  if (!cfg.tiedEmbeddings) m.set("W_u", [dE, V]);
+  return m;
+}

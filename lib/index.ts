@@ -30,15 +30,16 @@ export { unembedding } from "./model/unembedding.js"; // Alg 7
 export { maskPaper, maskRows, causalBias } from "./model/mask.js";
 export { DTransformer, dTransformer, type ForwardOptions, type LogitsOf } from "./model/dtransformer.js"; // Alg 10
 export { ParamStore, paramShapes } from "./model/params.js";
-export { attentionLayout } from "./model/mh-attention.js";
-export { estimateForwardMemory, forwardMemory, checkFits, WASM_HEAP_LIMIT, type ForwardMemoryEstimate, type ForwardMemoryOptions, type CheckFitsOptions } from "./model/memory-estimate.js";
+export { DEFAULT_LAYOUT, ATTENTION_MODES, resolveLayout, attentionPath, type AttentionLayout, type AttentionMode } from "./engine/layout-options.js";
+export { estimateForwardMemory, forwardMemory, checkFits, WASM_HEAP_LIMIT, type ForwardMemoryEstimate, type ForwardMemoryOptions, type CheckFitsOptions } from "./engine/memory-estimate.js";
 
 // Positional encodings
 export { learned, none, positionalFrom, registerPositional, positionalNames, positionalForms, W_P, type PositionalEncoding, type PositionalSpec, type PositionRange, type PeContext } from "./positional/index.js";
 
 export { rope, ropePI, ropeNTK, ropeDynamicNTK, yarn, llama3, RotaryEncoding, applyRotary, applyRotaryArray, ropeInverseFrequencies, ntkBase, dynamicNtkBase, yarnInverseFrequencies, yarnMscale, llama3InverseFrequencies, llama3Bands, type RopeOptions, type ScaledRopeOptions, type YarnOptions, type Llama3Options, type RotaryLayout, type RotarySettings } from "./positional/index.js";
 
-export { sinusoidal, sinusoidTable, SINUSOID_VARIANTS, bounded, boundedTable, boundedRadius, alibi, alibiSlopes, alibiBias, extendLearned, resampleRows, type SinusoidalOptions, type SinusoidVariant, type BoundedOptions, type AlibiOptions, type ExtendOptions, type ExtendMethod } from "./positional/index.js";
+export { sinusoidal, sinusoidTable, SINUSOID_VARIANTS, bounded, boundedTable, boundedRadius, alibi, alibiSlopes, alibiBias, type SinusoidalOptions, type SinusoidVariant, type BoundedOptions, type AlibiOptions, } from "./positional/index.js";
+export { extendLearned, resampleRows, type ExtendOptions, type ExtendMethod } from "./model/extend-learned.js";
 
 // Hooks and traces
 export { HOOK_POINTS, hookNames, hookInfo, type HookPointInfo } from "./hooks/names.js";
@@ -48,7 +49,10 @@ export { ALGORITHM_10, algorithm10Table, traceDiff, valueStats, type PseudoLine,
 
 // Checkpoints (Hugging Face GPT-2 layout) and safetensors
 export { loadCheckpoint, saveCheckpoint, configFromGpt2Json, gpt2JsonFromConfig, toGpt2Tensors, fromGpt2Tensors, CONFIG_FILE, WEIGHTS_FILE } from "./io/checkpoint.js";
-export { loadBase, BASE_ENCODINGS, type BaseName, type LoadBaseOptions, type BaseModel } from "./io/base-model.js";
+export { loadBase, type LoadBaseOptions, type BaseModel } from "./pretrain/base-model.js";
+export { BASE_ENCODINGS, BASE_RECIPE, ENCODING_RECIPE, baseRecipe, baseArchitecture, baseSchedule, phaseSpans, recipeCommand, readBaseRecipe, isBaseName, RECIPE_FILE, type BaseName, type BaseRecipe, type Phase, type MixWeights } from "./pretrain/recipes.js";
+export { trainBase, copyProbe, type TrainBaseOptions, type TrainedBase, type CurvePoint } from "./pretrain/base-checkpoint.js";
+export { makeBaseCheckpoint, writeBase, finalEval, readmeTables, writeReadme, type BaseRecord, type SetEval } from "./pretrain/base-report.js";
 export { parseSafetensors, serializeSafetensors, readSafetensorsFile, readSafetensorsDir, writeSafetensorsFile, writeFileAtomic, toFloat32, fromFloat32, type SafeTensor, type SafeDType, type SafetensorsFile } from "./io/safetensors.js";
 
 // Pretrained models (Hugging Face): config.json → architecture spec, the Hub and its cache, tokenizers, export
@@ -93,10 +97,10 @@ export { scoreExample, scoreLogits, scoreGreedy, matchAnswer, teacherForced, DEF
 export { perplexityVsLength, tokenLosses, windowsFor, PERPLEXITY_COLUMNS, type PerplexityOptions, type PerplexityMode, type PerplexityRow } from "./eval/index.js";
 export { accuracyBy, accuracyByLength, accuracyByDepth, accuracyByLengthDepth, accuracyGrid, kMax, kMaxOf, perplexityByLength, formatTable } from "./eval/index.js";
 export { parseJsonl, readJsonl, jsonlExamples, toJsonl, evalSets, writeEvalSets, EVALSET_VERSION, EVALSET_SPEC, type JsonlItem } from "./eval/index.js";
-export { retrievalMixSource, retrievalRows, cleanFillerText, retrievalMixDefaults, MIX_KINDS, type MixKind, type MixRow, type RetrievalMixOptions, type RetrievalMixSource } from "./eval/index.js";
+export { retrievalMixSource, retrievalRows, cleanFillerText, retrievalMixDefaults, MIX_KINDS, type MixKind, type MixRow, type RetrievalMixOptions, type RetrievalMixSource } from "./pretrain/retrieval-mix.js";
 
 // Memory and compute of a forward pass against ℓ
-export { forwardCost, quadraticFit, COST_COLUMNS, type ForwardCostOptions, type ForwardCostRow, type AttentionMode } from "./eval/cost.js";
+export { forwardCost, quadraticFit, COST_COLUMNS, type ForwardCostOptions, type ForwardCostRow } from "./eval/cost.js";
 
-// Context extension (issue 7): recipes, one call per recipe, the headline experiment and its report
+// Context extension: recipes, one call per recipe, the headline experiment and its report
 export { RECIPES, recipeNames, recipeFrom, finetuneRecipe, recipeApplies, checkApplies, scaleOf, scaledRotary, adaptPositional, runRecipe, adaptModel, cloneModel, recipeSource, contextExtension, experimentSettings, methodLabel, DEFAULT_PLAN, TABLE4_RECIPES, summaryTable, table4, reportFigures, perplexityFigure, table4Figure, trainingFigure, htmlTable, markdownTable, writeReport, type Recipe, type RecipePe, type RecipeTraining, type RecipeOptions, type RecipeResult, type ExperimentOptions, type ExperimentResult, type ExperimentRun, type ReportOptions } from "./extend/index.js";

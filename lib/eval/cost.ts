@@ -7,7 +7,7 @@
  *
  *   const t = await forwardCost(model, { lengths: [128, 256, 512, 1024], attention: "per-head" });
  *   quadraticFit(t.array("length"), t.array("ms"))   // ms ≈ a + b·ℓ + c·ℓ²
- *   costVsLength(t)                                   // lib/viz/cost.ts
+ *   costVsLength(t)                                   // lib/viz/compare.ts
  *
  * Times are measurements of this machine (they vary run to run); the byte counts are deterministic.
  */
@@ -15,12 +15,11 @@ import * as aq from "arquero";
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../errors.js";
 import type { DTransformer } from "../model/dtransformer.js";
-import { attentionLayout } from "../model/mh-attention.js";
-import { forwardMemory } from "../model/memory-estimate.js";
+import type { AttentionMode } from "../engine/layout-options.js";
+import { forwardMemory } from "../engine/memory-estimate.js";
 import { currentSignal, startProgress } from "../runtime/context.js";
-import { leastSquares } from "../viz/linalg.js";
 
-export type AttentionMode = "auto" | "per-head" | "batched" | "chunked";
+export type { AttentionMode };
 
 export interface ForwardCostOptions {
   /** ℓ values (each ≤ ℓ_max under a learned W_p) */
@@ -29,7 +28,7 @@ export interface ForwardCostOptions {
   batch?: number;
   /** timed forwards per ℓ after one untimed warm-up (default 3) */
   repeats?: number;
-  /** attention layout for the run (default "auto"); restored afterwards */
+  /** attention layout mode for the run (default "auto"; the model itself is not changed) */
   attention?: AttentionMode;
   /** the method column (default the attention mode) */
   label?: string;
@@ -74,24 +73,23 @@ export async function forwardCost(model: DTransformer, o: ForwardCostOptions): P
   const signal = currentSignal(o.signal);
   const method = o.label ?? attention;
   const cfg = model.cfg;
+  const m = model.withAttentionLayout({ mode: attention });
   const progress = startProgress(`forward cost (${method})`, lengths.length);
   const rows: ForwardCostRow[] = [];
-  const saved = attentionLayout.mode;
-  attentionLayout.mode = attention;
-  try {
+  {
     for (const length of lengths) {
       if (signal?.aborted) break;
       const x = tokens(cfg.nVocab, batch, length);
-      const once = () => tf.tidy(() => model.logits(x)).dispose();
+      const once = () => tf.tidy(() => m.logits(x)).dispose();
       once(); // warm-up: kernel compilation, buffers
       const times: number[] = [];
       for (let r = 0; r < repeats; r++) {
         const t0 = performance.now();
-        tf.tidy(() => model.logits(x).dataSync()); // dataSync: wait for the backend to finish
+        tf.tidy(() => m.logits(x).dataSync()); // dataSync: wait for the backend to finish
         times.push(performance.now() - t0);
       }
       const info = await tf.profile(once);
-      const est = forwardMemory(cfg, { batch, length, ...(attention === "auto" ? {} : { chunked: attention === "chunked" }) });
+      const est = forwardMemory(cfg, { batch, length, layout: m.layout });
       rows.push({
         method, length, batch, ms: Math.min(...times), peak_bytes: info.peakBytes, param_bytes: est.params,
         estimate_bytes: est.bytes, score_bytes: 2 * batch * cfg.nHeads * length * length * 4, chunked: est.chunked,
@@ -99,38 +97,9 @@ export async function forwardCost(model: DTransformer, o: ForwardCostOptions): P
       progress.update(rows.length, { ℓ: length, ms: Math.round(Math.min(...times)) });
       await new Promise((res) => setImmediate(res)); // let an interrupt in
     }
-  } finally {
-    attentionLayout.mode = saved;
   }
   progress.end(signal?.aborted ? `interrupted after ${rows.length}/${lengths.length} lengths` : `${rows.length} lengths measured`);
   return aq.table(Object.fromEntries(COST_COLUMNS.map((c) => [c, rows.map((r) => r[c])])));
 }
 
-/**
- * y ≈ a + b·x + c·x² by least squares with a, b, c ≥ 0 (a time or a byte count has no negative
- * part; on noisy timings a free fit can turn the intercept negative): the best of the unconstrained
- * fits over the subsets of {1, x, x²} whose coefficients are all ≥ 0 — exact non-negative least
- * squares for three terms. Needs ≥ 3 distinct x. quadraticShare: c·x² over the fit at the largest x.
- */
-export function quadraticFit(xs: ArrayLike<number>, ys: ArrayLike<number>): { a: number; b: number; c: number; quadraticShare: number } {
-  if (xs.length !== ys.length) throw new ConfigError(`quadraticFit: ${xs.length} x values but ${ys.length} y values`);
-  if (new Set(Array.from(xs)).size < 3) throw new ConfigError("quadraticFit: needs at least 3 distinct x values");
-  const scale = Math.max(...Array.from(xs, Math.abs)) || 1; // conditioning: fit in x/scale
-  const cols = [(x: number) => 1, (x: number) => x / scale, (x: number) => (x / scale) ** 2];
-  let best: { coef: number[]; rss: number } | null = null;
-  for (let mask = 1; mask < 8; mask++) {
-    const use = [0, 1, 2].filter((k) => mask & (1 << k));
-    const A = Array.from(xs, (x) => use.map((k) => cols[k]!(x)));
-    const sol = leastSquares(A, ys);
-    if (Array.from(sol).some((v) => v < 0)) continue;
-    const coef = [0, 0, 0];
-    use.forEach((k, i) => (coef[k] = sol[i]!));
-    let rss = 0;
-    for (let i = 0; i < xs.length; i++) rss += (ys[i]! - cols.reduce((acc, f, k) => acc + coef[k]! * f(xs[i]!), 0)) ** 2;
-    if (!best || rss < best.rss - 1e-12 * Math.max(1, best.rss)) best = { coef, rss };
-  }
-  const [a, b, c] = best ? best.coef : [0, 0, 0];
-  const xMax = Math.max(...Array.from(xs));
-  const total = a! + (b! * xMax) / scale + (c! * xMax ** 2) / scale ** 2;
-  return { a: a!, b: b! / scale, c: c! / scale ** 2, quadraticShare: total !== 0 ? (c! * xMax ** 2) / scale ** 2 / total : NaN };
-}
+export { quadraticFit } from "../util/fit.js";

@@ -107,7 +107,7 @@ Each line is a JSON object: \`id\`, \`task\`, \`variant\`, \`length\`, \`depth\`
   blue. The sun is yellow. Here we go. There and back again." repeated, "The pass key is NNNNN. Remember it.
   NNNNN is the pass key." at a sentence boundary, then "What is the pass key? The pass key is"; lines joined
   by "\\n"; no instruction header.
-- **passkey-compact** — for byte-level models (REFERENCE.md §7): the same filler joined by " ", needle
+- **passkey-compact** — for byte-level models (docs/literature.md, "Small byte-level models and retrieval"): the same filler joined by " ", needle
   "key=NNNNN. key=NNNNN.", question "key=", continuation "NNNNN".
 - **lines** — LongChat LongEval lines: "line <adjective-noun>: REGISTER_CONTENT is <NNNNN>" per line, then
   "What is the REGISTER_CONTENT in line <name>? line <name>: REGISTER_CONTENT is <"; continuation "NNNNN".

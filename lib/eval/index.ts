@@ -32,7 +32,6 @@ export * from "./perplexity.js";
 export * from "./rollup.js";
 export * from "./jsonl.js";
 export * from "./evalsets.js";
-export * from "./retrieval-mix.js";
 export { defaultTokenizer } from "./common.js";
 
 /** A task name, "perplexity", or "jsonl:<path>". */

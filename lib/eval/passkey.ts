@@ -1,6 +1,6 @@
 /**
  * Passkey retrieval (Mohtashami & Jaggi 2023, "Landmark Attention", llama/run_test.py; the prompt of
- * PI, Chen et al. 2023, arXiv 2306.15595, Fig. 3; REFERENCE.md §3.1). Standard variant, lines joined
+ * PI, Chen et al. 2023, arXiv 2306.15595, Fig. 3; docs/literature.md, "Position Interpolation (PI)"). Standard variant, lines joined
  * by "\n" as in the reference code:
  *
  *   [There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. I
@@ -16,7 +16,7 @@
  * longest that keeps prompt + continuation ≤ ℓ tokens: ℓ or ℓ − 1 under the byte tokenizer (a window
  * never starts with the space between two sentences).
  *
- * Compact variant (for byte-level models; REFERENCE.md §7): no header, the same filler joined by " ",
+ * Compact variant (for byte-level models; docs/literature.md, "Small byte-level models and retrieval"): no header, the same filler joined by " ",
  * needle "key=12345. key=12345." (the key twice, as in the PI needle) and question "key=", so the
  * continuation is "12345". "=" never occurs in the filler: one byte is enough to find the needle
  * (a one-token induction match), and the fixed part is 32 bytes instead of ~104, so it fits ℓ = 64.

@@ -2,7 +2,7 @@
  * Perplexity against evaluation length: for each ℓ, the mean next-token loss (nats) and perplexity
  * exp(loss) of windows of ℓ tokens of held-out text (default: Moby Dick's validation split,
  * lib/data/corpus.ts, under the tokenizer the model's N_V implies). The measurement of PI Tables 1–3 and ALiBi §4,
- * REFERENCE.md §3.1/§3.5. Modes:
+ * docs/literature.md, "Position Interpolation (PI)". Modes:
  *
  *   "sequential" (default)  non-overlapping windows at 0, ℓ, 2ℓ, …; each scores its ℓ − 1 predictions
  *   "random"                 window starts drawn uniformly from [0, T − ℓ] with Rng(seed)

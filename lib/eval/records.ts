@@ -2,7 +2,7 @@
  * Record-retrieval tasks: a list of keyed records, one of which is asked for at the end.
  *
  * Line retrieval — LongChat's LongEval "lines" (LMSYS blog, 29 Jun 2023; DachengLi1/LongChat
- * longeval/utils.py, generate_lines_testcases; REFERENCE.md §3.2). Standard variant:
+ * longeval/utils.py, generate_lines_testcases; docs/literature.md, "LongChat and Lost in the Middle"). Standard variant:
  *
  *   [Below is a record of lines I want you to remember. … Now the record start:\n\n]   (header: true)
  *   line bold-otter: REGISTER_CONTENT is <38217>

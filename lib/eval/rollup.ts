@@ -1,6 +1,6 @@
 /**
  * Rollups of per-example tables: mean accuracy per length, per depth, per length × depth (one group
- * per method), k_max in the sense of PI Table 4 (REFERENCE.md §3.1), perplexity per length, and a
+ * per method), k_max in the sense of PI Table 4 (docs/literature.md, "Position Interpolation (PI)"), perplexity per length, and a
  * plain-text table printer for the CLI.
  *
  * Accuracy means skip rows with correct = null (not run, see the error column); `n` counts the rows

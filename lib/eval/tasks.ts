@@ -1,7 +1,7 @@
 /**
  * The retrieval generators and the depth × length sweep.
  *
- *   passkey      PI / Landmark Attention passkey (lib/eval/passkey.ts; REFERENCE.md §3.1)
+ *   passkey      PI / Landmark Attention passkey (lib/eval/passkey.ts; docs/literature.md, "Position Interpolation (PI)")
  *   lines        LongChat LongEval line retrieval (lib/eval/records.ts; §3.2)
  *   kv           Lost-in-the-Middle key-value retrieval (lib/eval/records.ts; §3.3)
  *

@@ -1,8 +1,8 @@
 /**
- * The headline experiment of issue 7, "context extension": every recipe (recipes.ts) on the base
+ * The headline experiment, "context extension": every recipe (recipes.ts) on the base
  * checkpoints, evaluated at ℓ = 1×, 2×, 4×, 8× ℓ_max —
  *
- *   passkey (compact) × depths    accuracy vs length per method (LongChat's plot, REFERENCE §3.2) and
+ *   passkey (compact) × depths    accuracy vs length per method (LongChat's plot, docs/literature.md, "LongChat and Lost in the Middle") and
  *                                 vs depth (Lost in the Middle, §3.3)
  *   perplexity vs length          held-out Moby Dick (PI Tables 1–3, ALiBi §4; §3.1, §3.5)
  *   Table 4                       k_max (PI's rule: largest ℓ with ≥ 20 % passkey accuracy at it and

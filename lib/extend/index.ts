@@ -1,6 +1,6 @@
 /**
- * lib/extend — context extension (issue 7): the recipe registry (recipes.ts), one call that applies
- * a recipe (run-recipe.ts), its fine-tuning data (recipeSource: lib/eval/retrieval-mix.ts) and the headline experiment with
+ * lib/extend — context extension: the recipe registry (recipes.ts), one call that applies
+ * a recipe (run-recipe.ts), its fine-tuning data (recipeSource: lib/pretrain/retrieval-mix.ts) and the headline experiment with
  * its report (experiment.ts, report.ts).
  */
 export { RECIPES, recipeNames, recipeFrom, finetuneRecipe, recipeApplies, checkApplies, scaleOf, scaledRotary, adaptPositional, type Recipe, type RecipePe, type RecipeTraining } from "./recipes.js";

@@ -1,8 +1,8 @@
 /**
- * Context-extension recipes (issue 7): how a model trained at ℓ_max is made to work at ℓ' = s·ℓ_max.
+ * Context-extension recipes: how a model trained at ℓ_max is made to work at ℓ' = s·ℓ_max.
  * Each recipe is data — which bases it applies to, the positional encoding it swaps in for scale s,
  * and whether it trains (a fine-tune at ℓ', or a fresh model on a length curriculum) — and
- * `runRecipe` (run-recipe.ts) is the one call that applies it. REFERENCE.md §2.4–2.8, §3.
+ * `runRecipe` (run-recipe.ts) is the one call that applies it. docs/literature.md, "Position Interpolation (PI)" to "Llama 3 scaling", "LongChat and Lost in the Middle".
  *
  *   extrapolate        the base as it is, run past ℓ_max (zero-shot; learned W_p refuses ℓ > ℓ_max)
  *   pi                 Position Interpolation ×s, zero-shot (θ_j → θ_j/s; Chen et al. 2023)
@@ -41,7 +41,7 @@ export interface Recipe {
   appliesTo: readonly string[] | "unbounded" | "any";
   pe: RecipePe;
   training: RecipeTraining;
-  /** the literature it reproduces (REFERENCE.md section) */
+  /** the literature it reproduces (section of docs/literature.md) */
   source: string;
 }
 

@@ -26,10 +26,10 @@ import { corpusSplit, mobyDick } from "../data/corpus.js";
 import { mixedSource } from "../data/batches.js";
 import { doublingComponents } from "../data/mixture.js";
 import { ConfigError } from "../errors.js";
-import { retrievalMixSource, type MixKind } from "../eval/retrieval-mix.js";
+import { retrievalMixSource, type MixKind } from "../pretrain/retrieval-mix.js";
 import { DTransformer } from "../model/dtransformer.js";
 import { ParamStore } from "../model/params.js";
-import { extendLearned } from "../positional/extend.js";
+import { extendLearned } from "../model/extend-learned.js";
 import type { PositionalSpec } from "../positional/types.js";
 import { currentSignal } from "../runtime/context.js";
 import { dTraining, type TrainingStatus } from "../train/dtraining.js";
@@ -139,7 +139,7 @@ export function adaptModel(base: DTransformer, recipe: Recipe, targetLength: num
 }
 
 /**
- * The training data: the retrieval mix the base checkpoints were pretrained on (lib/eval/retrieval-mix.ts:
+ * The training data: the retrieval mix the base checkpoints were pretrained on (lib/pretrain/retrieval-mix.ts:
  * text, compact passkey and lines episodes of every length up to ℓ, a copy task) at ℓ' for a
  * fine-tune; for the curriculum, one such source per length ℓ_max·2^k ≤ ℓ' with B = batchTokens/ℓ,
  * chosen per batch with weight 2^−(k+1) (renormalised): the question's 50/25/12.5 % … mixture.
@@ -168,7 +168,7 @@ function plan(recipe: Recipe, model: DTransformer, o: RecipeOptions) {
   if (o.minLr !== undefined && decayFrom === undefined) throw new ConfigError(`runRecipe: minLr=${o.minLr} needs decayFrom (the step the decay starts after)`);
   const schedule: ScheduleSpec = decayFrom === undefined || (o.decaySteps !== undefined && decayFrom >= steps) ? { kind: "linear-warmup-constant", lr, warmup, warmupFrom } : { kind: "cosine", lr, warmup, warmupFrom, total: steps, minLr: o.minLr ?? lr / 10, decayFrom };
   resolveSchedule(schedule, steps); // a bad decayFrom / minLr fails here, naming the field and the limit
-  if (!o.source && (model.cfg.nVocab < 256 || model.cfg.nVocab > 259)) throw new ConfigError(`runRecipe: the default training data is byte-level (lib/eval/retrieval-mix.ts) but the model has N_V=${model.cfg.nVocab}; give \`source\``);
+  if (!o.source && (model.cfg.nVocab < 256 || model.cfg.nVocab > 259)) throw new ConfigError(`runRecipe: the default training data is byte-level (lib/pretrain/retrieval-mix.ts) but the model has N_V=${model.cfg.nVocab}; give \`source\``);
   const source = o.source ?? recipeSource(recipe, model.cfg.lMax, o);
   const optimizer = { kind: "adamw" as const, betas: [0.9, 0.95] as const, weightDecay: o.weightDecay ?? (scratch ? 0.1 : 0) };
   return { steps, schedule, source, optimizer };

@@ -295,7 +295,8 @@ export function assertBuildable(spec: HfArchSpec, source = "config.json"): void 
   const m = missingOptions(spec);
   if (m.length) {
     throw new ConfigError(
-      `${source}: model_type "${spec.modelType}" parsed, but architecture option${m.length > 1 ? "s" : ""} ${m.join("; ")} ${m.length > 1 ? "are" : "is"} not available yet in ctxlab's DTransformer (the architecture options RMSNorm, gated SiLU MLP, grouped-query attention, bias on/off and parallel residual are planned). Models that load today: gpt2, and gpt_neox with use_parallel_residual=false.`,
+      `${source}: model_type "${spec.modelType}" parsed, but architecture option${m.length > 1 ? "s" : ""} ${m.join("; ")} ${m.length > 1 ? "are" : "is"} not available yet in ctxlab's DTransformer ` +
+        `(the architecture options RMSNorm, gated SiLU MLP, grouped-query attention, bias on/off and parallel residual are planned). Models that load today: gpt2, and gpt_neox with use_parallel_residual=false.`,
     );
   }
 }

@@ -4,34 +4,31 @@
  *
  * Why: a decode step of the reference model is ~1 M multiply-adds, but on TF.js it is ~190 kernel
  * calls, each with a fixed engine cost, plus 4-D batched matMuls that take wasm's scalar kernel; that
- * overhead, not arithmetic, set the decode speed (PERF-NOTES.md). Here the weights are read once
+ * overhead, not arithmetic, set the decode speed (docs/performance.md). Here the weights are read once
  * (dataSync) and each step is a handful of loops: matrix-vector products, layer norms, GELU, and
  * single-query attention over the cached keys and values (Alg 3), O(ℓ) per token.
  *
  * Same maths as dTransformer with a KVCache (test/infer/js-decoder.test.ts checks equality within
  * float32 tolerance for every positional encoding): keys are stored unrotated and rotated at their
  * position with the current θ'_j; when θ'_j changes (dynamic NTK past L) every cached key is rotated
- * again, as the tfjs path does. Position enters through the encoding's own seams: `embed` rows
- * (learned, sinusoidal, bounded, or any additive encoding), rotary settings (RotaryEncoding and its
- * scalings), `scoreScale` (YaRN), `slopes` (ALiBi) or `scoreBias` (any other bias). An encoding that
- * rotates q and k but is not a RotaryEncoding is refused (`jsDecoderUnsupported`): dInference then
+ * again, as the tfjs path does. Position enters through the seams that lib/engine/seams.ts prepares
+ * for a decode step (`stepSeams`): `embed` rows (read ahead when the encoding declares
+ * traits.embedByPosition), the score scale, the score bias rows (a closed form under
+ * traits.linearBias), and the rotary closed form under traits.rotaryLayout. An encoding that
+ * rotates q and k without declaring how is refused (`jsDecoderUnsupported`): dInference then
  * keeps the tfjs path, which is also what it uses on tfjs-node(-gpu), where large kernels win.
  */
 import * as tf from "@tensorflow/tfjs";
+import { stepSeams } from "../engine/seams.js";
 import type { DTransformer, KVCache } from "../model/dtransformer.js";
-import { RotaryEncoding } from "../positional/rope.js";
 import type { PeContext, PositionalEncoding } from "../positional/types.js";
 import { gemvHeap, type GemvHeap } from "./gemv.js";
 
-/** Additive encodings whose `embed` rows depend on the positions only (so a block of rows can be read ahead). */
-const POSITION_ONLY_EMBED = new Set(["learned", "sinusoidal", "bounded"]);
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
 /** Why the JS decoder cannot run `model` (null when it can). */
 export function jsDecoderUnsupported(model: DTransformer): string | null {
-  const pe = model.positional;
-  if (pe.rotate && !(pe instanceof RotaryEncoding)) return `the positional encoding "${pe.name}" rotates q and k but is not a RotaryEncoding`;
-  return null;
+  return stepSeams(model.positional, { cfg: model.cfg, param: (n) => model.params.get(n) }).unsupported;
 }
 
 /** erf(x), Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7, the formula of TF.js's cpu Erf kernel). */
@@ -84,8 +81,7 @@ export class JsDecoder {
   private readonly lnfb: Float32Array;
   private readonly pe: PositionalEncoding;
   private readonly peCtx: PeContext;
-  private readonly rotary?: RotaryEncoding;
-  private readonly slopes?: number[];
+  private readonly seams: ReturnType<typeof stepSeams>;
   private embedRows?: { start: number; rows: Float32Array; count: number };
   private inv?: Float64Array; // θ'_j the rotated keys were rotated with
   private cos!: Float32Array; // [capacity][d/2] for this.inv
@@ -112,9 +108,8 @@ export class JsDecoder {
     const pe: PositionalEncoding = cfg.positional;
     this.pe = pe;
     this.peCtx = { cfg, param: (n) => p.get(n) };
-    if (pe instanceof RotaryEncoding) this.rotary = pe;
-    const slopes = (pe as PositionalEncoding).slopes?.bind(pe);
-    if (pe.name === "alibi" && slopes) this.slopes = slopes(H);
+    this.seams = stepSeams(pe, this.peCtx);
+    if (this.seams.unsupported) throw new RangeError(`JsDecoder: ${this.seams.unsupported}`);
     const nQkv = 2 * H * dA + H * dM;
     const perLayer = dE * nQkv + nQkv + H * dM * dE + dE + dE * dMlp + dMlp + dMlp * dE + dE + H * dA * capacity + H * capacity * dM;
     const scratch = dE + nQkv + dA + capacity + H * dM + dE + dMlp + nV;
@@ -155,7 +150,7 @@ export class JsDecoder {
         W2: alloc(dMlp * dE, read(`${b}.mlp.W_mlp2`)), b2: alloc(dE, read(`${b}.mlp.b_mlp2`)),
         kRot: alloc(H * dA * capacity), v: alloc(H * capacity * dM), kRaw: new Float32Array(0),
       };
-      L.kRaw = this.rotary ? new Float32Array(H * dA * capacity) : h.subarray(L.kRot, L.kRot + H * dA * capacity);
+      L.kRaw = this.seams.rotary ? new Float32Array(H * dA * capacity) : h.subarray(L.kRot, L.kRot + H * dA * capacity);
       const n = kv.length;
       if (n > 0) {
         const ck = kv.layers[l]?.k;
@@ -196,10 +191,9 @@ export class JsDecoder {
       const row = this.embedRow(pos);
       for (let i = 0; i < dE; i++) x[i] += row[i]!; //                 + W_p[:, t]
     }
-    let scale = 1 / Math.sqrt(dA);
-    if (this.pe.scoreScale) scale *= this.pe.scoreScale({ start: pos, length: 1 }, this.peCtx);
-    const hasBias = this.fillBias(pos, nK);
-    const rotated = this.rotary ? this.prepareRotation(nK) : 0; // rotated pairs per head (0: none)
+    const scale = this.seams.scale(pos);
+    const hasBias = this.seams.biasRows(pos, nK, bias, this.capacity);
+    const rotated = this.seams.rotary ? this.prepareRotation(nK) : 0; // rotated pairs per head (0: none)
     const cap = this.capacity;
     const nQkv = 2 * H * dA + H * dM;
     for (const L of this.layers) {
@@ -260,24 +254,10 @@ export class JsDecoder {
     const e = this.embedRows;
     if (e && pos >= e.start && pos < e.start + e.count) return e.rows.subarray((pos - e.start) * dE, (pos - e.start + 1) * dE);
     const max = this.pe.maxPositions?.(this.model.cfg) ?? Infinity;
-    const count = POSITION_ONLY_EMBED.has(this.pe.name) ? Math.max(1, Math.min(64, this.capacity - pos, max - pos)) : 1;
+    const count = this.seams.embedAhead ? Math.max(1, Math.min(64, this.capacity - pos, max - pos)) : 1;
     const rows = tf.tidy(() => this.pe.embed!({ start: pos, length: count }, this.peCtx).dataSync() as Float32Array);
     this.embedRows = { start: pos, rows: rows.slice(), count };
     return this.embedRows.rows.subarray(0, dE);
-  }
-
-  /** Score bias [H][keys] for the query at `pos` (ALiBi from its slopes, others from scoreBias); false if none. */
-  private fillBias(pos: number, nK: number): boolean {
-    const H = this.model.cfg.nHeads;
-    const cap = this.capacity;
-    if (this.slopes) {
-      for (let h = 0; h < H; h++) for (let t = 0; t < nK; t++) this.bias[h * cap + t] = this.slopes[h]! * (t - pos);
-      return true;
-    }
-    if (!this.pe.scoreBias) return false;
-    const b = tf.tidy(() => this.pe.scoreBias!({ start: pos, length: 1 }, { start: 0, length: nK }, this.peCtx).dataSync() as Float32Array);
-    for (let h = 0; h < H; h++) for (let t = 0; t < nK; t++) this.bias[h * cap + t] = b[h * nK + t]!;
-    return true;
   }
 
   /**
@@ -286,8 +266,7 @@ export class JsDecoder {
    * again. Returns the number of rotated pairs.
    */
   private prepareRotation(nK: number): number {
-    const r = this.rotary!;
-    const inv = r.inverseFrequencies(this.model.cfg, nK);
+    const inv = this.seams.rotary!.inverseFrequencies(nK);
     const same = this.inv && this.inv.length === inv.length && this.inv.every((v, j) => v === inv[j]);
     if (!same) {
       this.inv = inv;
@@ -320,7 +299,7 @@ export class JsDecoder {
     const { nHeads: H, dAttn: dA } = this.model.cfg;
     const hh = this.inv!.length;
     const cap = this.capacity;
-    const inter = this.rotary!.settings.layout === "interleaved";
+    const inter = this.seams.rotary!.layout === "interleaved";
     const h = this.heap.f32;
     for (let hd = 0; hd < H; hd++) {
       const base = hd * dA * cap;
@@ -341,7 +320,7 @@ export class JsDecoder {
   }
 
   private rotateQuery(h: Float32Array, q: number, pos: number, hh: number): void {
-    const inter = this.rotary!.settings.layout === "interleaved";
+    const inter = this.seams.rotary!.layout === "interleaved";
     for (let j = 0; j < hh; j++) {
       const ia = q + (inter ? 2 * j : j);
       const ib = q + (inter ? 2 * j + 1 : j + hh);

@@ -27,9 +27,10 @@ import { gelu, linear } from "../tensor/ops.js";
 import { Rng } from "../tensor/random.js";
 import type { BSeq, Seq, Tensor } from "../tensor/typed.js";
 import { _layerNorm } from "./layer-norm.js";
-import type { LayerKV } from "./attention.js";
+import type { LayerKV } from "../engine/seams.js";
+import { resolveLayout, type AttentionLayout } from "../engine/layout-options.js";
+import { checkFits } from "../engine/memory-estimate.js";
 import { _mhAttention, type MhaWeights } from "./mh-attention.js";
-import { checkFits } from "./memory-estimate.js";
 import { initValue, newVariable, ParamStore, paramShapes } from "./params.js";
 import { _tokenEmbedding, toTokenBatch, type TokenInput } from "./token-embedding.js";
 import { _unembedLogits } from "./unembedding.js";
@@ -40,17 +41,27 @@ export interface ForwardOptions {
   hooks?: readonly (readonly [HookFilter, HookFn])[];
   /** 0-based position of the first token (default 0) */
   start?: number;
+  /** attention layout for this call (default: the model's, see withAttentionLayout) */
+  layout?: Partial<AttentionLayout>;
 }
 
 /** Output type: one sequence → [ℓ, N_V], a batch → [B, ℓ, N_V]. */
 export type LogitsOf<X> = X extends readonly (readonly number[])[] ? BSeq<"N_V"> : X extends readonly number[] | Int32Array ? Seq<"N_V"> : Tensor<["ℓ", "N_V"]> | Tensor<["B", "ℓ", "N_V"]>;
 
-/** The model: a config, a parameter set θ and its positional encoding. */
+/**
+ * The model: a config, a parameter set θ and its positional encoding. `layout` says how the engine
+ * arranges attention's arithmetic (lib/engine/layout-options.ts); it changes speed and memory, never
+ * the values, and is not part of the checkpoint.
+ */
 export class DTransformer {
+  readonly layout: Readonly<AttentionLayout>;
   constructor(
     readonly cfg: DTransformerConfig,
     readonly params: ParamStore,
-  ) {}
+    layout?: Partial<AttentionLayout>,
+  ) {
+    this.layout = resolveLayout(layout, "DTransformer: layout");
+  }
 
   /** A freshly initialised model (GPT-2 initialisation from `seed`). */
   static create(opts: DTransformerOptions, seed = 0): DTransformer {
@@ -73,7 +84,15 @@ export class DTransformer {
     for (const [name, shape] of paramShapes(cfg)) {
       if (!vars.has(name)) vars.set(name, newVariable(name, initValue(name, shape, cfg, rng), shape));
     }
-    return new DTransformer(cfg, new ParamStore(vars));
+    return new DTransformer(cfg, new ParamStore(vars), this.layout);
+  }
+
+  /**
+   * The same weights and encoding (shared, no copy) with another attention layout, e.g.
+   * `model.withAttentionLayout({ mode: "chunked", chunk: 512 })`. Unspecified fields keep this model's.
+   */
+  withAttentionLayout(layout: Partial<AttentionLayout>): DTransformer {
+    return new DTransformer(this.cfg, this.params, { ...this.layout, ...layout });
   }
 
   /** Number of scalar parameters used by this model (tied W_u counted once). */
@@ -134,9 +153,10 @@ export class DTransformer {
       }
       const hooks = opts.hooks?.length ? new HookContext(opts.hooks.map(([filter, fn]) => ({ filter, fn }))) : undefined;
       // refuse before the wasm heap runs out (hooks need the unchunked [B, H, ℓ, ℓ] scores)
-      if (tf.getBackend() === "wasm") checkFits(this.cfg, { batch: ids.shape[0], length: start + l, ...(hooks ? { chunked: false } : {}) });
+      const layout = opts.layout ? resolveLayout({ ...this.layout, ...opts.layout }, "DTransformer: layout") : this.layout;
+      if (tf.getBackend() === "wasm") checkFits(this.cfg, { batch: ids.shape[0], length: start + l, layout, ...(hooks ? { chunked: false } : {}) });
       return tf.tidy(() => {
-        const out = dTransformer(ids, this, { hooks, start, probs });
+        const out = dTransformer(ids, this, { hooks, start, probs, layout });
         return batched ? out : out.squeeze([0]);
       });
     } finally {
@@ -181,7 +201,7 @@ function mhaWeights(p: ParamStore, l: number): MhaWeights {
  * Algorithm 10 on validated ids [B, ℓ] → logits (or P if `probs`) [B, ℓ, N_V]. No checks, no tidy:
  * the hot path shared by the model, training and inference.
  */
-export function dTransformer(ids: tf.Tensor, model: DTransformer, o: { hooks?: HookContext; start?: number; probs?: boolean; kv?: KVCache } = {}): tf.Tensor {
+export function dTransformer(ids: tf.Tensor, model: DTransformer, o: { hooks?: HookContext; start?: number; probs?: boolean; kv?: KVCache; layout?: Partial<AttentionLayout> } = {}): tf.Tensor {
   const { cfg, params: p } = model;
   const h = o.hooks;
   const l = ids.shape[1]!; // line 1
@@ -189,6 +209,7 @@ export function dTransformer(ids: tf.Tensor, model: DTransformer, o: { hooks?: H
   const kPos = o.kv ? { start: 0, length: pos.start + l } : pos; // keys: cached positions + the new ones
   const pe = cfg.positional;
   const peCtx: PeContext = { cfg, param: (n) => p.get(n) };
+  const layout = o.layout ?? model.layout;
   let X = hp(h, "hook_embed", _tokenEmbedding(ids, p.get("W_e"))); // line 2: W_e[:, x[t]]   [B, ℓ, d_e]
   if (pe.embed) X = tf.add(X, hp(h, "hook_pos_embed", pe.embed(pos, peCtx))); //        + W_p[:, t]       [ℓ, d_e]
   for (let i = 0; i < cfg.nLayers; i++) {
@@ -199,7 +220,7 @@ export function dTransformer(ids: tf.Tensor, model: DTransformer, o: { hooks?: H
       const g = (n: string) => p.get(`${b}.${n}`);
       let R = hp(h, `${b}.hook_resid_pre`, Xin); // line 3 (i = 0) / residual entering layer i
       const Xt = hp(h, `${b}.ln1.hook_normalized`, _layerNorm(R, g("ln1.gamma"), g("ln1.beta"), cfg.lnEps)); // line 5
-      const attnOut = _mhAttention(Xt, Xt, mhaWeights(p, i), { nHeads: cfg.nHeads, mask: "causal", pe, peCtx, qPos: pos, kPos, hooks: h, prefix: `${b}.attn`, kv: o.kv?.layers[i] });
+      const attnOut = _mhAttention(Xt, Xt, mhaWeights(p, i), { nHeads: cfg.nHeads, mask: "causal", pe, peCtx, qPos: pos, kPos, hooks: h, prefix: `${b}.attn`, kv: o.kv?.layers[i], layout });
       R = hp(h, `${b}.hook_resid_mid`, tf.add(R, hp(h, `${b}.hook_attn_out`, attnOut))); // line 6
       const Xt2 = hp(h, `${b}.ln2.hook_normalized`, _layerNorm(R, g("ln2.gamma"), g("ln2.beta"), cfg.lnEps)); // line 7
       const pre = hp(h, `${b}.mlp.hook_pre`, linear(Xt2, g("mlp.W_mlp1"), g("mlp.b_mlp1"))); // [B, ℓ, d_mlp]

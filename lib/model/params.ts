@@ -13,34 +13,11 @@
  * the order of `paramShapes`, so a seed gives bit-identical parameters on every backend.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { DTransformerConfig } from "../config.js";
+import { paramShapes, type DTransformerConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { Rng } from "../tensor/random.js";
 
-/** Full parameter name → shape, in a fixed order. */
-export function paramShapes(cfg: DTransformerConfig): Map<string, number[]> {
-  const { nVocab: V, dE, nHeads: H, dAttn, dMid, dMlp, nLayers: L } = cfg;
-  const m = new Map<string, number[]>();
-  m.set("W_e", [V, dE]);
-  for (const [k, s] of Object.entries(cfg.positional.paramShapes?.(cfg) ?? {})) {
-    if (!k.startsWith("pos.")) throw new ConfigError(`positional encoding "${cfg.positional.name}": parameter "${k}" must be named pos.*`);
-    m.set(k, s);
-  }
-  for (let l = 0; l < L; l++) {
-    const p = `blocks.${l}`;
-    m.set(`${p}.ln1.gamma`, [dE]).set(`${p}.ln1.beta`, [dE]);
-    m.set(`${p}.attn.W_q`, [dE, H * dAttn]).set(`${p}.attn.b_q`, [H * dAttn]);
-    m.set(`${p}.attn.W_k`, [dE, H * dAttn]).set(`${p}.attn.b_k`, [H * dAttn]);
-    m.set(`${p}.attn.W_v`, [dE, H * dMid]).set(`${p}.attn.b_v`, [H * dMid]);
-    m.set(`${p}.attn.W_o`, [H * dMid, dE]).set(`${p}.attn.b_o`, [dE]);
-    m.set(`${p}.ln2.gamma`, [dE]).set(`${p}.ln2.beta`, [dE]);
-    m.set(`${p}.mlp.W_mlp1`, [dE, dMlp]).set(`${p}.mlp.b_mlp1`, [dMlp]);
-    m.set(`${p}.mlp.W_mlp2`, [dMlp, dE]).set(`${p}.mlp.b_mlp2`, [dE]);
-  }
-  m.set("ln_final.gamma", [dE]).set("ln_final.beta", [dE]);
-  if (!cfg.tiedEmbeddings) m.set("W_u", [dE, V]);
-  return m;
-}
+export { paramShapes } from "../config.js"; // the shapes of θ follow from the config alone
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 

@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { linear, mmT } from "../tensor/ops.js";
 import { assertSameDim, type Rows, type WithLast } from "../tensor/typed.js";
 
-/** Core: pre-softmax logits [..., N_V]. `tiedW_e` = W_e [N_V, d_e] when W_u is tied, else W_u [d_e, N_V]. */
+/** Core: pre-softmax logits [..., N_V]. `W` is W_e [N_V, d_e] when `tied` (W_u = W_eᵀ), else W_u [d_e, N_V]. */
 export function _unembedLogits(X: tf.Tensor, W: tf.Tensor, tied: boolean): tf.Tensor {
   if (!tied) return linear(X, W);
   const lead = X.shape.slice(0, -1);

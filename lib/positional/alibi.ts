@@ -1,6 +1,6 @@
 /**
- * ALiBi — Press, Smith & Lewis, "Train Short, Test Long" (ICLR 2022, arXiv 2108.12409; REFERENCE.md
- * §2.10, slopes §4.7). No positional embedding; seam 3 adds a per-head linear bias to the scaled scores:
+ * ALiBi — Press, Smith & Lewis, "Train Short, Test Long" (ICLR 2022, arXiv 2108.12409; docs/literature.md,
+ * "ALiBi"). No positional embedding; seam 3 adds a per-head linear bias to the scaled scores:
  *
  *   S_h[i, j] ← q_i·k_j/√d_attn − m_h·(i − j)      query position i, key position j (0-based)
  *
@@ -16,8 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { DTransformerConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
-import { registerPositional } from "./registry.js";
-import type { PeContext, PositionalEncoding, PositionalSpec, PositionRange } from "./types.js";
+import type { PeContext, PositionRange, PositionalEncoding, PositionalEntry, PositionalSpec } from "./types.js";
 
 export interface AlibiOptions {
   /** one slope per head (default: the reference get_slopes(H)) */
@@ -61,6 +60,7 @@ export function alibiBias(nHeads: number, lq: number, lk: number, qStart = 0, kS
 
 class Alibi implements PositionalEncoding {
   readonly name = "alibi";
+  readonly traits = { linearBias: true };
   readonly label = "ALiBi (bias −m_h·(i−j))";
 
   constructor(private readonly opts: AlibiOptions = {}) {
@@ -97,4 +97,5 @@ export function alibi(opts: AlibiOptions = {}): PositionalEncoding {
   return new Alibi(opts.slopes ? { slopes: [...opts.slopes] } : {});
 }
 
-registerPositional("alibi", (s) => alibi(Array.isArray(s.slopes) ? { slopes: s.slopes as number[] } : {}), "alibi");
+/** Its registry entry (lib/positional/registry.ts). */
+export const ALIBI_ENTRY: PositionalEntry = { name: "alibi", factory: (s) => alibi(Array.isArray(s.slopes) ? { slopes: s.slopes as number[] } : {}), help: "alibi" };

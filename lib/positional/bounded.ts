@@ -35,8 +35,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { DTransformerConfig } from "../config.js";
 import { ConfigError, InputError } from "../errors.js";
-import { registerPositional } from "./registry.js";
-import type { PeContext, PositionalEncoding, PositionalSpec, PositionRange } from "./types.js";
+import type { PeContext, PositionRange, PositionalEncoding, PositionalEntry, PositionalSpec } from "./types.js";
 
 export interface BoundedOptions {
   /** τ in u(t) = ln(1 + t/τ): positions up to ≈ τ are spaced almost evenly (≥ 1; default 1) */
@@ -96,6 +95,7 @@ export function boundedRadius(t: number, tau: number = DEFAULTS.tau): number {
 
 class Bounded implements PositionalEncoding {
   readonly name = "bounded";
+  readonly traits = { embedByPosition: true };
   readonly label: string;
   private readonly o: Required<BoundedOptions>;
 
@@ -141,4 +141,5 @@ function fromSpec(s: PositionalSpec): PositionalEncoding {
   return bounded(o);
 }
 
-registerPositional("bounded", fromSpec, "bounded[:<tau>[:<base>[:<scale>]]]");
+/** Its registry entry (lib/positional/registry.ts). */
+export const BOUNDED_ENTRY: PositionalEntry = { name: "bounded", factory: fromSpec, help: "bounded[:<tau>[:<base>[:<scale>]]]" };

@@ -12,8 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { DTransformerConfig } from "../config.js";
 import { InputError } from "../errors.js";
 import type { Rng } from "../tensor/random.js";
-import { registerPositional } from "./registry.js";
-import type { PeContext, PositionalEncoding, PositionRange } from "./types.js";
+import type { PeContext, PositionRange, PositionalEncoding, PositionalEntry } from "./types.js";
 
 export const W_P = "pos.W_p";
 
@@ -45,6 +44,7 @@ export function pastLmaxMessage(where: string, last: number, lMax: number): stri
 
 class Learned implements PositionalEncoding {
   readonly name = "learned";
+  readonly traits = { embedByPosition: true };
   readonly label = "learned W_p (Alg 2)";
   constructor(private readonly opts: LearnedOptions = {}) {}
 
@@ -85,4 +85,5 @@ export function learned(opts: LearnedOptions = {}): PositionalEncoding {
   return new Learned(opts);
 }
 
-registerPositional("learned", (s) => learned(typeof s.initStd === "number" ? { initStd: s.initStd } : {}), "learned");
+/** Its registry entry (lib/positional/registry.ts). */
+export const LEARNED_ENTRY: PositionalEntry = { name: "learned", factory: (s) => learned(typeof s.initStd === "number" ? { initStd: s.initStd } : {}), help: "learned" };

@@ -3,8 +3,7 @@
  * nothing. Only meaningful for causal models: the mask is what breaks permutation symmetry
  * (Haviv et al. 2022; Kazemnejad et al. 2023). Nothing in the shapes limits ℓ.
  */
-import { registerPositional } from "./registry.js";
-import type { PositionalEncoding } from "./types.js";
+import type { PositionalEncoding, PositionalEntry } from "./types.js";
 
 class NoPE implements PositionalEncoding {
   readonly name = "none";
@@ -22,4 +21,5 @@ export function none(): PositionalEncoding {
   return new NoPE();
 }
 
-registerPositional("none", () => none(), "none");
+/** Its registry entry (lib/positional/registry.ts). */
+export const NONE_ENTRY: PositionalEntry = { name: "none", factory: () => none(), help: "none" };

@@ -1,13 +1,21 @@
 /**
- * The registry of positional encodings by name, for configs, checkpoints and the CLI. Each scheme's
- * module registers itself on import (lib/positional/index.ts imports them all). Names may carry
- * colon-separated arguments: "rope:pi:4" is {name: "rope", args: ["pi", "4"]}.
+ * The registry of positional encodings by name, for configs, checkpoints and the CLI. The built-in
+ * schemes are listed here (each module exports its entry; importing this module is enough, nothing
+ * relies on another module having been imported first); `registerPositional` adds one at run time.
+ * Names may carry colon-separated arguments: "rope:pi:4" is {name: "rope", args: ["pi", "4"]}.
  */
 import { ConfigError } from "../errors.js";
-import type { PositionalEncoding, PositionalSpec } from "./types.js";
+import { ALIBI_ENTRY } from "./alibi.js";
+import { BOUNDED_ENTRY } from "./bounded.js";
+import { LEARNED_ENTRY } from "./learned.js";
+import { NONE_ENTRY } from "./none.js";
+import { ROTARY_ENTRIES } from "./rope.js";
+import { SINUSOIDAL_ENTRY } from "./sinusoidal.js";
+import type { PositionalEncoding, PositionalEntry, PositionalSpec } from "./types.js";
 
 type Factory = (spec: PositionalSpec) => PositionalEncoding;
 const registry = new Map<string, { factory: Factory; help: string }>();
+for (const e of [LEARNED_ENTRY, NONE_ENTRY, ...ROTARY_ENTRIES, SINUSOIDAL_ENTRY, BOUNDED_ENTRY, ALIBI_ENTRY] satisfies PositionalEntry[]) registry.set(e.name, e);
 
 /** Register a scheme under a name (used by `positionalFrom`); `help` shows the accepted forms. */
 export function registerPositional(name: string, factory: Factory, help = name): void {

@@ -2,7 +2,7 @@
  * RoPE frequency schedules and their context-extension scalings, as pure float64 maths (no tensors).
  * lib/positional/rope.ts turns these inverse frequencies into rotations; plots and tests call them
  * directly. d = rotated head dims (d_attn, or rotaryFraction·d_attn), j = 0…d/2−1, L = original
- * training context, s = L'/L. REFERENCE.md §2.3–2.8, vectors §4.1–4.4.
+ * training context, s = L'/L. docs/literature.md, "RoPE" to "Llama 3 scaling", "Test vectors".
  *
  *   RoPE    θ_j = b^{−2j/d}                               RoFormer §3.2.2 (arXiv 2104.09864)
  *   PI      θ_j / s                                        Chen et al. eq. 4; HF `_compute_linear_scaling_rope_parameters`

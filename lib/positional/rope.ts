@@ -5,21 +5,20 @@
  *   For position m and pair j: (x_a, x_b) ↦ (x_a cos mθ'_j − x_b sin mθ'_j, x_a sin mθ'_j + x_b cos mθ'_j),
  *   applied to q and k (not v) in every layer after Alg 4 lines 1–2, so ⟨R(m)q, R(n)k⟩ depends on m−n only.
  *
- * θ'_j comes from lib/positional/rope-scaling.ts (formulas and references there; REFERENCE.md §2.3–2.8).
- * Layouts (REFERENCE.md §2.3, §5.1): "half-split" pairs (j, j+d/2) — HF Llama `rotate_half`, GPT-NeoX,
+ * θ'_j comes from lib/positional/rope-scaling.ts (formulas and references there; docs/literature.md, "RoPE" to "Llama 3 scaling").
+ * Layouts (docs/literature.md, "RoPE"; docs/design.md, "Defaults the paper leaves open"): "half-split" pairs (j, j+d/2) — HF Llama `rotate_half`, GPT-NeoX,
  * the DEFAULT, so HF Llama weights load without permuting W_q/W_k; "interleaved" pairs (2j, 2j+1) —
  * RoFormer, meta-llama `apply_rotary_emb`, GPT-J. The layout is always written by toJSON (checkpoint).
  * Partial rotary (GPT-NeoX rotary_pct, HF partial_rotary_factor): the first d = ⌊rotaryFraction·d_attn⌋
  * dims are rotated (d must be even), the rest pass through; d is the "d" of every formula.
- * L (original training context) = option `originalLength`, default the model's ℓ_max (REFERENCE §5.3).
+ * L (original training context) = option `originalLength`, default the model's ℓ_max (docs/design.md, "Defaults the paper leaves open").
  * YaRN's temperature: scores × mscale² (`scoreScale`), equal to HF's cos/sin × mscale.
- * Dynamic NTK reads ℓ = end of the PositionRange; keys are rotated after caching (REFERENCE §5.4).
+ * Dynamic NTK reads ℓ = end of the PositionRange; keys are rotated after caching (docs/design.md, "KV cache and dynamic scalings").
  * Angles m·θ are formed in float64 in JS and uploaded as float32 cos/sin tables.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { DTransformerConfig } from "../config.js";
 import { ConfigError, ShapeError } from "../errors.js";
-import { registerPositional } from "./registry.js";
 import {
   dynamicNtkBase,
   llama3InverseFrequencies,
@@ -37,7 +36,7 @@ import {
   type ScaledRopeOptions,
   type YarnOptions,
 } from "./rope-scaling.js";
-import type { PeContext, PositionalEncoding, PositionalSpec, PositionRange } from "./types.js";
+import type { EncodingTraits, PeContext, PositionalEncoding, PositionalEntry, PositionalSpec, PositionRange } from "./types.js";
 
 export * from "./rope-scaling.js";
 
@@ -140,6 +139,11 @@ export class RotaryEncoding implements PositionalEncoding {
   constructor(readonly settings: Readonly<RotarySettings>) {
     this.name = settings.kind;
     this.label = labelOf(settings);
+  }
+
+  /** Every scaling is a pairwise rotation by m·θ'_j (the JS decoder's closed form). */
+  get traits(): EncodingTraits {
+    return { rotaryLayout: this.settings.layout };
   }
 
   maxPositions(): undefined {
@@ -272,6 +276,5 @@ export function llama3(opts: ScaledRopeOptions & Llama3Options = {}): RotaryEnco
   return new RotaryEncoding(resolveRotary("llama3", { ...opts }));
 }
 
-for (const kind of ROTARY_KINDS) {
-  registerPositional(kind, (spec) => new RotaryEncoding(rotaryFromSpec(spec)), ROTARY_FORMS[kind]);
-}
+/** Registry entries (lib/positional/registry.ts): RoPE and each scaling under its own name. */
+export const ROTARY_ENTRIES: PositionalEntry[] = ROTARY_KINDS.map((kind) => ({ name: kind, factory: (spec) => new RotaryEncoding(rotaryFromSpec(spec)), help: ROTARY_FORMS[kind] }));

@@ -1,24 +1,23 @@
 /**
- * Sinusoidal absolute positions — Vaswani et al. 2017 §3.5 (REFERENCE.md §2.2), added at Alg 10 line 2
+ * Sinusoidal absolute positions — Vaswani et al. 2017 §3.5 (docs/literature.md, "Sinusoidal"), added at Alg 10 line 2
  * in place of the learned W_p (P&H §5 mention it as the hard-coded alternative to Alg 2).
  *
  *   "vaswani" (default):  PE(p, 2i) = sin(p·ω_i), PE(p, 2i+1) = cos(p·ω_i), ω_i = base^{−2i/d_e},
  *                         0-based p and i = 0…d_e/2−1, interleaved, base 10⁴.
- *   "phuong-hutter":      the formula as printed in P&H (REFERENCE §1.2): 1-based t = p+1 and i = 1…d_e/2,
+ *   "phuong-hutter":      the formula as printed in P&H (docs/literature.md, "Phuong & Hutter"): 1-based t = p+1 and i = 1…d_e/2,
  *                         W_p[2i−1, t] = sin(t/ℓ_max^{2i/d_e}), W_p[2i, t] = cos(t/ℓ_max^{2i/d_e}); base ℓ_max
  *                         unless `base` is given. It is Vaswani shifted by one frequency pair (and one
- *                         position); kept only as a documented variant (REFERENCE §5.5).
+ *                         position); kept only as a documented variant (docs/design.md, "Defaults the paper leaves open").
  *   "tensor2tensor":      get_timing_signal_1d: concatenated [sin(p·ω_0…) | cos(p·ω_0…)] with
  *                         ω_k = base^{−k/(d_e/2−1)}, k = 0…d_e/2−1 (the increment divides by d_e/2−1).
  *
  * No parameters, no ℓ limit. Tables are computed in float64 in JS and uploaded as float32.
- * For Vaswani, PE(p)·PE(p+k) = Σ_i cos(k·ω_i) depends only on k (test vectors: REFERENCE §4.6).
+ * For Vaswani, PE(p)·PE(p+k) = Σ_i cos(k·ω_i) depends only on k (test vectors: docs/literature.md, "Test vectors").
  */
 import * as tf from "@tensorflow/tfjs";
 import type { DTransformerConfig } from "../config.js";
 import { ConfigError, InputError } from "../errors.js";
-import { registerPositional } from "./registry.js";
-import type { PeContext, PositionalEncoding, PositionalSpec, PositionRange } from "./types.js";
+import type { PeContext, PositionRange, PositionalEncoding, PositionalEntry, PositionalSpec } from "./types.js";
 
 export type SinusoidVariant = "vaswani" | "phuong-hutter" | "tensor2tensor";
 export const SINUSOID_VARIANTS: readonly SinusoidVariant[] = ["vaswani", "phuong-hutter", "tensor2tensor"];
@@ -74,7 +73,7 @@ function fillRow(out: Float32Array | Float64Array, offset: number, p: number, la
 
 /**
  * The sinusoid rows for 0-based `positions`: [n][d] in float64.
- * @example sinusoidTable([0, 1, 5], 8)  // REFERENCE §4.6 (Vaswani, base 10⁴)
+ * @example sinusoidTable([0, 1, 5], 8)  // docs/literature.md, "Test vectors" (Vaswani, base 10⁴)
  */
 export function sinusoidTable(positions: readonly number[], d: number, opts: { base?: number; variant?: SinusoidVariant } = {}): number[][] {
   const variant = opts.variant ?? "vaswani";
@@ -92,6 +91,7 @@ export function sinusoidTable(positions: readonly number[], d: number, opts: { b
 
 class Sinusoidal implements PositionalEncoding {
   readonly name = "sinusoidal";
+  readonly traits = { embedByPosition: true };
   readonly label: string;
   readonly variant: SinusoidVariant;
 
@@ -143,4 +143,5 @@ function fromSpec(s: PositionalSpec): PositionalEncoding {
   return sinusoidal({ ...(variant ? { variant } : {}), ...(rawBase !== undefined ? { base: rawBase } : {}) });
 }
 
-registerPositional("sinusoidal", fromSpec, "sinusoidal[:vaswani|phuong-hutter|tensor2tensor[:<base>]]");
+/** Its registry entry (lib/positional/registry.ts). */
+export const SINUSOIDAL_ENTRY: PositionalEntry = { name: "sinusoidal", factory: fromSpec, help: "sinusoidal[:vaswani|phuong-hutter|tensor2tensor[:<base>]]" };

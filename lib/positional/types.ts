@@ -25,13 +25,41 @@ export interface PeContext {
   param(name: string): tf.Tensor;
 }
 
+/** How the registry builds an encoding from its JSON spec: the name, the factory and the accepted forms. */
+export interface PositionalEntry {
+  name: string;
+  factory: (spec: PositionalSpec) => PositionalEncoding;
+  /** the accepted forms, e.g. "rope[:layout]" */
+  help: string;
+}
+
 /** JSON form stored in checkpoints and accepted by the registry. */
 export interface PositionalSpec {
   name: string;
   [option: string]: unknown;
 }
 
+/**
+ * What an encoding promises about its seams, so that fast paths (the plain-JS decoder, read-ahead of
+ * embedding rows) can use closed forms instead of calling the seam. Declared by the encoding; nothing
+ * recognises an encoding by its name or class. Omitted traits are simply not assumed.
+ */
+export interface EncodingTraits {
+  /** `embed(pos)` row t depends only on position t (not on the range or the sequence length) */
+  embedByPosition?: boolean;
+  /**
+   * `rotate` turns pairs of dims of q and k (laid out "half-split" or "interleaved") by m·θ'_j with
+   * θ' = `inverseFrequencies(cfg, seqLen)` (seqLen = the end of the keys' range), leaving the dims past
+   * 2·|θ'| unchanged. Requires `inverseFrequencies`.
+   */
+  rotaryLayout?: "half-split" | "interleaved";
+  /** `scoreBias` is slopes(H)[h]·(k − q) for a query at q and a key at k (ALiBi). Requires `slopes`. */
+  linearBias?: boolean;
+}
+
 export interface PositionalEncoding {
+  /** what the fast paths may assume about the seams (see EncodingTraits) */
+  readonly traits?: EncodingTraits;
   /** registry name, e.g. "learned", "none", "rope" */
   readonly name: string;
   /** one-line description for tables and plots */
@@ -48,7 +76,7 @@ export interface PositionalEncoding {
    * Seam 2 (Alg 4): transform q or k, shape [B, H, ℓ, d_attn], whose rows sit at `pos`. The model passes
    * queries at [start, start+ℓ) and keys at [0, start+ℓ): both ranges end at the current sequence
    * length, which dynamic schemes use (s = max(1, ℓ/L)). With a KV cache, keys are cached before
-   * rotation and rotated again each step (REFERENCE.md §5.4).
+   * rotation and rotated again each step (docs/design.md, "KV cache").
    */
   rotate?(t: tf.Tensor, pos: PositionRange, which: "q" | "k", ctx: PeContext): tf.Tensor;
   /** Seam 3: bias [H, ℓ_q, ℓ_k] added to the scaled scores (queries at `q`, keys at `k`). */

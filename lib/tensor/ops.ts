@@ -4,7 +4,7 @@
  *
  * Why a custom matMul gradient: TF.js writes matMul's gradient with transposeA/transposeB, which on
  * wasm falls off XNNPACK onto a scalar kernel (1–2 GFLOP/s against ~28 with an explicit transpose;
- * PERF-NOTES.md). `mm` transposes explicitly instead. Values are identical; only speed differs.
+ * docs/design.md, "Backends: what each can and cannot do"). `mm` transposes explicitly instead. Values are identical; only speed differs.
  */
 import * as tf from "@tensorflow/tfjs";
 import { sumRows, transpose2d } from "./fast-kernels.js";

@@ -13,7 +13,7 @@
  * (η differs by the factor ℓ−1, see loss.ts), a sampled stream of batches instead of epochs over a
  * fixed list (the source decides), AdamW by default, warm-up + cosine η, clipping, accumulation.
  *
- * A generic evented loop (STYLE.md 9): it knows nothing of tasks or plots; it yields to the event
+ * A generic evented loop (docs/design.md, "Training loop"): it knows nothing of tasks or plots; it yields to the event
  * loop between steps so a notebook interrupt (AbortSignal) is seen at the next step boundary.
  */
 import type * as aq from "arquero";
@@ -85,10 +85,10 @@ export interface TrainingResult {
   status: TrainingStatus;
   message: string;
   /** updates applied by this call */
-  steps_done: number;
+  stepsDone: number;
   /** the realised sequence lengths of this call's steps (a length curriculum's mixture): ℓ, steps, fraction */
   lengths: { length: number; steps: number; fraction: number }[];
-  /** the step reached (resume.step + steps_done) */
+  /** the step reached (resume.step + stepsDone) */
   step: number;
   /** the optimiser (its m, v stay allocated for a resume: dispose() it when done) */
   optimizer: Optimizer;
@@ -329,5 +329,5 @@ export async function dTraining(model: DTransformer, opts: TrainingOptions): Pro
   progress.end(message);
   const done = run.step - start;
   const lengths = [...lengthCounts].sort((a, b) => a[0] - b[0]).map(([length, steps]) => ({ length, steps, fraction: steps / Math.max(done, 1) }));
-  return { log: logTable(run.rows), rows: run.rows, status, message, steps_done: done, step: run.step, lengths, optimizer: run.optimizer, state: stateOf(run) };
+  return { log: logTable(run.rows), rows: run.rows, status, message, stepsDone: done, step: run.step, lengths, optimizer: run.optimizer, state: stateOf(run) };
 }

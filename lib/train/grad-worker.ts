@@ -2,7 +2,7 @@
  * Entry point of one gradient worker thread (Algorithm 13, step 2, for one row shard); started by
  * GradPool (parallel.ts) as dist/lib/train/grad-worker.js. Not a module to import.
  *
- * Start-up: select the main thread's backend (wasm or cpu), copy its attention layout switches, and
+ * Start-up: select the main thread's backend (wasm or cpu), take the model's attention layout (data), and
  * build a replica DTransformer: the same config with the positional encoding rebuilt from its JSON
  * spec (positionalFrom), one variable per parameter of the main model (same names, shapes, order).
  * Then answer { type: "ready" }.
@@ -18,7 +18,6 @@ import { parentPort, workerData } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { makeConfig, type DTransformerOptions } from "../config.js";
 import { DTransformer } from "../model/dtransformer.js";
-import { attentionLayout } from "../model/mh-attention.js";
 import { newVariable, ParamStore } from "../model/params.js";
 import { positionalFrom, type PositionalSpec } from "../positional/index.js";
 import { useBackend, type BackendName } from "../tensor/backend.js";
@@ -33,13 +32,12 @@ const messageOf = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}
 
 async function build(): Promise<{ model: DTransformer; vars: [string, tf.Variable][] }> {
   await useBackend(init.backend as BackendName);
-  Object.assign(attentionLayout, init.layout);
   const { positional, ...rest } = init.cfg;
   const cfg = makeConfig({ ...(rest as unknown as DTransformerOptions), positional: positionalFrom(positional as PositionalSpec) });
   const theta = new Float32Array(init.paramsSab);
   const vars = new Map<string, tf.Variable>();
   for (const s of init.params) vars.set(s.name, newVariable(s.name, theta.slice(s.offset, s.offset + s.size), s.shape));
-  const model = new DTransformer(cfg, new ParamStore(vars));
+  const model = new DTransformer(cfg, new ParamStore(vars), init.layout);
   return { model, vars: init.grads.map((s) => [s.name, model.params.get(s.name)]) };
 }
 

@@ -17,7 +17,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ConfigError, InputError } from "../errors.js";
 import type { Batch, BatchSource } from "../data/types.js";
 import { dTransformer, type DTransformer } from "../model/dtransformer.js";
-import { checkFits } from "../model/memory-estimate.js";
+import { checkFits } from "../engine/memory-estimate.js";
 import { toTokenBatch, type TokenInput } from "../model/token-embedding.js";
 import { Rng } from "../tensor/random.js";
 
@@ -76,7 +76,7 @@ export function checkBatch(model: DTransformer, b: Batch, where = "batch", memor
   if (memory && tf.getBackend() === "wasm") {
     // Refuse a pass that would exhaust the wasm heap (the process would die mid-step) before any work.
     try {
-      checkFits(model.cfg, { batch: Math.min(B, memory.rowsPerPass ?? B), length: l, training: memory.training });
+      checkFits(model.cfg, { batch: Math.min(B, memory.rowsPerPass ?? B), length: l, training: memory.training, layout: model.layout });
     } catch (e) {
       if (e instanceof InputError) throw new InputError(`${where}: ${e.message}`);
       throw e;

@@ -15,7 +15,7 @@
  * Groups are given as a predicate or as patterns: "blocks.0" (a dotted prefix: blocks.0.*, not
  * blocks.10.*), "pos." or a glob such as "blocks.*.attn.W_*". The resolved name lists are what a
  * checkpoint stores. The state (t and the m, v slots, F32) is serialisable: `toState`/`optimizerFromState`.
- * Defaults follow the PI recipe (REFERENCE.md §3.1): β = (0.9, 0.95), ε = 1e-8; λ = 0.1 (GPT-3).
+ * Defaults follow the PI recipe (docs/literature.md, "Position Interpolation (PI)"): β = (0.9, 0.95), ε = 1e-8; λ = 0.1 (GPT-3).
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../errors.js";

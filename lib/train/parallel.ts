@@ -2,7 +2,7 @@
  * Data-parallel gradients for Algorithm 13 (DTraining, step 2: g = ∇loss) on worker_threads.
  *
  * Why: the wasm backend runs single-threaded in Node 20 (tfjs 4.22 cannot start its own wasm threads,
- * PERF-NOTES.md "Threads"), so one training process uses one core. A GradPool with W participants
+ * docs/design.md, "Backends: what each can and cannot do"), so one training process uses one core. A GradPool with W participants
  * runs the main thread plus W−1 Node Workers (grad-worker.ts), each with its own tfjs, the SAME backend
  * as the main thread (wasm or cpu) and a replica of the model (same config, positional spec from
  * toJSON / positionalFrom, same parameter names and shapes).
@@ -28,15 +28,15 @@
  * Not for tfjs-node ("tensorflow"): libtensorflow already uses every core, so dTraining keeps one process.
  * Replicas are rebuilt by name: a positional encoding must be in the registry of a fresh process (all
  * built-in ones are; one registered only at run time on the main thread makes the worker fail to start).
- * The main thread's attention layout switches (attentionLayout) are copied to the workers at start.
+ * The model's attention layout (model.layout) is sent to the workers as data at start.
  * Cost per step: ~4 bytes per parameter each way through shared memory (3.6 MB for presets.ref); each
  * worker holds its own wasm heap (activations of its shard only).
  */
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import type { Batch } from "../data/types.js";
+import type { AttentionLayout } from "../engine/layout-options.js";
 import type { DTransformer } from "../model/dtransformer.js";
-import { attentionLayout } from "../model/mh-attention.js";
 import { predictedTokens } from "./loss.js";
 import { _shardGrads, layoutOf, shardBatches, type Slot } from "./shard.js";
 
@@ -58,7 +58,7 @@ export interface WorkerInit {
   index: number;
   backend: string;
   cfg: Record<string, unknown>;
-  layout: Record<string, unknown>;
+  layout: AttentionLayout;
   params: Slot[];
   grads: Slot[];
   paramsSab: SharedArrayBuffer;
@@ -204,7 +204,7 @@ export class GradPool {
     for (let index = 1; index < this.participants; index++) {
       const gradsSab = new SharedArrayBuffer(4 * this.gradSlots.length);
       const workerData: WorkerInit = {
-        index, backend, cfg, layout: { ...attentionLayout }, params: this.params.slots, grads: this.gradSlots.slots,
+        index, backend, cfg, layout: { ...this.model.layout }, params: this.params.slots, grads: this.gradSlots.slots,
         paramsSab: this.paramsView.buffer as SharedArrayBuffer, gradsSab,
       };
       const worker = new Worker(new URL("./grad-worker.js", import.meta.url), { workerData });

@@ -5,7 +5,7 @@
  * with the fitted a + b·ℓ + c·ℓ² split into its linear and quadratic parts.
  */
 import { InputError } from "../errors.js";
-import { quadraticFit } from "../eval/cost.js";
+import { quadraticFit } from "../util/fit.js";
 import { plotlyText, subplotGrid, theme, type Figure, type Trace } from "./figure.js";
 import { meanBy, rowsOf, type TableLike } from "./curves.js";
 

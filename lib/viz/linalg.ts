@@ -200,39 +200,4 @@ function fixSign(v: number[]): number[] {
   return v[m]! < 0 ? v.map((x) => -x) : v;
 }
 
-/**
- * Least squares min ‖A x − b‖ by Householder QR (A: [m][n], m ≥ n, as rows). Ill-conditioned
- * columns give large coefficients, as numpy/torch lstsq would: that is what PI's Fig. 2 fit shows.
- */
-export function leastSquares(A: readonly ArrayLike<number>[], b: ArrayLike<number>): Float64Array {
-  const m = A.length;
-  const n = A[0]!.length;
-  const Q = Array.from({ length: n }, (_, j) => Float64Array.from({ length: m }, (_, i) => A[i]![j]!)); // columns
-  const y = Float64Array.from(b);
-  const R = Array.from({ length: n }, () => new Float64Array(n));
-  for (let j = 0; j < n; j++) {
-    const col = Q[j]!;
-    let s = 0;
-    for (let i = j; i < m; i++) s += col[i]! ** 2;
-    const alpha = -Math.sign(col[j]! || 1) * Math.sqrt(s);
-    const v = new Float64Array(m);
-    for (let i = j; i < m; i++) v[i] = col[i]!;
-    v[j]! -= alpha;
-    const vv = dot(v, v);
-    const reflect = (x: Float64Array) => {
-      if (vv === 0) return;
-      const f = (2 * dot(v, x)) / vv;
-      for (let i = j; i < m; i++) x[i]! -= f * v[i]!;
-    };
-    for (let c = j; c < n; c++) reflect(Q[c]!);
-    reflect(y);
-    for (let c = j; c < n; c++) R[j]![c] = Q[c]![j]!;
-  }
-  const x = new Float64Array(n);
-  for (let i = n - 1; i >= 0; i--) {
-    let s = y[i]!;
-    for (let c = i + 1; c < n; c++) s -= R[i]![c]! * x[c]!;
-    x[i] = R[i]![i]! === 0 ? 0 : s / R[i]![i]!;
-  }
-  return x;
-}
+export { leastSquares } from "../util/fit.js";

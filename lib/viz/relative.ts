@@ -1,5 +1,5 @@
 /**
- * Relative-position behaviour of RoPE (REFERENCE.md §2.3–2.4, §3.1, §3.6, §4.9).
+ * Relative-position behaviour of RoPE (docs/literature.md, "RoPE", "Position Interpolation (PI)").
  *
  *   RoFormer §3.4.3 "long-term decay": (1/(d/2))·Σ_{j=1}^{d/2} |S_j(s)|,  S_j = Σ_{k<j} e^{i s θ_k}
  *   PI Fig. 2 (Chen et al. §2.2, App. C.1): a(s) = Re Σ_j h_j e^{i s θ_j}, h fitted by least squares

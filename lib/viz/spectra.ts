@@ -1,6 +1,6 @@
 /**
  * Rotary spectra: the wavelength λ_j = 2π/θ_j of each pair j (YaRN §2.2) for RoPE and its
- * context-extension scalings (PI, NTK, YaRN, Llama 3; REFERENCE.md §2.3–2.8), on a log axis, with
+ * context-extension scalings (PI, NTK, YaRN, Llama 3; docs/literature.md, "RoPE" to "Llama 3 scaling"), on a log axis, with
  * the original context L marked. Pairs above the L line never complete a rotation within the
  * training context; those are the ones PI/NTK/YaRN rescale. A second view plots θ_j/θ'_j, the
  * factor each scheme divides pair j by.
@@ -24,7 +24,7 @@ export interface SpectraOptions {
   title?: string;
 }
 
-/** Plain RoPE θ_j = b^{−2j/d}, j = 0…d/2−1 (RoFormer; REFERENCE.md §2.3), float64. */
+/** Plain RoPE θ_j = b^{−2j/d}, j = 0…d/2−1 (RoFormer; docs/literature.md, "RoPE"), float64. */
 export function ropeTheta(d: number, base = 10000): Float64Array {
   return Float64Array.from({ length: Math.floor(d / 2) }, (_, j) => Math.pow(base, (-2 * j) / d));
 }

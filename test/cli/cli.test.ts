@@ -4,9 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { cli, parseFlags } from "../../lib/cli/main.js";
-import { resolveRunConfig } from "../../lib/cli/run-config.js";
-import { trainCommand } from "../../lib/cli/train.js";
+import { cli, parseFlags } from "../../cli/main.js";
+import { resolveRunConfig } from "../../cli/run-config.js";
+import { trainCommand } from "../../cli/train.js";
 import { ConfigError } from "../../lib/errors.js";
 import { testBackend } from "../helpers/setup.js";
 

@@ -1,11 +1,11 @@
-/** `ctxlab finetune` (lib/cli/finetune.ts) on tiny checkpoints in a temporary directory: runs, resume, argument errors. */
+/** `ctxlab finetune` (cli/finetune.ts) on tiny checkpoints in a temporary directory: runs, resume, argument errors. */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { FINETUNE_CONFIG_FILE, finetuneArgsFromFlags, finetuneCommand, parseMix, recipeOfArgs } from "../../lib/cli/finetune.js";
-import { cli, parseFlags } from "../../lib/cli/main.js";
+import { FINETUNE_CONFIG_FILE, finetuneArgsFromFlags, finetuneCommand, parseMix, recipeOfArgs } from "../../cli/finetune.js";
+import { cli, parseFlags } from "../../cli/main.js";
 import { loadCheckpoint, saveCheckpoint } from "../../lib/io/checkpoint.js";
 import { DTransformer } from "../../lib/model/dtransformer.js";
 import { learned, rope } from "../../lib/positional/index.js";

@@ -1,18 +1,24 @@
 /**
  * Guards the committed base checkpoints (data/checkpoints/{learned,rope,alibi,nope}, made by
- * scripts/make-checkpoints.mjs): each loads with loadCheckpoint, has the shared architecture and its
- * own positional encoding, is a few MB, keeps its training log and evaluation, and — a few forward
- * passes — still retrieves compact passkeys at ℓ = 128 from the committed evaluation set.
+ * scripts/make-checkpoints.mjs from the typed recipes of lib/pretrain/recipes.ts): each loads with
+ * loadCheckpoint, has the shared architecture and its own positional encoding, is a few MB, keeps
+ * its training log and evaluation, its recipe.json is the typed recipe, the typed recipe reproduces
+ * the first training steps' losses bit for bit, and — a few forward passes — it still retrieves
+ * compact passkeys at ℓ = 128 from the committed evaluation set.
  */
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { before, describe, it } from "node:test";
 import { byteTokenizer } from "../../lib/data/tokenizer.js";
 import { jsonlExamples, parseJsonl } from "../../lib/eval/jsonl.js";
 import { scoreLogits } from "../../lib/eval/score.js";
 import { loadCheckpoint } from "../../lib/io/checkpoint.js";
+import { trainBase } from "../../lib/pretrain/base-checkpoint.js";
+import { BASE_ENCODINGS, baseRecipe, recipeCommand } from "../../lib/pretrain/recipes.js";
 import { testBackend } from "../helpers/setup.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url)); // dist/test/data → repo root
@@ -68,10 +74,15 @@ describe("data/checkpoints (base models)", () => {
         model.dispose();
       }
     });
-    it(`${name}: recipe.json is the recipe of \`node scripts/make-checkpoints.mjs --only ${name}\` (the documented command reproduces it)`, async () => {
-      const script = (await import(pathToFileURL(join(root, "scripts/make-checkpoints.mjs")).href)) as { recipeFor: (n: string, flags: object) => Record<string, unknown> };
+    it(`${name}: recipe.json is the typed recipe baseRecipe("${name}"), which \`node scripts/make-checkpoints.mjs --only ${name}\` runs`, async () => {
+      const script = (await import(pathToFileURL(join(root, "scripts/make-checkpoints.mjs")).href)) as { recipeFor: (n: string, flags: object) => Record<string, unknown>; parseArgs: (argv: string[]) => { recipes: Record<string, unknown> } };
       const recipe = JSON.parse(readFileSync(join(dir, name, "recipe.json"), "utf8"));
-      assert.deepEqual(script.recipeFor(name, {}), recipe.recipe);
+      assert.deepEqual(baseRecipe(name, {}), recipe.recipe);
+      assert.deepEqual(script.recipeFor(name, {}), recipe.recipe, "the script runs the library's recipe");
+      const argv = (recipe.command as string).match(/'[^']*'|\S+/g)!.slice(2).map((a) => a.replace(/^'|'$/g, ""));
+      assert.deepEqual(script.parseArgs(argv).recipes[name], recipe.recipe, `its recorded command (${recipe.command}) still gives its recipe`);
+      const shortest = recipeCommand(name as keyof typeof BASE_ENCODINGS, baseRecipe(name));
+      assert.equal(shortest, `node scripts/make-checkpoints.mjs --only ${name}`, "the recipe is this encoding's default");
       assert.equal(recipe.steps, recipe.recipe.steps, "trained to the recipe's last step");
     });
     it(`${name}: retrieves compact passkeys at ℓ = 128 (5 evalset examples, floor ${want.minCorrect})`, async () => {
@@ -83,6 +94,27 @@ describe("data/checkpoints (base models)", () => {
       } finally {
         model.dispose();
       }
+    });
+  }
+
+  // rope and alibi run the per-head layout with a rotation / a score bias, learned and nope the fused one
+  for (const name of ["rope", "alibi", "learned", "nope"] as const) {
+    it(`${name}: the typed recipe reproduces the committed base's first 2 training losses bit for bit (wasm)`, async () => {
+      const [head, ...rows] = readFileSync(join(dir, name, "metrics.csv"), "utf8").trim().split("\n");
+      const col = head!.split(",").indexOf("loss");
+      const committed = rows.slice(0, 2).map((r) => Number(r.split(",")[col]));
+      const work = mkdtempSync(join(tmpdir(), "ctxlab-base-"));
+      const n0 = tf.memory().numTensors;
+      try {
+        const t = await trainBase(name, baseRecipe(name), { work, stopAfter: 2, evalEvery: 1000, saveEvery: 1000 });
+        const losses = t.result.rows.map((r) => r.loss);
+        t.model.dispose();
+        assert.equal(tf.getBackend(), "wasm", "the committed bases were trained on wasm; another backend rounds differently");
+        assert.deepEqual(losses, committed);
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+      assert.equal(tf.memory().numTensors, n0, "no tensors left behind");
     });
   }
 

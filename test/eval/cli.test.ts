@@ -1,12 +1,12 @@
-/** `ctxlab eval` (lib/cli/eval.ts) end to end on a tiny checkpoint saved in a temporary directory. */
+/** `ctxlab eval` (cli/eval.ts) end to end on a tiny checkpoint saved in a temporary directory. */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as aq from "arquero";
-import { evalArgsFromFlags, evalCommand, evalTokenizer } from "../../lib/cli/eval.js";
-import { parseFlags } from "../../lib/cli/main.js";
+import { evalArgsFromFlags, evalCommand, evalTokenizer } from "../../cli/eval.js";
+import { parseFlags } from "../../cli/main.js";
 import { EVAL_COLUMNS } from "../../lib/eval/index.js";
 import { saveCheckpoint } from "../../lib/io/checkpoint.js";
 import { DTransformer } from "../../lib/model/dtransformer.js";

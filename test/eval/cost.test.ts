@@ -1,6 +1,6 @@
 /**
  * lib/eval/cost.ts: forwardCost's rows (columns, the deterministic byte counts, peak memory growing
- * with ℓ, the attention layout restored, abort) and quadraticFit's exact recovery of a + bℓ + cℓ².
+ * with ℓ, the model's layout unchanged, abort) and quadraticFit's exact recovery of a + bℓ + cℓ².
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -8,8 +8,8 @@ import { presets } from "../../lib/config.js";
 import { ConfigError } from "../../lib/errors.js";
 import { COST_COLUMNS, forwardCost, quadraticFit } from "../../lib/eval/cost.js";
 import { DTransformer } from "../../lib/model/dtransformer.js";
-import { attentionLayout } from "../../lib/model/mh-attention.js";
-import { forwardMemory } from "../../lib/model/memory-estimate.js";
+import { DEFAULT_LAYOUT } from "../../lib/engine/layout-options.js";
+import { forwardMemory } from "../../lib/engine/memory-estimate.js";
 import { none } from "../../lib/positional/none.js";
 import { testBackend } from "../helpers/setup.js";
 
@@ -37,7 +37,7 @@ describe("forwardCost", () => {
     const peaks = rows.map((r) => Number(r.peak_bytes));
     assert.ok(peaks[0]! > 0 && peaks[1]! > peaks[0]! && peaks[2]! > peaks[1]!, `peaks ${peaks}`);
     assert.ok(peaks[2]! - peaks[1]! > 4 * (peaks[1]! - peaks[0]!), `quadratic growth expected: ${peaks}`);
-    assert.equal(attentionLayout.mode, "auto", "the layout is restored");
+    assert.deepEqual(model.layout, DEFAULT_LAYOUT, "the model's own layout is not changed");
   });
 
   it("chunked attention keeps the peak below the unchunked one at the same ℓ", async () => {

@@ -11,7 +11,7 @@ import { before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { InputError } from "../../lib/errors.js";
 import { DTransformer } from "../../lib/model/dtransformer.js";
-import { forwardMemory } from "../../lib/model/memory-estimate.js";
+import { forwardMemory } from "../../lib/engine/memory-estimate.js";
 import { none, rope } from "../../lib/positional/index.js";
 import { perplexityVsLength, tokenLosses } from "../../lib/eval/index.js";
 import { LOSS_CHUNK_FLOATS } from "../../lib/eval/perplexity.js";

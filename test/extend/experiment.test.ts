@@ -1,11 +1,11 @@
-/** The context-extension experiment (lib/extend/experiment.ts, report.ts, lib/cli/experiment.ts) as a smoke run on tiny bases. */
+/** The context-extension experiment (lib/extend/experiment.ts, report.ts, cli/experiment.ts) as a smoke run on tiny bases. */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as aq from "arquero";
-import { experimentArgs, experimentCommand, pretraining } from "../../lib/cli/experiment.js";
+import { experimentArgs, experimentCommand, pretraining } from "../../cli/experiment.js";
 import { contextExtension, experimentSettings, summaryTable, table4, writeReport, type ExperimentResult } from "../../lib/extend/index.js";
 import { saveCheckpoint } from "../../lib/io/checkpoint.js";
 import { DTransformer } from "../../lib/model/dtransformer.js";

@@ -77,7 +77,7 @@ const g = globalThis as any;
 g.status = undefined; g.sums = []; g.before = g.checksum();
 console.log("training ${round}");
 const res = await g.dTraining(g.ft, { source: g.src, steps: 1_000_000, schedule: 1e-2, workers: ${workers}, onStep: (row: any) => { g.steps = row.step; g.sums.push(g.checksum()); } });
-g.final = g.checksum(); g.stepsDone = res.steps_done; g.message = res.message; res.optimizer.dispose();
+g.final = g.checksum(); g.stepsDone = res.stepsDone; g.message = res.message; res.optimizer.dispose();
 g.status = res.status;`;
 
 function interrupted(r: Reply): string | undefined {

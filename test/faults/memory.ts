@@ -15,7 +15,6 @@ import { presets } from "../../lib/config.js";
 import { InputError } from "../../lib/errors.js";
 import { dInference } from "../../lib/infer/dinference.js";
 import { DTransformer } from "../../lib/model/dtransformer.js";
-import { attentionLayout } from "../../lib/model/mh-attention.js";
 import { none, rope } from "../../lib/positional/index.js";
 import { scope } from "../../lib/tensor/memory.js";
 
@@ -52,20 +51,16 @@ export function forwardRefusals(): MemoryCheck[] {
   if (tf.getBackend() !== "wasm") return [{ check: "forward refusals", ok: false, detail: `backend is ${tf.getBackend()}, not wasm` }];
   const model = DTransformer.create({ ...presets.micro, positional: none() }, 0);
   const roped = DTransformer.create({ ...presets.micro, positional: rope() }, 0);
-  const saved = attentionLayout.mode;
   const out: MemoryCheck[] = [];
   try {
-    attentionLayout.mode = "per-head";
-    out.push(refused("unchunked per-head forward, ℓ = 30,000", () => model.logits(new Array(30_000).fill(1)), [/chunked attention \(attentionLayout\.mode = "chunked" or CTXLAB_ATTENTION=chunked: estimate [\d.]+ (GiB|MiB), fits\)/, /B is already 1/]));
-    attentionLayout.mode = "batched";
-    out.push(refused("unchunked batched forward, B = 16, ℓ = 8,000 (RoPE)", () => roped.logits(Array.from({ length: 16 }, () => new Array(8_000).fill(2))), [/a smaller batch \(B ≤ \d+ fits\)/]));
-    attentionLayout.mode = "auto";
+    const perHead = { layout: { mode: "per-head" as const } };
+    out.push(refused("unchunked per-head forward, ℓ = 30,000", () => model.logits(new Array(30_000).fill(1), perHead), [/chunked attention \(layout \{ mode: "chunked" \}, per model or per call: estimate [\d.]+ (GiB|MiB), fits\)/, /B is already 1/]));
+    out.push(refused("unchunked batched forward, B = 16, ℓ = 8,000 (RoPE)", () => roped.logits(Array.from({ length: 16 }, () => new Array(8_000).fill(2)), { layout: { mode: "batched" } }), [/a smaller batch \(B ≤ \d+ fits\)/]));
     out.push(refused("traced forward (hooks force unchunked), ℓ = 30,000", () => model.trace(new Array(30_000).fill(3)).logits, [/unchunked/]));
     out.push(refused("chunked forward, ℓ = 8,000,000", () => tf.tidy(() => model.logits(tf.zeros([1, 8_000_000], "int32"))), [/chunked\)/]));
     const ok = tf.tidy(() => model.logits(new Array(512).fill(1)).shape.join());
     out.push({ check: "a forward that fits still runs (ℓ = 512)", ok: ok === "512,11", detail: `logits [${ok}]` });
   } finally {
-    attentionLayout.mode = saved;
     model.dispose();
     roped.dispose();
   }
@@ -74,11 +69,10 @@ export function forwardRefusals(): MemoryCheck[] {
 
 const LIB = fileURLToPath(new URL("../../lib/index.js", import.meta.url));
 const CHILD = `
-import { useBackend, DTransformer, presets, none, dTraining, evaluateLoss, attentionLayout } from ${JSON.stringify(LIB)};
+import { useBackend, DTransformer, presets, none, dTraining, evaluateLoss } from ${JSON.stringify(LIB)};
 await useBackend("wasm");
-attentionLayout.mode = "per-head";
 const what = process.argv[1], l = 30000;
-const model = DTransformer.create({ ...presets.micro, positional: none() }, 0);
+const model = DTransformer.create({ ...presets.micro, positional: none() }, 0).withAttentionLayout({ mode: "per-head" });
 const src = { name: "long", describe: () => ({}), next: () => ({ tokens: new Int32Array(l), batch: 1, length: l }) };
 const t0 = performance.now();
 try {

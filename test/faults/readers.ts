@@ -23,7 +23,7 @@ import { makeConfig, presets, validateConfig } from "../../lib/config.js";
 import { CheckpointError, ConfigError, InputError } from "../../lib/errors.js";
 import { configFromGpt2Json, gpt2JsonFromConfig, loadCheckpoint, saveCheckpoint } from "../../lib/io/checkpoint.js";
 import { parseSafetensors, serializeSafetensors, type SafeTensor, type SafetensorsFile } from "../../lib/io/safetensors.js";
-import { resolveRunConfig, RUN_DEFAULTS, type RunConfig } from "../../lib/cli/run-config.js";
+import { resolveRunConfig, RUN_DEFAULTS, type RunConfig } from "../../cli/run-config.js";
 import { parseJsonl, readJsonl, type JsonlItem } from "../../lib/eval/jsonl.js";
 import { byteTokenizer, gpt2Tokenizer, tokenizerFrom, type TextTokenizer } from "../../lib/data/tokenizer.js";
 import { DTransformer } from "../../lib/model/dtransformer.js";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { resolveRunConfig } from "../../lib/cli/run-config.js";
+import { resolveRunConfig } from "../../cli/run-config.js";
 import { byteTokenizer, gpt2Tokenizer, tokenizerFrom } from "../../lib/data/tokenizer.js";
 import { CheckpointError, ConfigError, InputError } from "../../lib/errors.js";
 import { parseJsonl } from "../../lib/eval/jsonl.js";

@@ -1,6 +1,6 @@
 /**
  * lib/hf/config.ts: config.json of real model shapes → HfArchSpec; rope_scaling → ctxlab encodings
- * checked against hand-computed values of Hugging Face's formulas (REFERENCE-style vectors at d = 8,
+ * checked against hand-computed values of Hugging Face's formulas (vectors in the style of docs/literature.md, "Test vectors", at d = 8,
  * L = 2048, s = 4: PI, dynamic NTK at ℓ = 4096, YaRN's ramp and attention factor; Llama-3's bands at
  * d = 128); every unsupported key is a clear error.
  */

@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { hubCacheDir, hubDownload, HubError, repoFolderName, type HubProgress } from "../../lib/hf/hub.js";
 import { loadModel, loadPretrained, pretrainedSource } from "../../lib/hf/pretrained.js";
-import { cli } from "../../lib/cli/main.js";
+import { cli } from "../../cli/main.js";
 import { testBackend } from "../helpers/setup.js";
 
 const FIX = fileURLToPath(new URL("../../../test/fixtures/hf/gpt2", import.meta.url));

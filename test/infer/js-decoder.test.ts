@@ -148,4 +148,25 @@ describe("dInference decoder choice", () => {
     await assert.rejects(dInference(m, [1, 2], { maxTokens: 3, decoder: "fast" as never }), /decoder="fast"/);
     m.dispose();
   });
+  it("an encoding is recognised by the traits it declares, not by its name or class", () => {
+    const inner = rope({ layout: "interleaved" });
+    const rotary: PositionalEncoding = {
+      name: "my-rotary", label: "custom", traits: { rotaryLayout: "interleaved" },
+      rotate: (t, p, w, c) => inner.rotate(t, p, w, c), inverseFrequencies: (cfg, n) => inner.inverseFrequencies(cfg, n), toJSON: () => ({ name: "my-rotary" }),
+    };
+    const lin = positionalFrom("alibi");
+    const bias: PositionalEncoding = { name: "my-bias", label: "custom", traits: { linearBias: true }, slopes: (h) => lin.slopes!(h).map((s) => 2 * s), scoreBias: (q, k, c) => tf.mul(lin.scoreBias!(q, k, c), 2), toJSON: () => ({ name: "my-bias" }) };
+    const base = DTransformer.create({ ...BASE }, 9);
+    for (const pe of [rotary, bias]) {
+      const m = base.withPositional(pe);
+      assert.equal(jsDecoderUnsupported(m), null, pe.name);
+      const ref = tfjsSteps(m, SEQ, 5);
+      const kv = new KVCache(m.cfg.nLayers);
+      tf.tidy(() => void dTransformer(tf.tensor2d([SEQ.slice(0, 5)], [1, 5], "int32"), m, { kv }));
+      const dec = new JsDecoder(m, kv, SEQ.length);
+      kv.dispose();
+      SEQ.slice(5).forEach((t, i) => expectClose(tf.tensor1d(dec.step(t)), tf.tensor1d(ref[i]!), { atol: 1e-4, what: `${pe.name} step ${i}` }));
+    }
+    base.dispose();
+  });
 });

@@ -99,7 +99,7 @@ describe("interrupting the ctxlab kernel with SIGINT", { timeout: 150_000 }, () 
       "const checksum = () => Array.from(ft.params.get('blocks.0.mlp.W_mlp1').dataSync()).reduce((a, b) => a + b, 0);",
       'console.log("training");',
       "const res = await dTraining(ft, { source: src, steps: 1_000_000, schedule: 1e-2, onStep: (row) => { g.steps = row.step; g.sums.push(checksum()); } });",
-      "g.status = res.status; g.message = res.message; g.stepsDone = res.steps_done;",
+      "g.status = res.status; g.message = res.message; g.stepsDone = res.stepsDone;",
       "g.final = checksum();",
     ].join("\n");
     const { r } = await interruptAfter(code, "training", 1500, 90_000);

@@ -1,5 +1,5 @@
 /**
- * Algorithms 1–7 against hand-computed values (REFERENCE.md §4.10), closed forms and each other.
+ * Algorithms 1–7 against hand-computed values (docs/literature.md, "Phuong & Hutter"), closed forms and each other.
  */
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";

@@ -76,7 +76,7 @@ describe("Alg 10 forward", () => {
 
   it("counts parameters like GPT-2 (tied and untied)", () => {
     const ref = DTransformer.create(presets.ref, 0);
-    assert.equal(ref.numParams(), 891_648); // PERF-NOTES.md reference model
+    assert.equal(ref.numParams(), 891_648); // docs/design.md, reference model
     const tied = DTransformer.create({ ...presets.ref, tiedEmbeddings: true }, 0);
     assert.equal(tied.numParams(), 891_648 - 256 * 128);
     ref.dispose();
@@ -245,7 +245,6 @@ describe("withPositional", () => {
 
 describe("attention layouts", () => {
   it("per-(batch, head) 2-D products equal the batched 4-D form, values and gradients, under every seam", async () => {
-    const { attentionLayout } = await import("../../lib/model/mh-attention.js");
     const { rope, yarn } = await import("../../lib/positional/rope.js");
     const { alibi } = await import("../../lib/positional/alibi.js");
     const ids = tf.tensor2d([[1, 5, 2, 7, 3, 9], [4, 4, 0, 1, 2, 3]], [2, 6], "int32");
@@ -253,10 +252,10 @@ describe("attention layouts", () => {
     try {
       for (const m of [base, base.withPositional(rope()), base.withPositional(yarn(4)), base.withPositional(alibi())]) {
         const run = (mode: "per-head" | "batched") => {
-          attentionLayout.mode = mode;
+          const mm = m.withAttentionLayout({ mode });
           const vars = [...m.params.vars.values()];
-          const { value, grads } = tf.variableGrads(() => lossOf(m, ids), vars);
-          const logits = dTransformer(ids, m);
+          const { value, grads } = tf.variableGrads(() => lossOf(mm, ids), vars);
+          const logits = dTransformer(ids, mm);
           return { loss: value, grads, logits };
         };
         const a = run("per-head");
@@ -266,7 +265,6 @@ describe("attention layouts", () => {
         for (const k of Object.keys(b.grads)) expectClose(a.grads[k]!, b.grads[k]!, { atol: 1e-6, rtol: 1e-4, what: `${m.positional.name} ∂${k}` });
       }
     } finally {
-      attentionLayout.mode = "auto";
       base.dispose();
     }
   });

@@ -9,8 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { makeConfig, presets } from "../../lib/config.js";
 import { InputError } from "../../lib/errors.js";
 import { dTransformer, DTransformer } from "../../lib/model/dtransformer.js";
-import { checkFits, estimateForwardMemory, forwardMemory, WASM_HEAP_LIMIT } from "../../lib/model/memory-estimate.js";
-import { attentionLayout } from "../../lib/model/mh-attention.js";
+import { checkFits, estimateForwardMemory, forwardMemory, WASM_HEAP_LIMIT } from "../../lib/engine/memory-estimate.js";
 import { alibi } from "../../lib/positional/alibi.js";
 import { rope } from "../../lib/positional/rope.js";
 import { testBackend } from "../helpers/setup.js";
@@ -36,16 +35,14 @@ describe("estimateForwardMemory", () => {
   ] as const;
   for (const c of cases) {
     it(`is within 2× of the measured high-water: ${c.what}`, async () => {
-      const m = DTransformer.create({ ...presets.ref, positional: c.pe }, 1);
+      const m = DTransformer.create({ ...presets.ref, positional: c.pe }, 1).withAttentionLayout({ mode: c.mode, chunk: c.chunk });
       const ids = tf.tensor2d(Array.from({ length: c.B * c.l }, (_, i) => (i * 31 + 7) % 256), [c.B, c.l], "int32");
-      Object.assign(attentionLayout, { mode: c.mode, chunk: c.chunk });
       try {
         const measured = await measuredPeak(m, () => m.logits(ids));
         const est = estimateForwardMemory(m.cfg, { batch: c.B, length: c.l, chunked: c.mode === "chunked", chunk: c.chunk });
         const r = est / measured;
         assert.ok(r >= 0.5 && r <= 2, `estimate ${(est / 2 ** 20).toFixed(1)} MiB vs measured ${(measured / 2 ** 20).toFixed(1)} MiB (ratio ${r.toFixed(2)})`);
       } finally {
-        Object.assign(attentionLayout, { mode: "auto", chunk: 1024 });
         ids.dispose();
         m.dispose();
       }
@@ -53,9 +50,8 @@ describe("estimateForwardMemory", () => {
   }
 
   it("is within 2× for a training step (chunked, ℓ=512): tape and gradients included", async () => {
-    const m = DTransformer.create({ ...presets.ref, nLayers: 2, positional: rope() }, 2);
+    const m = DTransformer.create({ ...presets.ref, nLayers: 2, positional: rope() }, 2).withAttentionLayout({ mode: "chunked", chunk: 128 });
     const ids = tf.tensor2d(Array.from({ length: 512 }, (_, i) => (i * 13 + 1) % 256), [1, 512], "int32");
-    Object.assign(attentionLayout, { mode: "chunked", chunk: 128 });
     try {
       const step = () => {
         const { value, grads } = tf.variableGrads(() => tf.tidy(() => tf.neg(tf.mean(tf.logSoftmax(dTransformer(ids, m), -1)))) as tf.Scalar, [...m.params.vars.values()]);
@@ -67,7 +63,6 @@ describe("estimateForwardMemory", () => {
       const r = est / measured;
       assert.ok(r >= 0.5 && r <= 2, `estimate ${(est / 2 ** 20).toFixed(1)} MiB vs measured ${(measured / 2 ** 20).toFixed(1)} MiB (ratio ${r.toFixed(2)})`);
     } finally {
-      Object.assign(attentionLayout, { mode: "auto", chunk: 1024 });
       ids.dispose();
       m.dispose();
     }
@@ -82,7 +77,7 @@ describe("estimateForwardMemory", () => {
     assert.ok(r > 1.5 && r < 2.2, `chunked 32k/16k = ${r}`); // linear in ℓ plus a constant (θ, the block)
     assert.equal(forwardMemory(cfg, { batch: 1, length: 1024 }).chunked, false);
     assert.equal(forwardMemory(cfg, { batch: 1, length: 16384 }).chunked, true);
-    // PERF-NOTES: ℓ = 16,384 unchunked needs a 4.3 GB score tensor; chunked fits in well under the 4 GiB heap
+    // docs/design.md, "Measured before ctxlab": ℓ = 16,384 unchunked needs a 4.3 GB score tensor; chunked fits in well under the 4 GiB heap
     assert.ok(forwardMemory(cfg, { batch: 1, length: 16384, chunked: false }).attention > WASM_HEAP_LIMIT);
     assert.ok(ch(16384) < 1.5 * 2 ** 30);
   });
@@ -100,7 +95,7 @@ describe("checkFits", () => {
         /B=2, ℓ=1000000 needs an estimated \d+ GiB/.test(e.message) &&
         /attention \d+ GiB \(unchunked/.test(e.message) &&
         /a smaller ℓ \(ℓ ≤ \d+ fits/.test(e.message) &&
-        /chunked attention \(attentionLayout.mode = "chunked" or CTXLAB_ATTENTION=chunked: estimate [\d.]+ GiB, still too large\)/.test(e.message) &&
+        /chunked attention \(layout \{ mode: "chunked" \}, per model or per call: estimate [\d.]+ GiB, still too large\)/.test(e.message) &&
         /a smaller batch \(even B=1 does not fit at this ℓ\)/.test(e.message) &&
         /of the 4\.00 GiB wasm heap/.test(e.message),
     );

@@ -1,6 +1,6 @@
 /**
  * Additive positional encodings (seam 1, Alg 10 line 2): sinusoidal (Vaswani, P&H as printed,
- * tensor2tensor; REFERENCE.md §4.6), the bounded unit-ball encoding, learned `table`, and
+ * tensor2tensor; docs/literature.md, "Test vectors"), the bounded unit-ball encoding, learned `table`, and
  * `extendLearned` (ViT-style interpolation of W_p). Models: shapes past ℓ_max, causality, gradients.
  */
 import assert from "node:assert/strict";
@@ -10,7 +10,7 @@ import { makeConfig, presets } from "../../lib/config.js";
 import { ConfigError, InputError } from "../../lib/errors.js";
 import { DTransformer } from "../../lib/model/dtransformer.js";
 import { bounded, boundedTable } from "../../lib/positional/bounded.js";
-import { extendLearned } from "../../lib/positional/extend.js";
+import { extendLearned } from "../../lib/model/extend-learned.js";
 import { learned, W_P } from "../../lib/positional/learned.js";
 import { none } from "../../lib/positional/none.js";
 import { positionalFrom } from "../../lib/positional/registry.js";
@@ -56,7 +56,7 @@ before(async () => {
   await testBackend();
 });
 
-describe("sinusoidal (REFERENCE §4.6, d = 8)", () => {
+describe("sinusoidal (docs/literature.md, Test vectors; d = 8)", () => {
   it("Vaswani: positions 0, 1, 5", () => {
     const [p0, p1, p5] = sinusoidTable([0, 1, 5], 8);
     expectClose(p0!, [0, 1, 0, 1, 0, 1, 0, 1], { atol: 1e-12 });

@@ -1,5 +1,5 @@
 /**
- * ALiBi (seam 3): reference slopes (REFERENCE.md §4.7, incl. non-power-of-two H), the bias
+ * ALiBi (seam 3): reference slopes (docs/literature.md, "Test vectors", incl. non-power-of-two H), the bias
  * −m_h·(i − j) by hand and with a KV-cache-like range, a model past ℓ_max whose scores differ from
  * the no-bias scores by exactly the bias, causality, gradients and the registry.
  */
@@ -33,7 +33,7 @@ before(async () => {
   await testBackend();
 });
 
-describe("slopes (reference get_slopes, REFERENCE §4.7)", () => {
+describe("slopes (reference get_slopes; docs/literature.md, ALiBi)", () => {
   for (const H of [4, 6, 8, 12, 16]) {
     it(`${H} heads`, () => {
       expectClose(alibiSlopes(H), REF[H]!, { atol: 0, rtol: 1e-7 });

@@ -1,5 +1,5 @@
 /**
- * Rotary encodings (lib/positional/rope.ts, rope-scaling.ts): closed forms and the REFERENCE.md §4.1–4.5
+ * Rotary encodings (lib/positional/rope.ts, rope-scaling.ts): closed forms and the docs/literature.md, "Test vectors"
  * test vectors (numpy float64, 8 significant digits → asserted to 1e-6 relative), the tf seam against
  * the plain-array rotation, RoPE's relative property, PI ≡ RoPE at m/s, dynamic NTK, gradients on wasm
  * and cpu, the registry forms and JSON round trip, and the model with rotary positions.
@@ -54,7 +54,7 @@ before(async () => {
   await testBackend();
 });
 
-describe("closed forms and REFERENCE §4.1–4.4 vectors", () => {
+describe("closed forms and the vectors of docs/literature.md (Test vectors)", () => {
   it("§4.1 RoPE θ_j = b^{−2j/d}, wavelengths and rotations in L = 2048 (d = 8)", () => {
     ref(theta8, [1, 0.1, 0.01, 0.001]);
     ref(Array.from(theta8, (t) => (2 * Math.PI) / t), [6.2831853, 62.831853, 628.31853, 6283.1853]);

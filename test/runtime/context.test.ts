@@ -33,7 +33,7 @@ describe("host seam", () => {
       const m = DTransformer.create(presets.micro, 1);
       const r = await dTraining(m, { source, steps: 50 });
       assert.equal(r.status, "interrupted");
-      assert.equal(r.steps_done, 3);
+      assert.equal(r.stepsDone, 3);
       assert.match(r.message, /interrupted at step 3/);
       assert.deepEqual(updates, [1, 2, 3]);
       assert.equal(ends.length, 1);

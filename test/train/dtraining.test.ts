@@ -61,14 +61,14 @@ describe("dTraining", () => {
     const ac = new AbortController();
     const rb = await dTraining(b, base({ steps: 10, schedule: { kind: "cosine", lr: 1e-2, warmup: 1, total: 3 }, signal: ac.signal, onStep: (row) => row.step === 3 && ac.abort() }));
     assert.equal(rb.status, "interrupted");
-    assert.equal(rb.steps_done, 3);
+    assert.equal(rb.stepsDone, 3);
     assert.match(rb.message, /^interrupted at step 3/);
     assert.deepEqual(changed(snapshot(a), snapshot(b)), [], "bitwise equal parameters");
     assert.deepEqual(rb.rows.map((r) => r.loss), ra.rows.map((r) => r.loss));
     const pre = new AbortController();
     pre.abort();
     const rc = await dTraining(b, base({ optimizer: rb.optimizer, signal: pre.signal }));
-    assert.equal(rc.steps_done, 0);
+    assert.equal(rc.stepsDone, 0);
     [ra.optimizer, rb.optimizer, a, b].forEach((x) => x.dispose());
   });
 
@@ -88,7 +88,7 @@ describe("dTraining", () => {
       },
     }));
     assert.equal(r.status, "diverged");
-    assert.equal(r.steps_done, 2);
+    assert.equal(r.stepsDone, 2);
     assert.match(r.message, /diverged at step 3: loss is NaN/);
     assert.deepEqual(changed(poisoned, snapshot(m)), [], "step 3 applied nothing");
     assert.equal(r.optimizer.t, 2);

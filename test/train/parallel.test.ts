@@ -133,7 +133,7 @@ describe("data-parallel training (workers)", () => {
     const r = await dTraining(m, opts(6, { workers: 2, signal: ac.signal, onStep: (row) => row.step === 2 && ((during = liveGradWorkers()), ac.abort()) }));
     assert.equal(during, 1, "one worker thread while training");
     assert.equal(r.status, "interrupted");
-    assert.equal(r.steps_done, 2);
+    assert.equal(r.stepsDone, 2);
     assert.equal(liveGradWorkers(), 0);
     const d = await dTraining(m, { source: opts(0).source, steps: 6, resume: r.state, workers: 2, onStep: (row) => {
       if (row.step === 3) m.params.get("blocks.1.mlp.b_mlp2").assign(tf.fill([8], NaN)); // the workers read θ every step
@@ -158,7 +158,7 @@ describe("data-parallel training (workers)", () => {
     ac.abort();
     const r = await run;
     assert.equal(r.status, "interrupted");
-    assert.equal(r.steps_done, 0);
+    assert.equal(r.stepsDone, 0);
     assert.deepEqual(changed(before, snapshot(m)), [], "no update after the abort");
     assert.deepEqual(seen.filter((t) => t === "done"), [], "no gradient was computed by the worker after the abort");
     assert.match(r.message, /^interrupted at step 0: the signal was aborted during step 1\b.*not applied/);

@@ -54,7 +54,7 @@ describe("training checkpoints", () => {
     assert.deepEqual(changed(bAfter3, snapshot(state.model)), [], "the saved parameters");
     const second = await dTraining(state.model, { source: randomSource(11, 4, 7, "uniform"), steps: 6, resume: state });
     assert.equal(second.status, "completed");
-    assert.equal(second.steps_done, 3);
+    assert.equal(second.stepsDone, 3);
     assert.deepEqual(second.rows.map((r) => r.step), [1, 2, 3, 4, 5, 6]);
     assert.deepEqual(second.rows.map((r) => r.loss), straight.rows.map((r) => r.loss), "identical per-step losses");
     assert.deepEqual(second.rows.map((r) => r.grad_norm), straight.rows.map((r) => r.grad_norm));

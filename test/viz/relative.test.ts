@@ -1,5 +1,5 @@
 /**
- * lib/viz/relative.ts: RoFormer's relative upper bound against REFERENCE.md §4.9, the score curve
+ * lib/viz/relative.ts: RoFormer's relative upper bound against docs/literature.md, "RoPE", the score curve
  * a(s) = Re Σ h_j e^{isθ_j} against closed forms, PI Fig. 2's fit (bounded on [0, L], exploding past
  * it, bounded again when interpolated), and figure snapshots.
  */

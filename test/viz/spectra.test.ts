@@ -1,5 +1,5 @@
 /**
- * lib/viz/spectra.ts: wavelengths against REFERENCE.md §4.1, spectra from encoding objects, and
+ * lib/viz/spectra.ts: wavelengths against docs/literature.md, "Test vectors", spectra from encoding objects, and
  * figure snapshots (rotary inputs as plain arrays: §4.1–4.4 vectors for RoPE, PI, NTK, YaRN).
  */
 import assert from "node:assert/strict";
@@ -12,7 +12,7 @@ import { encodingSpectra, ropeTheta, rotaryScaleFactors, rotarySpectra, spectraO
 import { expectClose } from "../helpers/setup.js";
 import { matchSnapshot } from "./snapshot.js";
 
-// REFERENCE.md §4.1–4.4 (d = 8, b = 1e4, L = 2048, s = 4)
+// docs/literature.md, "Test vectors" (d = 8, b = 1e4, L = 2048, s = 4)
 const ROPE = [1, 0.1, 0.01, 0.001];
 const SCHEMES = [
   { label: "RoPE", invFreq: ROPE },

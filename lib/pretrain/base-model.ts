@@ -19,11 +19,10 @@ import { byteTokenizer } from "../data/tokenizer.js";
 import { DTransformer } from "../model/dtransformer.js";
 import { positionalFrom } from "../positional/registry.js";
 import { dTraining } from "../train/dtraining.js";
-import { CONFIG_FILE, loadCheckpoint } from "./checkpoint.js";
+import { CONFIG_FILE, loadCheckpoint } from "../io/checkpoint.js";
+import { BASE_ENCODINGS, type BaseName } from "./recipes.js";
 
-/** The base checkpoints by directory name and the positional encoding each uses. */
-export const BASE_ENCODINGS = { learned: "learned", rope: "rope", alibi: "alibi", nope: "none" } as const;
-export type BaseName = keyof typeof BASE_ENCODINGS;
+export { BASE_ENCODINGS, type BaseName };
 
 export interface LoadBaseOptions {
   /** the folder holding learned/, rope/, alibi/, nope/ (default "data/checkpoints") */
@@ -76,6 +75,6 @@ export async function loadBase(name: BaseName, o: LoadBaseOptions = {}): Promise
   const last = r.rows.at(-1)?.loss;
   return {
     model, fromCheckpoint: false, log: r.log,
-    note: `${dir} not found: trained a tiny ${model.positional.label} byte model here instead (${r.steps_done} steps at ℓ = ${length}${last !== undefined ? `, last loss ${last.toFixed(3)}` : ""}). It is a stand-in: expect far weaker text and retrieval than the real base checkpoint.`,
+    note: `${dir} not found: trained a tiny ${model.positional.label} byte model here instead (${r.stepsDone} steps at ℓ = ${length}${last !== undefined ? `, last loss ${last.toFixed(3)}` : ""}). It is a stand-in: expect far weaker text and retrieval than the real base checkpoint.`,
   };
 }

@@ -11,15 +11,15 @@
  */
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { ConfigError } from "../errors.js";
-import { finetuneRecipe, recipeFrom, recipeNames, type Recipe } from "../extend/recipes.js";
-import { runRecipe, type RecipeResult } from "../extend/run-recipe.js";
-import { loadModel } from "../hf/pretrained.js";
-import { writeFileAtomic } from "../io/safetensors.js";
-import { MIX_KINDS, type MixKind } from "../eval/retrieval-mix.js";
-import { setHost } from "../runtime/context.js";
-import { useBackend, type BackendName } from "../tensor/backend.js";
-import { loadTrainingState, TRAINER_STATE_FILE } from "../train/state.js";
+import { ConfigError } from "../lib/errors.js";
+import { finetuneRecipe, recipeFrom, recipeNames, type Recipe } from "../lib/extend/recipes.js";
+import { runRecipe, type RecipeResult } from "../lib/extend/run-recipe.js";
+import { loadModel } from "../lib/hf/pretrained.js";
+import { writeFileAtomic } from "../lib/io/safetensors.js";
+import { MIX_KINDS, type MixKind } from "../lib/pretrain/retrieval-mix.js";
+import { setHost } from "../lib/runtime/context.js";
+import { useBackend, type BackendName } from "../lib/tensor/backend.js";
+import { loadTrainingState, TRAINER_STATE_FILE } from "../lib/train/state.js";
 import { terminalProgress, type Out } from "./progress.js";
 
 export const FINETUNE_CONFIG_FILE = "finetune-config.json";
@@ -74,7 +74,7 @@ function num(v: string | boolean | undefined, name: string, integer: boolean): n
   return n;
 }
 
-/** FinetuneArgs from parsed flags (lib/cli/main.ts parseFlags); unknown flags are errors. */
+/** FinetuneArgs from parsed flags (cli/main.ts parseFlags); unknown flags are errors. */
 export function finetuneArgsFromFlags(flags: Record<string, string | boolean>): FinetuneArgs {
   for (const k of Object.keys(flags)) if (!(FINETUNE_FLAGS as readonly string[]).includes(k)) throw new ConfigError(`ctxlab finetune: unknown flag --${k}; known: ${FINETUNE_FLAGS.map((n) => `--${n}`).join(", ")}`);
   const a: Record<string, unknown> = {};
@@ -83,7 +83,10 @@ export function finetuneArgsFromFlags(flags: Record<string, string | boolean>): 
     if (typeof flags.mix !== "string") throw new ConfigError("--mix needs a value: kind=weight,… (text, passkey, lines, copy)");
     a.mix = parseMix(flags.mix);
   }
-  const nums: [string, keyof FinetuneArgs, boolean][] = [["length", "length", true], ["steps", "steps", true], ["batch", "batch", true], ["batch-tokens", "batchTokens", true], ["lr", "lr", false], ["warmup", "warmup", true], ["decay-from", "decayFrom", true], ["min-lr", "minLr", false], ["tokens", "tokens", true], ["seed", "seed", true], ["workers", "workers", true], ["checkpoint-every", "checkpointEvery", true]];
+  const nums: [string, keyof FinetuneArgs, boolean][] = [
+    ["length", "length", true], ["steps", "steps", true], ["batch", "batch", true], ["batch-tokens", "batchTokens", true], ["lr", "lr", false], ["warmup", "warmup", true],
+    ["decay-from", "decayFrom", true], ["min-lr", "minLr", false], ["tokens", "tokens", true], ["seed", "seed", true], ["workers", "workers", true], ["checkpoint-every", "checkpointEvery", true],
+  ];
   for (const [flag, key, integer] of nums) {
     const v = num(flags[flag], flag, integer);
     if (v !== undefined) a[key] = v;

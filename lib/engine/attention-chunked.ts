@@ -5,11 +5,11 @@
  * For a block of queries [t0, t1) only the keys that the mask lets them see are used — under the
  * causal mask the prefix [0, t1) — so one block's scores are [rows, t1] per (batch, head):
  *   S = (q·scale)·kᵀ + bias;  P = softmax(S);  Y_block = P·V.
- * Position enters through the usual seams: `rotate` once for the whole sequence (q and k are only
- * [ℓ, d] per head), `scoreBias` per block from the block's PositionRanges (ALiBi accepts any ranges),
- * `scoreScale` folded into q. Every product is a 2-D matMul of one (batch, head) block (XNNPACK's fast
- * path on wasm; PERF-NOTES.md); per-head projections come from column slices of the weights as in
- * `_attendMergedPerHead`. Rows and key prefixes are cut with `cut2d`, which on wasm copies only the
+ * Position enters through the plan's seams (seams.ts): the rotations once for the whole sequence (q and
+ * k are only [ℓ, d] per head), the score bias per block from the block's PositionRanges (ALiBi accepts
+ * any ranges), the scale folded into q. Every product is a 2-D matMul of one (batch, head) block (XNNPACK's fast
+ * path on wasm; docs/performance.md); per-head projections come from column slices of the weights as in
+ * `attendPerHead`. Rows and key prefixes are cut with `cut2d`, which on wasm copies only the
  * rows it returns, straight from the heap (wasm's Slice first copies its whole input out of the heap,
  * and its Gather runs at ~30 ns per element). Each block runs in its own tf.tidy.
  *
@@ -30,11 +30,10 @@ import type { PositionRange } from "../positional/types.js";
 import { transpose2d } from "../tensor/fast-kernels.js";
 import { mm } from "../tensor/ops.js";
 import { splitRows } from "../tensor/split-rows.js";
-import type { AttendOptions, LayerKV, MaskOption, QkvWeights } from "./attention.js";
-import { biasFromMask, causalBias } from "./mask.js";
+import { causalBias } from "./mask-bias.js";
+import { DEFAULT_CHUNK } from "./layout-options.js";
+import { appendKV, planAttention, type AttendOptions, type MaskOption, type QkvWeights } from "./seams.js";
 
-/** Default number of query rows per block. */
-export const DEFAULT_CHUNK = 1024;
 /** Default upper bound on one block's working set (bytes). */
 export const DEFAULT_BLOCK_BYTES = 256 * 2 ** 20;
 
@@ -44,15 +43,6 @@ export interface ChunkOptions {
   chunk?: number;
   /** upper bound on one block's working set in bytes; may lower the rows per block (default 256 MiB) */
   blockBytes?: number;
-}
-
-/**
- * Bytes of the score tensors the unchunked layouts keep alive for one layer: ~4 [ℓ_q, ℓ_k] tensors
- * per (batch, head) (scores, scaled, masked, softmax) plus the shared mask. The dispatch compares
- * this with its budget; memory-estimate.ts uses it too.
- */
-export function unchunkedScoreBytes(B: number, H: number, lq: number, lk: number, perHeadBias = false): number {
-  return 4 * lq * lk * (4 * B * H + 1 + (perHeadBias ? 3 * H : 0));
 }
 
 /** Rows per block for ℓ_k keys (see the header). */
@@ -73,6 +63,7 @@ interface Spec {
   kStart: number;
   rows: number;
   mask: MaskOption;
+  maskBias: (q: PositionRange, k: PositionRange, rowOffset: number) => tf.Tensor | undefined;
   peBias?: (q: PositionRange, k: PositionRange) => tf.Tensor;
 }
 
@@ -100,8 +91,8 @@ function blockBias(s: Spec, b: Block, tri: Map<number, tf.Tensor>): tf.Tensor | 
       let t = tri.get(b.rows);
       if (!t) tri.set(b.rows, (t = tf.keep(causalBias(b.rows, b.rows))));
       mask = off === 0 ? t.clone() : tf.pad(t, [[0, 0], [off, 0]]); // keys before the block's first query: 0
-    } else mask = causalBias(b.rows, b.kEnd, s.qStart + b.t0, s.kStart);
-  } else if (s.mask !== "bidirectional") mask = biasFromMask(s.mask.slice(b.t0, b.t0 + b.rows));
+    } else mask = s.maskBias({ start: s.qStart + b.t0, length: b.rows }, { start: s.kStart, length: b.kEnd }, b.t0);
+  } else mask = s.maskBias({ start: s.qStart + b.t0, length: b.rows }, { start: s.kStart, length: b.kEnd }, b.t0);
   if (!s.peBias) return mask;
   const pe = s.peBias({ start: s.qStart + b.t0, length: b.rows }, { start: s.kStart, length: b.kEnd });
   if (!mask) return pe;
@@ -262,36 +253,23 @@ function backward(dy: tf.Tensor, saved: tf.Tensor[], s: Spec, blocks: Block[], t
   }
 }
 
-/** Append new keys/values [B, H, ℓ_new, d] to a layer's cache (as attention.ts does); returns the full ones. */
-function appendKV(kv: LayerKV, k: tf.Tensor, v: tf.Tensor): [tf.Tensor, tf.Tensor] {
-  const fullK = kv.k ? tf.concat([kv.k, k], 2) : k;
-  const fullV = kv.v ? tf.concat([kv.v, v], 2) : v;
-  kv.k?.dispose();
-  kv.v?.dispose();
-  kv.k = tf.keep(fullK.clone());
-  kv.v = tf.keep(fullV.clone());
-  return [fullK, fullV];
-}
-
 /**
  * Multi-head attention computed in query blocks: X [B, ℓ_x, d_x] attends to Z [B, ℓ_z, d_z] (plus
  * the cached keys/values when `o.kv` is given, which is filled with the full new keys and values).
  * Hooks are not called (the dispatch sends hooked calls to the batched form).
- * Returns Y with heads side by side: [B, ℓ_x, H·d_mid], the same as `_attendMergedPerHead`.
+ * Returns Y with heads side by side: [B, ℓ_x, H·d_mid], the same as `attendPerHead`.
  */
-export function _attendChunked(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: AttendOptions, c: ChunkOptions = {}): tf.Tensor {
-  const H = o.nHeads;
-  const [B, lq, dx] = X.shape as [number, number, number];
-  const [, lz, dz] = Z.shape as [number, number, number];
-  const dAttn = w.W_q.shape[1]! / H;
-  const dMid = w.W_v.shape[1]! / H;
-  const X2 = X.reshape([B * lq, dx]);
-  const Z2 = X === Z ? X2 : Z.reshape([B * lz, dz]);
-  const proj = (A: tf.Tensor, W: tf.Tensor, b: tf.Tensor, h: number, d: number, l: number) =>
-    tf.add(mm(A, tf.slice(W, [0, h * d], [-1, d])), tf.slice(b, [h * d], [d])).reshape([B, 1, l, d]);
+export function attendChunked(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: AttendOptions, c: ChunkOptions = {}): tf.Tensor {
+  const plan = planAttention(X, Z, w, o);
+  const { H, B, lq, lk, dAttn, dMid, qPos, kPos, scale } = plan;
+  const lz = Z.shape[1]!;
+  const X2 = X.reshape([B * lq, X.shape[2]!]);
+  const Z2 = X === Z ? X2 : Z.reshape([B * lz, Z.shape[2]!]);
+  const proj = (A: tf.Tensor, W: tf.Tensor, b: tf.Tensor, g: number, d: number, l: number) =>
+    tf.add(mm(A, tf.slice(W, [0, g * d], [-1, d])), tf.slice(b, [g * d], [d])).reshape([B, 1, l, d]);
   const heads = Array.from({ length: H }, (_, h) => h);
-  let ks = heads.map((h) => proj(Z2, w.W_k, w.b_k, h, dAttn, lz)); // [B, 1, ℓ_z, d_attn] per head
-  let vs = heads.map((h) => proj(Z2, w.W_v, w.b_v, h, dMid, lz));
+  let ks = heads.map((h) => proj(Z2, w.W_k, w.b_k, plan.headOf(h).k, dAttn, lz)); // [B, 1, ℓ_z, d_attn] per head
+  let vs = heads.map((h) => proj(Z2, w.W_v, w.b_v, plan.headOf(h).v, dMid, lz));
   if (o.kv) {
     const hadPast = o.kv.k !== undefined;
     const [fullK, fullV] = appendKV(o.kv, H === 1 ? ks[0]! : tf.concat(ks, 1), H === 1 ? vs[0]! : tf.concat(vs, 1));
@@ -300,29 +278,19 @@ export function _attendChunked(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: Att
       vs = heads.map((h) => tf.slice(fullV, [0, h, 0, 0], [-1, 1, -1, -1]));
     }
   }
-  const lk = ks[0]!.shape[2]!;
-  const qPos = o.qPos ?? { start: lk - lq, length: lq };
-  const kPos = o.kPos ?? { start: 0, length: lk };
-  let scale = 1 / Math.sqrt(dAttn);
-  if (o.pe?.scoreScale && o.peCtx) scale *= o.pe.scoreScale(qPos, o.peCtx);
-  const rot = o.pe?.rotate && o.peCtx ? o.pe.rotate.bind(o.pe) : undefined;
   const byBatch = (t: tf.Tensor, l: number, d: number) => splitRows(t.reshape([B * l, d]), B); // not tf.unstack: slow on wasm
   const perHead = heads.map((h) => {
     // one tidy per head: only the rotated, scaled q, the rotated k and v outlive it (O(ℓ·d) each)
     const [q, k, v] = tf.tidy(() => {
-      let q = proj(X2, w.W_q, w.b_q, h, dAttn, lq);
+      let q = proj(X2, w.W_q, w.b_q, plan.headOf(h).q, dAttn, lq);
       let k = ks[h]!;
-      if (rot) {
-        q = rot(q, qPos, "q", o.peCtx!);
-        k = rot(k, kPos, "k", o.peCtx!);
-      }
+      if (plan.rotateQ && plan.rotateK) [q, k] = [plan.rotateQ(q), plan.rotateK(k)];
       return [tf.mul(q, scale), k, vs[h]!];
     });
     return { q: byBatch(q, lq, dAttn), k: byBatch(k, lk, dAttn), v: byBatch(v, lk, dMid) };
   });
   const order = (f: (p: (typeof perHead)[number]) => tf.Tensor[]) => Array.from({ length: B * H }, (_, i) => f(perHead[i % H]!)[Math.floor(i / H)]!); // b·H + h
-  const pe = o.pe;
-  const peBias = pe?.scoreBias && o.peCtx ? (q: PositionRange, k: PositionRange) => pe.scoreBias!(q, k, o.peCtx!) : undefined;
-  const rows = blockRows(lq, lk, H, peBias !== undefined, c);
-  return blockedAttention(order((p) => p.q), order((p) => p.k), order((p) => p.v), { B, H, lq, lk, qStart: qPos.start, kStart: kPos.start, rows, mask: o.mask, ...(peBias ? { peBias } : {}) });
+  const rows = blockRows(lq, lk, H, plan.scoreBias !== undefined, c);
+  const spec: Spec = { B, H, lq, lk, qStart: qPos.start, kStart: kPos.start, rows, mask: o.mask, maskBias: plan.maskBias, ...(plan.scoreBias ? { peBias: plan.scoreBias } : {}) };
+  return blockedAttention(order((p) => p.q), order((p) => p.k), order((p) => p.v), spec);
 }

@@ -6,21 +6,21 @@
  */
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ConfigError } from "../errors.js";
-import { corpusSplit, loadTextFiles, mobyDick } from "../data/corpus.js";
-import { lengthMixtureSource, textTokens, windowSource } from "../data/batches.js";
-import { tokenizerFrom } from "../data/tokenizer.js";
-import type { BatchSource, Tokenizer } from "../data/types.js";
-import { loadCheckpoint } from "../io/checkpoint.js";
-import { writeFileAtomic } from "../io/safetensors.js";
-import { DTransformer } from "../model/dtransformer.js";
-import { positionalFrom } from "../positional/index.js";
-import { setHost } from "../runtime/context.js";
-import { useBackend } from "../tensor/backend.js";
-import { dTraining, type TrainingResult } from "../train/dtraining.js";
-import { loadTrainingState, TRAINER_STATE_FILE } from "../train/state.js";
-import type { OptimizerOptions } from "../train/optim.js";
-import type { ScheduleSpec } from "../train/schedule.js";
+import { ConfigError } from "../lib/errors.js";
+import { corpusSplit, loadTextFiles, mobyDick } from "../lib/data/corpus.js";
+import { lengthMixtureSource, textTokens, windowSource } from "../lib/data/batches.js";
+import { tokenizerFrom } from "../lib/data/tokenizer.js";
+import type { BatchSource, Tokenizer } from "../lib/data/types.js";
+import { loadCheckpoint } from "../lib/io/checkpoint.js";
+import { writeFileAtomic } from "../lib/io/safetensors.js";
+import { DTransformer } from "../lib/model/dtransformer.js";
+import { positionalFrom } from "../lib/positional/index.js";
+import { setHost } from "../lib/runtime/context.js";
+import { useBackend } from "../lib/tensor/backend.js";
+import { dTraining, type TrainingResult } from "../lib/train/dtraining.js";
+import { loadTrainingState, TRAINER_STATE_FILE } from "../lib/train/state.js";
+import type { OptimizerOptions } from "../lib/train/optim.js";
+import type { ScheduleSpec } from "../lib/train/schedule.js";
 import { terminalProgress, type Out } from "./progress.js";
 import { resolveRunConfig, type RunConfig } from "./run-config.js";
 

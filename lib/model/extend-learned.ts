@@ -1,6 +1,6 @@
 /**
  * Extending a learned positional table (Alg 2's W_p) to a longer ℓ_max by interpolating the *table*,
- * as ViT does for its learned position embeddings (Dosovitskiy et al.; REFERENCE.md §2.1). Contrast PI,
+ * as ViT does for its learned position embeddings (Dosovitskiy et al.; docs/literature.md, "Learned absolute positions"). Contrast PI,
  * which interpolates position *indices* of a rotary encoding (§2.4).
  *
  * Align-corners resampling: row t' (0-based) of the new table [ℓ'_max, d_e] is the old table at
@@ -13,9 +13,9 @@
  */
 import { makeConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
-import { DTransformer } from "../model/dtransformer.js";
-import { newVariable, ParamStore } from "../model/params.js";
-import { W_P } from "./learned.js";
+import { DTransformer } from "./dtransformer.js";
+import { newVariable, ParamStore } from "./params.js";
+import { W_P } from "../positional/learned.js";
 
 export type ExtendMethod = "linear" | "nearest";
 

@@ -4,15 +4,15 @@
  * streaming tokens as they are sampled.
  */
 import { readFile, stat } from "node:fs/promises";
-import { isHubId } from "../hf/hub.js";
-import { loadTokenizer } from "../hf/tokenizer.js";
+import { isHubId } from "../lib/hf/hub.js";
+import { loadTokenizer } from "../lib/hf/tokenizer.js";
 import { join } from "node:path";
-import { ConfigError } from "../errors.js";
-import { GPT2_VOCAB_SIZE, streamDecoder, tokenizerFrom } from "../data/tokenizer.js";
-import type { Tokenizer } from "../data/types.js";
-import { dInference, type GenerateResult } from "../infer/dinference.js";
-import { loadModel } from "../hf/pretrained.js";
-import { useBackend, type BackendName } from "../tensor/backend.js";
+import { ConfigError } from "../lib/errors.js";
+import { GPT2_VOCAB_SIZE, streamDecoder, tokenizerFrom } from "../lib/data/tokenizer.js";
+import type { Tokenizer } from "../lib/data/types.js";
+import { dInference, type GenerateResult } from "../lib/infer/dinference.js";
+import { loadModel } from "../lib/hf/pretrained.js";
+import { useBackend, type BackendName } from "../lib/tensor/backend.js";
 import type { Out } from "./progress.js";
 import { RUN_CONFIG_FILE } from "./train.js";
 

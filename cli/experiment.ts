@@ -11,14 +11,15 @@ import { readFile, stat } from "node:fs/promises";
 import { cpus, totalmem, type as osType, release } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { ConfigError } from "../errors.js";
-import { contextExtension, DEFAULT_PLAN, type ExperimentOptions } from "../extend/experiment.js";
-import { markdownTable, summaryTable, table4, writeReport } from "../extend/report.js";
-import { loadCheckpoint } from "../io/checkpoint.js";
-import type { DTransformer } from "../model/dtransformer.js";
-import { setHost } from "../runtime/context.js";
-import { useBackend, type BackendName } from "../tensor/backend.js";
-import { CTXLAB_VERSION, TRAINER_STATE_FILE } from "../train/state.js";
+import { ConfigError } from "../lib/errors.js";
+import { contextExtension, DEFAULT_PLAN, type ExperimentOptions } from "../lib/extend/experiment.js";
+import { markdownTable, summaryTable, table4, writeReport } from "../lib/extend/report.js";
+import { loadCheckpoint } from "../lib/io/checkpoint.js";
+import type { DTransformer } from "../lib/model/dtransformer.js";
+import { readBaseRecipe, RECIPE_FILE } from "../lib/pretrain/recipes.js";
+import { setHost } from "../lib/runtime/context.js";
+import { useBackend, type BackendName } from "../lib/tensor/backend.js";
+import { CTXLAB_VERSION, TRAINER_STATE_FILE } from "../lib/train/state.js";
 import { terminalProgress, type Out } from "./progress.js";
 
 export const EXPERIMENT_FLAGS = ["quick", "out", "bases", "steps", "batch", "lr", "n", "windows", "scale", "curriculum-tokens", "workers", "seed", "self-contained", "recipes", "curriculum", "backend"] as const;
@@ -104,20 +105,18 @@ export async function checkpointProvenance(dir: string): Promise<Record<string, 
   return { dir, snapshot: snap, sha256, ...trained };
 }
 
-export const RECIPE_FILE = "recipe.json";
+export { RECIPE_FILE };
 
 /**
- * How a base was pretrained: its recipe.json (scripts/make-checkpoints.mjs: steps, batch, length, lr,
- * warmup) or a training directory's trainer-state.json (tokens only); null when neither is there.
+ * How a base was pretrained: its recipe.json (the typed base recipe, lib/pretrain/recipes.ts: steps,
+ * batch, length, lr, warmup, decay) or a training directory's trainer-state.json (tokens only); null
+ * when neither is there.
  */
 export async function pretraining(dir: string): Promise<{ tokens: number; batchTokens?: number; lr?: number; warmup?: number; decaySteps?: number; minLr?: number } | null> {
-  if (await exists(join(dir, RECIPE_FILE))) {
-    const r = JSON.parse(await readFile(join(dir, RECIPE_FILE), "utf8")) as Record<string, unknown>;
-    const R = (typeof r.recipe === "object" && r.recipe !== null ? r.recipe : r) as Record<string, number>;
-    if ([R.steps, R.batch, R.length].every((v) => typeof v === "number" && v > 0)) {
-      return { tokens: R.steps! * R.batch! * R.length!, batchTokens: R.batch! * R.length!, ...(typeof R.lr === "number" ? { lr: R.lr } : {}), ...(typeof R.warmup === "number" ? { warmup: R.warmup } : {}),
-        ...(typeof R.decayFrom === "number" && R.decayFrom < R.steps! ? { decaySteps: R.steps! - R.decayFrom, ...(typeof R.minLr === "number" ? { minLr: R.minLr } : {}) } : {}) };
-    }
+  const R = await readBaseRecipe(dir);
+  if (R) {
+    return { tokens: R.steps * R.batch * R.length, batchTokens: R.batch * R.length, ...(typeof R.lr === "number" ? { lr: R.lr } : {}), ...(typeof R.warmup === "number" ? { warmup: R.warmup } : {}),
+      ...(typeof R.decayFrom === "number" && R.decayFrom < R.steps ? { decaySteps: R.steps - R.decayFrom, ...(typeof R.minLr === "number" ? { minLr: R.minLr } : {}) } : {}) };
   }
   const p = await checkpointProvenance(dir);
   return typeof p.tokens === "number" ? { tokens: p.tokens } : null;
@@ -152,7 +151,11 @@ export async function experimentCommand(a: ExperimentArgs, out: Out, signal?: Ab
       const ft = (a.steps ?? (a.quick ? QUICK.steps! : 100)) * (a.batch ?? (a.quick ? QUICK.batch! : 4)) * (a.scale ?? 4) * bases.rope!.cfg.lMax;
       curriculumTokens = pre.tokens + ft; // the same budget as pretraining + one fine-tune
     }
-    if (pre) out.write(`rope base pretraining: ${pre.tokens.toLocaleString("en-US")} tokens${pre.lr ? `, lr ${pre.lr}, warm-up ${pre.warmup}, ${pre.batchTokens} tokens/step` : ""}${pre.decaySteps ? `, cosine decay to ${pre.minLr ?? "lr/10"} over the last ${pre.decaySteps} steps` : ""}; the curriculum uses the same optimiser settings\n`);
+    if (pre) {
+      const lr = pre.lr ? `, lr ${pre.lr}, warm-up ${pre.warmup}, ${pre.batchTokens} tokens/step` : "";
+      const decay = pre.decaySteps ? `, cosine decay to ${pre.minLr ?? "lr/10"} over the last ${pre.decaySteps} steps` : "";
+      out.write(`rope base pretraining: ${pre.tokens.toLocaleString("en-US")} tokens${lr}${decay}; the curriculum uses the same optimiser settings\n`);
+    }
     let pretrained: ExperimentOptions["pretrained"];
     if (a.curriculum) {
       const p = await checkpointProvenance(a.curriculum);

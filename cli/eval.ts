@@ -7,13 +7,13 @@
  * per-example table as CSV (atomically). Ctrl-C stops at the next example and writes what ran.
  */
 import type * as aq from "arquero";
-import { ConfigError } from "../errors.js";
-import type { Tokenizer } from "../data/types.js";
-import { accuracyGrid, formatTable, kMax, perplexityByLength, runEval, type EvalTask, type PerplexityMode, type RunEvalOptions, type ScorerName } from "../eval/index.js";
-import { loadModel } from "../hf/pretrained.js";
-import { writeFileAtomic } from "../io/safetensors.js";
-import { setHost } from "../runtime/context.js";
-import { useBackend, type BackendName } from "../tensor/backend.js";
+import { ConfigError } from "../lib/errors.js";
+import type { Tokenizer } from "../lib/data/types.js";
+import { accuracyGrid, formatTable, kMax, perplexityByLength, runEval, type EvalTask, type PerplexityMode, type RunEvalOptions, type ScorerName } from "../lib/eval/index.js";
+import { loadModel } from "../lib/hf/pretrained.js";
+import { writeFileAtomic } from "../lib/io/safetensors.js";
+import { setHost } from "../lib/runtime/context.js";
+import { useBackend, type BackendName } from "../lib/tensor/backend.js";
 import { terminalProgress, type Out } from "./progress.js";
 import { checkpointTokenizer } from "./generate.js";
 
@@ -57,7 +57,7 @@ function int(v: string | boolean | undefined, name: string): number | undefined 
   return n;
 }
 
-/** EvalArgs from parsed flags (lib/cli/main.ts parseFlags with ["header"] as booleans); unknown flags are errors. */
+/** EvalArgs from parsed flags (cli/main.ts parseFlags with ["header"] as booleans); unknown flags are errors. */
 export function evalArgsFromFlags(flags: Record<string, string | boolean>): EvalArgs {
   for (const k of Object.keys(flags)) if (!(EVAL_FLAGS as readonly string[]).includes(k)) throw new ConfigError(`ctxlab eval: unknown flag --${k}; known: ${EVAL_FLAGS.map((n) => `--${n}`).join(", ")}`);
   const s = (k: string) => (typeof flags[k] === "string" ? (flags[k] as string) : undefined);

@@ -3,7 +3,7 @@
  * refuses a pass that cannot fit before anything is allocated.
  *
  * Why: on wasm every tensor lives in one WebAssembly heap that is capped at 4 GiB (wasm32) and never
- * shrinks (PERF-NOTES.md); a pass that does not fit dies deep inside a kernel with "Aborted()" or
+ * shrinks (docs/performance.md); a pass that does not fit dies deep inside a kernel with "Aborted()" or
  * leaves the process unusable. `checkFits` throws first, naming the estimate and the ways out.
  *
  * The model, fitted to the reference model and variants (L = 2…8, d_e = 64/128, d_mlp = 128/512,
@@ -26,11 +26,10 @@
  * heap measured after a forward at ℓ = 1,024 / 16,384 / 65,536 (the heap also holds fragmentation).
  */
 import * as tf from "@tensorflow/tfjs";
-import type { DTransformerConfig } from "../config.js";
 import { InputError } from "../errors.js";
-import { blockRows, DEFAULT_CHUNK, unchunkedScoreBytes } from "./chunked-attention.js";
-import { attentionLayout, attentionPath } from "./mh-attention.js";
-import { paramShapes } from "./params.js";
+import { paramShapes, type DTransformerConfig } from "../config.js";
+import { blockRows } from "./attention-chunked.js";
+import { attentionPath, resolveLayout, unchunkedScoreBytes, type AttentionLayout } from "./layout-options.js";
 
 /** The wasm heap limit (wasm32: 4 GiB). */
 export const WASM_HEAP_LIMIT = 4 * 2 ** 30;
@@ -41,10 +40,12 @@ export interface ForwardMemoryOptions {
   batch: number;
   /** ℓ: tokens per sequence (queries = keys without a KV cache) */
   length: number;
-  /** chunked attention (default: what the automatic dispatch would choose) */
+  /** chunked attention (default: what `layout` chooses for this pass) */
   chunked?: boolean;
-  /** query rows per block of the chunked path (default attentionLayout.chunk) */
+  /** query rows per block of the chunked path (default: layout.chunk) */
   chunk?: number;
+  /** the attention layout of the pass (default: automatic, default thresholds) */
+  layout?: Partial<AttentionLayout>;
   /** a training step (forward kept for backward, plus gradients) instead of inference */
   training?: boolean;
 }
@@ -67,7 +68,7 @@ export function forwardMemory(cfg: DTransformerConfig, o: ForwardMemoryOptions):
   const B = o.batch;
   const l = o.length;
   const bias = cfg.positional.scoreBias !== undefined;
-  const chunked = o.chunked ?? attentionPath({ nHeads: H, mask: "causal", pe: cfg.positional }, B, l, l) === "chunked";
+  const chunked = o.chunked ?? attentionPath({ nHeads: H, pe: cfg.positional }, B, l, l, o.layout, tf.getBackend()) === "chunked";
   let nParams = 0;
   for (const shape of paramShapes(cfg).values()) nParams += shape.reduce((a, b) => a * b, 1);
   const train = o.training ? 2 : 1;
@@ -81,7 +82,7 @@ export function forwardMemory(cfg: DTransformerConfig, o: ForwardMemoryOptions):
   const activations = rowsBytes * ((o.training ? L * perLayer : L * dE + perLayer) + outside);
   let attention: number;
   if (chunked) {
-    const rows = blockRows(l, l, H, bias, { chunk: o.chunk ?? attentionLayout.chunk ?? DEFAULT_CHUNK });
+    const rows = blockRows(l, l, H, bias, { chunk: o.chunk ?? resolveLayout(o.layout).chunk });
     const block = F32 * rows * l * (3 + (bias ? 2 * H : 0)) * train; // backward: P, dP, dS and transposes
     attention = block + rowsBytes * 10 * H * (dAttn + dMid) / 2; // + the last layer's per-head q, k, v and rotations
   } else {
@@ -133,14 +134,14 @@ export function checkFits(cfg: DTransformerConfig, o: CheckFitsOptions): Forward
   const live = o.liveBytes ?? tf.memory().numBytes;
   const left = limit - live + est.params / (o.training ? 2 : 1); // θ is already live; count it once
   if (est.bytes <= left) return est;
-  const same = { chunked: est.chunked, ...(o.chunk !== undefined ? { chunk: o.chunk } : {}), ...(o.training !== undefined ? { training: o.training } : {}) };
+  const same = { chunked: est.chunked, ...(o.chunk !== undefined ? { chunk: o.chunk } : {}), ...(o.layout !== undefined ? { layout: o.layout } : {}), ...(o.training !== undefined ? { training: o.training } : {}) };
   const fitsL = (n: number) => estimateForwardMemory(cfg, { ...same, batch: o.batch, length: n }) <= left;
   const fitsB = (n: number) => estimateForwardMemory(cfg, { ...same, batch: n, length: o.length }) <= left;
   const chunkedEst = forwardMemory(cfg, { ...o, chunked: true });
   const ways = [`a smaller ℓ (ℓ ≤ ${largest(o.length, fitsL)} fits at B=${o.batch}${est.chunked ? ", chunked" : ", unchunked"})`];
   if (!est.chunked) {
     ways.push(
-      `chunked attention (attentionLayout.mode = "chunked" or CTXLAB_ATTENTION=chunked: estimate ${GiB(chunkedEst.bytes)}, ${chunkedEst.bytes <= left ? "fits" : "still too large"})`,
+      `chunked attention (layout { mode: "chunked" }, per model or per call: estimate ${GiB(chunkedEst.bytes)}, ${chunkedEst.bytes <= left ? "fits" : "still too large"})`,
     );
   }
   const maxB = o.batch > 1 ? largest(o.batch, fitsB) : 0;

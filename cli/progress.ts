@@ -2,7 +2,7 @@
  * Progress for the command line: a bar redrawn in place on a terminal, plain lines otherwise (logs,
  * CI). Installed as the runtime host's progress display, so dTraining shows it without knowing.
  */
-import type { Progress } from "../runtime/context.js";
+import type { Progress } from "../lib/runtime/context.js";
 
 export interface Out {
   write(s: string): unknown;

@@ -4,8 +4,8 @@
  * defaults; errors name the key path, the value and what is expected, and suggest the nearest valid
  * key for a typo ("unknown key run.optimzer — did you mean optimizer?").
  */
-import { ConfigError } from "../errors.js";
-import { show } from "../util/show.js";
+import { ConfigError } from "../lib/errors.js";
+import { show } from "../lib/util/show.js";
 
 export interface RunConfig {
   seed: number;

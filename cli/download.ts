@@ -3,8 +3,8 @@
  * Face cache (HF_HOME / HF_HUB_CACHE, shared with Python), with a progress bar; prints the snapshot
  * directory, which --checkpoint / --from accept as they accept the hub id itself.
  */
-import { ConfigError } from "../errors.js";
-import { hubDownload, type DownloadResult } from "../hf/hub.js";
+import { ConfigError } from "../lib/errors.js";
+import { hubDownload, type DownloadResult } from "../lib/hf/hub.js";
 import { terminalProgress, type Out } from "./progress.js";
 
 export const DOWNLOAD_FLAGS = ["revision", "cache-dir", "files", "endpoint"] as const;

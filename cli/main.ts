@@ -1,23 +1,29 @@
 /**
- * The `ctxlab` command: `train`, `generate` (this module) and `kernel …` (kernel/main.ts, dispatched by
- * bin/ctxlab.mjs). Flags are `--name value` or `--name=value`; errors print one clear line and exit 2.
+ * The `ctxlab` command: `train`, `generate`, `finetune`, `experiment` and `eval` (this module, one
+ * file per command beside it) and `kernel …` (kernel/main.ts, dispatched by bin/ctxlab.mjs). Flags
+ * are `--name value` or `--name=value`; errors print one clear line and exit 2.
  */
-import { ConfigError } from "../errors.js";
+import { ConfigError } from "../lib/errors.js";
 import { downloadCommand } from "./download.js";
 import { evalArgsFromFlags, evalCommand } from "./eval.js";
 import { experimentArgs, experimentCommand } from "./experiment.js";
 import { finetuneArgsFromFlags, finetuneCommand } from "./finetune.js";
-import { generateCommand } from "./generate.js";
+import { generateCommand, type GenerateArgs } from "./generate.js";
 import { trainCommand } from "./train.js";
 
 export const USAGE = `usage:
   ctxlab train --config <run.json> --out <dir>      train or fine-tune (writes checkpoint, metrics.csv, run-config.json)
   ctxlab train --resume <dir> [--out <dir>] [--steps N]   continue a run exactly (to step N)
   ctxlab generate --checkpoint <dir> --prompt <text> [--tokens N] [--temperature τ] [--top-k K] [--top-p p] [--seed s] [--tokenizer byte|gpt2] [--no-cache]
-  ctxlab finetune --from <ckpt> --length <ℓ'> --out <dir> [--pe keep|extend-learned|<spec, e.g. pi:4> | --recipe pi-ft|yarn-ft|ft|learned-extend-ft|curriculum] [--steps 100] [--batch 4] [--lr 3e-4] [--warmup 10] [--decay-from S [--min-lr η]] [--tokens N] [--batch-tokens N] [--seed 0] [--workers 1] [--checkpoint-every 50] [--mix text=0.3,passkey=0.45,lines=0.1,copy=0.15]
+  ctxlab finetune --from <ckpt> --length <ℓ'> --out <dir> [--pe keep|extend-learned|<spec, e.g. pi:4> | --recipe pi-ft|yarn-ft|ft|learned-extend-ft|curriculum]
+      [--steps 100] [--batch 4] [--lr 3e-4] [--warmup 10] [--decay-from S [--min-lr η]] [--tokens N] [--batch-tokens N] [--seed 0] [--workers 1]
+      [--checkpoint-every 50] [--mix text=0.3,passkey=0.45,lines=0.1,copy=0.15]
   ctxlab finetune --resume <dir> [--steps N]        continue an interrupted fine-tune exactly
-  ctxlab experiment context-extension [--quick] [--out report] [--bases rope=dir,learned=dir,alibi=dir,nope=dir] [--steps 100] [--batch 4] [--n 5] [--windows 8] [--scale 4] [--curriculum-tokens N|base | --curriculum <ckpt>] [--recipes pi-ft,ft,…] [--workers 1] [--seed 0] [--self-contained]
-  ctxlab eval --checkpoint <dir> --task passkey|lines|kv|perplexity|jsonl:<file> [--lengths 64,128,256] [--depths 0,0.5,1] [--n 5] [--seed 0] [--out results.csv] [--variant standard|compact] [--header] [--scorer logit|greedy] [--windows N] [--mode sequential|random|sliding] [--stride S] [--tokenizer byte|gpt2] [--label name]
+  ctxlab experiment context-extension [--quick] [--out report] [--bases rope=dir,learned=dir,alibi=dir,nope=dir] [--steps 100] [--batch 4] [--n 5]
+      [--windows 8] [--scale 4] [--curriculum-tokens N|base | --curriculum <ckpt>] [--recipes pi-ft,ft,…] [--workers 1] [--seed 0] [--self-contained]
+  ctxlab eval --checkpoint <dir> --task passkey|lines|kv|perplexity|jsonl:<file> [--lengths 64,128,256] [--depths 0,0.5,1] [--n 5] [--seed 0]
+      [--out results.csv] [--variant standard|compact] [--header] [--scorer logit|greedy] [--windows N] [--mode sequential|random|sliding] [--stride S]
+      [--tokenizer byte|gpt2] [--label name]
   ctxlab download <hub id> [--revision main] [--cache-dir dir] [--files a,b]   into the Hugging Face cache; --checkpoint/--from accept hub ids and HF directories
   ctxlab kernel install [--user | --sys-prefix | --prefix P] | uninstall | start <connection_file>`;
 
@@ -53,7 +59,12 @@ function known(flags: Record<string, unknown>, names: readonly string[], cmd: st
   for (const k of Object.keys(flags)) if (!names.includes(k)) throw new ConfigError(`ctxlab ${cmd}: unknown flag --${k}; known: ${names.map((n) => `--${n}`).join(", ")}`);
 }
 
-/** Run a `train` or `generate` command line; returns the exit code. */
+/** `o` without its undefined fields (optional flags that were not given). */
+function given<T extends object>(o: { [K in keyof T]: T[K] | undefined }): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** Run one command line (train, generate, finetune, experiment, eval); returns the exit code. */
 export async function cli(argv: readonly string[], out = process.stdout, err = process.stderr): Promise<number> {
   const [cmd, ...rest] = argv;
   const ac = new AbortController();
@@ -69,12 +80,13 @@ export async function cli(argv: readonly string[], out = process.stdout, err = p
     if (cmd === "generate") {
       const { flags } = parseFlags(rest, ["no-cache"]);
       known(flags, ["checkpoint", "prompt", "tokens", "temperature", "top-k", "top-p", "seed", "tokenizer", "no-cache", "backend"], "generate");
-      await generateCommand({
+      const args = given<GenerateArgs>({
         checkpoint: flags.checkpoint as string, prompt: flags.prompt as string,
         tokens: numberFlag(flags, "tokens", true), temperature: numberFlag(flags, "temperature"), topK: numberFlag(flags, "top-k", true),
         topP: numberFlag(flags, "top-p"), seed: numberFlag(flags, "seed", true), tokenizer: flags.tokenizer as string | undefined,
-        cache: !flags["no-cache"], backend: flags.backend as never,
-      } as never, out, ac.signal);
+        cache: !flags["no-cache"], backend: flags.backend as GenerateArgs["backend"], // useBackend refuses an unknown name
+      });
+      await generateCommand(args, out, ac.signal);
       return 0;
     }
     if (cmd === "finetune") {

@@ -3,7 +3,7 @@
  * formats of lib/eval (passkey "key=NNNNN. key=NNNNN." … "key=" → "NNNNN"; LongEval lines
  * "name=NNNNN" … "name=" → "NNNNN"), mixed with natural text and a synthetic copy task.
  *
- * Why a deliberate mix (REFERENCE.md §7): a 4-layer byte model trained on Moby Dick with PI-format
+ * Why a deliberate mix (docs/literature.md, "Small byte-level models and retrieval"): a 4-layer byte model trained on Moby Dick with PI-format
  * passkey samples learned the answer's format but retrieved 0 % of keys; the same model learns pure
  * induction (copy a random string when it repeats) within a few hundred steps. So every row of a
  * batch is one of four kinds, drawn independently by weight:
@@ -32,9 +32,9 @@ import { ConfigError } from "../errors.js";
 import type { Batch, BatchSource } from "../data/types.js";
 import { byteTokenizer } from "../data/tokenizer.js";
 import type { Rng } from "../tensor/random.js";
-import { drawDigits } from "./common.js";
-import { PASSKEY_FILLER, PASSKEY_FORMATS } from "./passkey.js";
-import { lines } from "./records.js";
+import { drawDigits } from "../eval/common.js";
+import { PASSKEY_FILLER, PASSKEY_FORMATS } from "../eval/passkey.js";
+import { lines } from "../eval/records.js";
 
 /** The kinds of rows in a retrieval mix. */
 export type MixKind = "text" | "passkey" | "lines" | "copy";

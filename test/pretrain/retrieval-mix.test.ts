@@ -1,11 +1,12 @@
 /**
- * retrievalMixSource (lib/eval/retrieval-mix.ts): row formats, seeds, needle depth, the answer
+ * retrievalMixSource (lib/pretrain/retrieval-mix.ts): row formats, seeds, needle depth, the answer
  * never in a haystack or tail, kind weights, option errors.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError } from "../../lib/errors.js";
-import { cleanFillerText, PASSKEY_FILLER, retrievalMixSource, retrievalRows } from "../../lib/eval/index.js";
+import { PASSKEY_FILLER } from "../../lib/eval/index.js";
+import { cleanFillerText, retrievalMixSource, retrievalRows } from "../../lib/pretrain/retrieval-mix.js";
 import { corpusSplit, mobyDick } from "../../lib/data/corpus.js";
 import { Rng } from "../../lib/tensor/random.js";
 

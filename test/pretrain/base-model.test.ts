@@ -1,5 +1,5 @@
 /**
- * lib/io/base-model.ts: a base checkpoint that exists is loaded as it is (same logits); one that is
+ * lib/pretrain/base-model.ts: a base checkpoint that exists is loaded as it is (same logits); one that is
  * absent is replaced by a tiny model of the same encoding trained here, and the note says so.
  */
 import assert from "node:assert/strict";
@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { presets } from "../../lib/config.js";
 import { ConfigError } from "../../lib/errors.js";
-import { loadBase } from "../../lib/io/base-model.js";
+import { loadBase } from "../../lib/pretrain/base-model.js";
 import { saveCheckpoint } from "../../lib/io/checkpoint.js";
 import { DTransformer } from "../../lib/model/dtransformer.js";
 import { rope } from "../../lib/positional/rope.js";
