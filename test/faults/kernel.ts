@@ -325,6 +325,19 @@ async function quiet(k: KernelClient, timers0: number): Promise<KernelCheck> {
   return { check: "afterwards: nothing runs in the background", tried: 1, ok: problems.length === 0, detail: problems.join("; ") || `counter still, no workers, timers ${timers} (after setup ${timers0})${cpu}` };
 }
 
+/** The checks' names, in the order kernelAbuse runs them (each step reports under its own name, also when it throws). */
+export function kernelCheckNames(o: KernelOptions): string[] {
+  return [
+    `${o.rounds} fine-tunes × ${o.sigintsPerRound} SIGINTs`,
+    "interrupts between cells (SIGINT, interrupt_request, racing a cell start)",
+    `burst of ${o.burst} queued execute_requests`,
+    `very large outputs (${(o.bigOutputBytes / 1e6).toFixed(0)} MB log, result, typed array)`,
+    "forged, replayed and malformed messages",
+    "afterwards: nothing runs in the background",
+    "a cell that throws (and rejects) inside a timer",
+  ];
+}
+
 /** Runs every kernel check on one kernel; the kernel is shut down at the end. */
 export async function kernelAbuse(o: KernelOptions, onCheck?: (c: KernelCheck) => void): Promise<KernelCheck[]> {
   const r = new FuzzRng(o.seed ?? 3);
@@ -337,14 +350,15 @@ export async function kernelAbuse(o: KernelOptions, onCheck?: (c: KernelCheck) =
   try {
     if ((await value(k, SETUP, 60_000)) !== "'ready'") throw new Error(`kernel setup failed; stderr: ${k.stderr.slice(-2000)}`);
     const timers0 = Number(await value(k, "(globalThis as any).timers()"));
+    const names = kernelCheckNames(o);
     const steps: [string, () => Promise<KernelCheck>][] = [
-      ["fine-tune interrupts", () => fineTuneInterrupts(k, o, r)],
-      ["idle interrupts", () => idleInterrupts(k, o, r)],
-      ["burst", () => burst(k, o.burst)],
-      ["big outputs", () => bigOutputs(k, o.bigOutputBytes)],
-      ["forged messages", () => forged(k, r)],
-      ["quiet", () => quiet(k, timers0)],
-      ["timer throws", () => timerThrows(k)], // last: it can take the kernel down
+      [names[0]!, () => fineTuneInterrupts(k, o, r)],
+      [names[1]!, () => idleInterrupts(k, o, r)],
+      [names[2]!, () => burst(k, o.burst)],
+      [names[3]!, () => bigOutputs(k, o.bigOutputBytes)],
+      [names[4]!, () => forged(k, r)],
+      [names[5]!, () => quiet(k, timers0)],
+      [names[6]!, () => timerThrows(k)], // last: it can take the kernel down
     ];
     for (const [name, run] of steps) {
       if (k.proc.exitCode !== null || k.proc.signalCode !== null) {
@@ -354,7 +368,9 @@ export async function kernelAbuse(o: KernelOptions, onCheck?: (c: KernelCheck) =
       try {
         add(await run());
       } catch (e) {
-        add({ check: name, tried: 0, ok: false, detail: `failed: ${(e as Error).message.slice(0, 500)}` });
+        // the step's own check name (the one the test looks up), with the real error and where it came from
+        const err = e as Error;
+        add({ check: name, tried: 0, ok: false, detail: `failed: ${String(err?.stack ?? err).slice(0, 1500)}; kernel stderr (tail): ${k.stderr.slice(-1500)}` });
       }
     }
   } finally {
