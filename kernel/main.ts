@@ -35,7 +35,8 @@ export interface StartOptions {
 export async function startKernel(connectionFile: string, o: StartOptions = {}): Promise<void> {
   const log = installOutputRouting();
   const info = readConnectionFile(connectionFile);
-  const engine = createTslabEngine(process.cwd());
+  const graceMs = o.graceMs ?? (Number(process.env.CTXLAB_INTERRUPT_GRACE_MS) || 3000);
+  const engine = createTslabEngine(process.cwd(), { settleMs: graceMs });
   setHost({
     signal: () => currentExecution()?.controller.signal,
     progress: (label, total) => {
@@ -52,7 +53,6 @@ export async function startKernel(connectionFile: string, o: StartOptions = {}):
     await wire?.close();
     done();
   };
-  const graceMs = o.graceMs ?? (Number(process.env.CTXLAB_INTERRUPT_GRACE_MS) || 3000);
   const handler = new Handler({ send: (ch, m) => wire?.send(ch, m) ?? Promise.resolve() }, engine, {
     session: randomUUID(),
     implementationVersion: packageVersion(),
