@@ -24,7 +24,7 @@ import { promisify } from "node:util";
 import vm from "node:vm";
 import type { Converter } from "tslab/dist/converter.js";
 import { CellInterrupted, cellContext, currentExecution, forgetTimer, rememberTimer, setFrameMapper, toCellError, type CellError, type Execution, type TimerKind } from "./context.js";
-import { CellMap, cellNames, checkpoints, HOOK, keepEarlierValues, keptDeclarations, takeInlineMap } from "./instrument.js";
+import { CellMap, cellNames, checkpoints, hasTopLevelAwait, HOOK, keepEarlierValues, keptDeclarations, takeInlineMap } from "./instrument.js";
 import * as api from "./api.js";
 
 const require = createRequire(import.meta.url);
@@ -230,14 +230,15 @@ export function createTslabEngine(rootDir: string = process.cwd(), o: { settleMs
     const file = `ctxlab-cell-${++cellSeq}`;
     cellMaps.set(file, { map: new CellMap(maps.first, maps.second, 1, code.split("\n").length, converted.output.split("\n").length), label: ex.silent ? "<cell>" : `<cell [${ex.count}]>` });
     if (cellMaps.size > 256) cellMaps.delete(cellMaps.keys().next().value!);
+    const isAsync = converted.hasToplevelAwait || hasTopLevelAwait(converted.output);
     const params = ["exports", "require", ...TRACKED_TIMERS.filter((t) => !declared.has(t))];
     const args = params.map((p) => (p === "exports" || p === "require" ? `${HOOK}.${p}` : `${HOOK}.timers.${p}`));
-    const wrapped = `(${converted.hasToplevelAwait ? "async " : ""}function(${params.join(", ")}) {\n${converted.output}\n})(${args.join(", ")})`;
+    const wrapped = `(${isAsync ? "async " : ""}function(${params.join(", ")}) {\n${converted.output}\n})(${args.join(", ")})`;
     const last = converted.lastExpressionVar;
     completed.clear();
     try {
       const ret = vm.runInThisContext(wrapped, { filename: file, breakOnSigint: true }) as unknown;
-      if (converted.hasToplevelAwait) {
+      if (isAsync) {
         const abandoned = new Promise<never>((_, reject) => (abandon = reject));
         abandoned.catch(() => {});
         await Promise.race([ret, abandoned]);

@@ -164,3 +164,22 @@ export function keptDeclarations(prev: string, next: string, declared: Set<strin
   const restored = statements(prev).filter((s) => s.names.some((n) => missed.has(n)) && !s.names.some((n) => bound.has(n)));
   return [...kept, ...restored].map((s) => s.text).join("\n") + "\n";
 }
+
+/**
+ * Whether emitted JavaScript awaits outside any function (then the executor runs it in an async
+ * wrapper). tslab's own flag misses some cells (`p = new Promise(r => …); await p`).
+ */
+export function hasTopLevelAwait(js: string): boolean {
+  const sf = ts.createSourceFile("cell.js", js, ts.ScriptTarget.Latest, false, ts.ScriptKind.JS);
+  let found = false;
+  const visit = (n: TS.Node): void => {
+    if (found || ts.isFunctionLike(n) || ts.isClassLike(n)) return;
+    if (ts.isAwaitExpression(n) || (ts.isForOfStatement(n) && n.awaitModifier)) {
+      found = true;
+      return;
+    }
+    ts.forEachChild(n, visit);
+  };
+  visit(sf);
+  return found;
+}
