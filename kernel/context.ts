@@ -134,11 +134,19 @@ export function toCellError(e: unknown, ename?: string): CellError {
 
 type Write = (chunk: unknown, encoding?: unknown, cb?: unknown) => boolean;
 
+/** TF.js's "Hi, looks like you are running TensorFlow.js in Node.js … install our node backend" banner (cpu backend, first use) */
+const TFJS_BANNER = /\n?=+\nHi,? looks like you are running TensorFlow\.js in Node\.js[^]*?\n=+\n?/;
+
 function routeWrite(name: "stdout" | "stderr", original: Write): Write {
   return (chunk, encoding, cb) => {
     const ex = currentExecution();
     if (!ex) return original(chunk, encoding, cb);
-    const text = typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8");
+    let text = typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8");
+    if (TFJS_BANNER.test(text)) {
+      // the kernel's first-cell line says which backend runs and how to change it; the banner goes to the log
+      original(`[ctxlab-kernel] TF.js: ${text.replace(/\s+/g, " ").trim()}\n`);
+      text = text.replace(TFJS_BANNER, "");
+    }
     if (!ex.silent && text) ex.publish("stream", { name, text });
     const done = typeof encoding === "function" ? encoding : cb;
     if (typeof done === "function") queueMicrotask(() => (done as () => void)());

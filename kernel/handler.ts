@@ -35,6 +35,10 @@ export interface HandlerOptions {
   graceMs?: number;
   /** called once the shutdown_reply is sent */
   onShutdown?: (restart: boolean) => void;
+  /** awaited before the first cell runs; its text (the backend the kernel selected) goes to that cell's stdout */
+  beforeFirstCell?: () => Promise<string | undefined>;
+  /** an extra line for kernel_info's banner, once known */
+  banner?: () => string | undefined;
 }
 
 type Request = Message<Record<string, unknown>>;
@@ -68,6 +72,7 @@ export class Handler {
   private readonly recent: Execution[] = [];
   private forceTimer: NodeJS.Timeout | undefined;
   private shuttingDown = false;
+  private firstCell = true;
   private readonly log: Log;
   private readonly graceMs: number;
 
@@ -176,7 +181,7 @@ export class Handler {
         pygments_lexer: "typescript",
         codemirror_mode: { mode: "typescript", name: "javascript", typescript: true },
       },
-      banner: `ctxlab ${this.o.implementationVersion ?? ""} — TypeScript ${this.engine.tsVersion} on Node ${process.version}\nimport { display, signal, progress } from "ctxlab/kernel"`,
+      banner: `ctxlab ${this.o.implementationVersion ?? ""} — TypeScript ${this.engine.tsVersion} on Node ${process.version}\n${this.o.banner?.() ? `${this.o.banner()}\n` : ""}import { display, signal, progress } from "ctxlab/kernel"`,
       debugger: false,
     };
   }
@@ -240,6 +245,11 @@ export class Handler {
     const count = this.count;
     if (!silent) this.publish(req, "execute_input", { code, execution_count: count });
     const ex = this.newExecution(req, count, silent);
+    if (this.firstCell && this.o.beforeFirstCell) {
+      this.firstCell = false;
+      const text = await this.o.beforeFirstCell().catch((e: unknown) => `ctxlab: ${(e as Error)?.message ?? e}\n`);
+      if (text && !silent) ex.publish("stream", { name: "stdout", text });
+    }
     setRunning(ex);
     const memBefore = tensorMemory();
     let outcome: CellOutcome;

@@ -1,5 +1,6 @@
 /**
- * What a cell leaves behind and where its errors point, on the real kernel: a cell that throws keeps
+ * What a cell leaves behind and where its errors point, on the real kernel: the backend is selected
+ * before the first cell (which says which), a cell that throws keeps
  * the declarations it completed (values and types, imports included) and leaves what it did not
  * reach as it was; runtime stack frames name cell lines; a notebook in a folder without
  * node_modules imports ctxlab, TF.js and arquero (with their types) from the kernel's installation.
@@ -24,6 +25,20 @@ describe("cells that throw, stack traces", { timeout: 180_000 }, () => {
   });
   after(async () => {
     if (k) await k.close();
+  });
+
+  test("the kernel selects the best backend before the first cell and says so in its output", async () => {
+    const r = await k.execute('import * as tf from "@tensorflow/tfjs";\ntf.getBackend()', 120_000);
+    assert.equal(dataOf(r, "execute_result"), "'wasm'");
+    const out = r.outputs.filter((m) => m.header.msg_type === "stream").map((m) => String(m.content.text)).join("");
+    assert.match(out, /^ctxlab backend: wasm \(tfjs "wasm"\), requested auto \(default\) — WebAssembly backend ready.*useBackend/);
+    const second = await k.execute("1 + 1");
+    assert.equal(second.outputs.filter((m) => m.header.msg_type === "stream").length, 0, "only the first cell says it");
+    // a cell can still switch; TF.js's "install tfjs-node" banner never reaches a cell
+    const cpu = await k.execute('import { useBackend } from "ctxlab";\nawait useBackend("cpu");\ntf.tensor([1, 2]).sum().dataSync()[0]');
+    assert.equal(dataOf(cpu, "execute_result"), "3");
+    assert.doesNotMatch(cpu.outputs.map((m) => String(m.content.text ?? "")).join(""), /looks like you are running TensorFlow/);
+    assert.equal(dataOf(await k.execute('await useBackend("wasm"); tf.getBackend()'), "execute_result"), "'wasm'");
   });
 
   test("a cell that throws keeps what it declared before the throw, imports included", async () => {
