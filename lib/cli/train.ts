@@ -102,7 +102,7 @@ export interface TrainArgs {
 export function resumedAtFloor(schedule: ResolvedSchedule, step: number, steps: number): string | undefined {
   if (schedule.kind !== "cosine" || steps <= schedule.total) return undefined;
   const from = Math.max(step, schedule.total);
-  return `this run's cosine schedule ended at step ${schedule.total} (η = minLr = ${schedule.minLr}); steps ${from + 1}–${steps} train at that floor. To decay over a longer run, start it with a larger "steps" in its config (or fine-tune from this checkpoint: ctxlab finetune --from <dir>)`;
+  return `this run's cosine schedule ended at step ${schedule.total} (η = minLr = ${Number(schedule.minLr.toPrecision(6))}); steps ${from + 1}–${steps} train at that floor. To decay over a longer run, start it with a larger "steps" in its config (or fine-tune from this checkpoint: ctxlab finetune --from <dir>)`;
 }
 
 /** Run `ctxlab train`; returns the training result. */
