@@ -258,6 +258,7 @@ export class Handler {
     } catch (e) {
       outcome = { status: "error", error: toCellError(e) };
     }
+    if (ex.controller.signal.aborted) clearTimers(ex); // at once: an interval could fire in the wait below
     pruneForeignErrorHandlers(this.log);
     await new Promise((r) => setImmediate(r)); // let this cell's pending unhandled rejections surface
     clearTimeout(this.forceTimer);
