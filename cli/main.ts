@@ -12,6 +12,7 @@ import { generateCommand, type GenerateArgs } from "./generate.js";
 import { trainCommand } from "./train.js";
 
 export const USAGE = `usage:
+  ctxlab --help                                      this text
   ctxlab train --config <run.json> --out <dir>      train or fine-tune (writes checkpoint, metrics.csv, run-config.json)
   ctxlab train --resume <dir> [--out <dir>] [--steps N]   continue a run exactly (to step N)
   ctxlab generate --checkpoint <dir> --prompt <text> [--tokens N] [--temperature τ] [--top-k K] [--top-p p] [--seed s] [--tokenizer byte|gpt2] [--no-cache]
@@ -67,6 +68,10 @@ function given<T extends object>(o: { [K in keyof T]: T[K] | undefined }): T {
 /** Run one command line (train, generate, finetune, experiment, eval); returns the exit code. */
 export async function cli(argv: readonly string[], out = process.stdout, err = process.stderr): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd === "--help" || cmd === "-h" || cmd === "help") {
+    out.write(`${USAGE}\n`);
+    return 0;
+  }
   const ac = new AbortController();
   const onInt = () => (ac.signal.aborted ? process.exit(130) : (err.write("\ninterrupt: stopping at the next step boundary (Ctrl-C again to quit now)\n"), ac.abort()));
   process.on("SIGINT", onInt);

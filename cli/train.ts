@@ -4,6 +4,7 @@
  * metrics.csv and the fully resolved run-config.json into --out. Ctrl-C stops at the next step
  * boundary and saves; `--resume` continues exactly (same batches, same losses).
  */
+import type { ResolvedSchedule } from "../train/schedule.js";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ConfigError } from "../lib/errors.js";
@@ -94,6 +95,16 @@ export interface TrainArgs {
   steps?: number | undefined;
 }
 
+/**
+ * A resumed cosine run continued past the end of its decay trains every further step at the floor
+ * minLr (the schedule is the original run's, so the run resumes exactly): say so, with the way out.
+ */
+export function resumedAtFloor(schedule: ResolvedSchedule, step: number, steps: number): string | undefined {
+  if (schedule.kind !== "cosine" || steps <= schedule.total) return undefined;
+  const from = Math.max(step, schedule.total);
+  return `this run's cosine schedule ended at step ${schedule.total} (η = minLr = ${Number(schedule.minLr.toPrecision(6))}); steps ${from + 1}–${steps} train at that floor. To decay over a longer run, start it with a larger "steps" in its config (or fine-tune from this checkpoint: ctxlab finetune --from <dir>)`;
+}
+
 /** Run `ctxlab train`; returns the training result. */
 export async function trainCommand(args: TrainArgs, out: Out, signal?: AbortSignal): Promise<TrainingResult> {
   if (!args.config && !args.resume) throw new ConfigError("ctxlab train: give --config <file.json> (a new run) or --resume <dir>");
@@ -107,6 +118,10 @@ export async function trainCommand(args: TrainArgs, out: Out, signal?: AbortSign
   const prev = setHost({ progress: (label, total) => terminalProgress(out, label, total) });
   try {
     const resume = args.resume ? await loadTrainingState(args.resume) : undefined;
+    if (resume) {
+      const warn = resumedAtFloor(resume.schedule, resume.step, cfg.steps);
+      if (warn) out.write(`warning: ${warn}\n`);
+    }
     const model = resume ? resume.model : await modelFor(cfg, json, tok);
     const { source, val } = sourcesFor(cfg, model.cfg.lMax, tok);
     await mkdir(outDir, { recursive: true });

@@ -40,6 +40,67 @@ export interface Execution {
   readonly asyncErrors: CellError[];
   /** send an iopub message whose parent is this cell's request */
   publish(msgType: string, content: object): void;
+  /** timers the cell's own code scheduled and that have not fired or been cleared (executor.ts) */
+  timers?: Map<unknown, TimerKind>;
+  /** how many of each kind an interrupt cleared */
+  cleared?: Record<TimerKind, number>;
+}
+
+export type TimerKind = "timeout" | "interval" | "immediate";
+
+/** Thrown at the checkpoints of an interrupted cell's code (kernel/instrument.ts). */
+export class CellInterrupted extends Error {
+  constructor(ex: Execution) {
+    super(`cell [${ex.count}] was interrupted`);
+    this.name = "Interrupted";
+  }
+}
+
+export function rememberTimer(ex: Execution, handle: unknown, kind: TimerKind): void {
+  (ex.timers ??= new Map()).set(handle, kind);
+}
+
+export function forgetTimer(ex: Execution, handle: unknown): void {
+  ex.timers?.delete(handle);
+}
+
+/** Clear every timer, interval and immediate the execution's code scheduled and that is still pending. */
+export function clearTimers(ex: Execution): void {
+  if (!ex.timers?.size) return;
+  for (const [h, kind] of ex.timers) {
+    if ((h as { _destroyed?: boolean })._destroyed === true) continue;
+    if (kind === "immediate") clearImmediate(h as NodeJS.Immediate);
+    else clearTimeout(h as NodeJS.Timeout);
+    const c = (ex.cleared ??= { timeout: 0, interval: 0, immediate: 0 });
+    c[kind]++;
+  }
+  ex.timers.clear();
+}
+
+/** "cleared 1 interval and 2 timeouts it had scheduled", or "" */
+export function describeCleared(ex: Execution): string {
+  const c = ex.cleared;
+  if (!c) return "";
+  const parts = (["interval", "timeout", "immediate"] as const).filter((k) => c[k] > 0).map((k) => `${c[k]} ${k === "immediate" ? "setImmediate" : k}${c[k] > 1 ? "s" : ""}`);
+  return parts.length ? `cleared ${parts.join(" and ")} it had scheduled` : "";
+}
+
+/** a cell position for a vm position; undefined: not a cell's file; null: the executor's own wrapper line (dropped) */
+type FrameMapper = (file: string, line: number, col: number) => string | null | undefined;
+let frameMapper: FrameMapper = () => undefined;
+/** executor.ts maps its vm file names and positions to cell lines. */
+export function setFrameMapper(f: FrameMapper): void {
+  frameMapper = f;
+}
+
+function remap(frame: string): string | null {
+  let drop = false;
+  const out = frame.replace(/(ctxlab-cell-\d+):(\d+):(\d+)/g, (all, file: string, l: string, c: string) => {
+    const m = frameMapper(file, Number(l), Number(c));
+    if (m === null) drop = true;
+    return m ?? all;
+  });
+  return drop ? null : out.replace(/evalmachine\.<anonymous>/g, "<cell>");
 }
 
 export const cellContext = new AsyncLocalStorage<Execution>();
@@ -63,8 +124,9 @@ export function currentExecution(): Execution | undefined {
 export function toCellError(e: unknown, ename?: string): CellError {
   if (e instanceof Error) {
     const frames = (e.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l) && !/node_modules\/tslab\/|\/dist\/kernel\/|\(node:|at node:/.test(l));
+    if (e instanceof CellInterrupted) frames.length = 0;
     const name = ename ?? (e.name || e.constructor?.name || "Error");
-    return { ename: name, evalue: e.message, traceback: [`${name}: ${e.message}`, ...frames.map((l) => l.replace(/evalmachine\.<anonymous>/g, "<cell>"))] };
+    return { ename: name, evalue: e.message, traceback: [`${name}: ${e.message}`, ...frames.map(remap).filter((f): f is string => f !== null)] };
   }
   const text = inspect(e, { depth: 2 });
   return { ename: ename ?? "Error", evalue: text, traceback: [`${ename ?? "Error"}: ${text}`] };
@@ -72,11 +134,19 @@ export function toCellError(e: unknown, ename?: string): CellError {
 
 type Write = (chunk: unknown, encoding?: unknown, cb?: unknown) => boolean;
 
+/** TF.js's "Hi, looks like you are running TensorFlow.js in Node.js … install our node backend" banner (cpu backend, first use) */
+const TFJS_BANNER = /\n?=+\nHi,? looks like you are running TensorFlow\.js in Node\.js[^]*?\n=+\n?/;
+
 function routeWrite(name: "stdout" | "stderr", original: Write): Write {
   return (chunk, encoding, cb) => {
     const ex = currentExecution();
     if (!ex) return original(chunk, encoding, cb);
-    const text = typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8");
+    let text = typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8");
+    if (TFJS_BANNER.test(text)) {
+      // the kernel's first-cell line says which backend runs and how to change it; the banner goes to the log
+      original(`[ctxlab-kernel] TF.js: ${text.replace(/\s+/g, " ").trim()}\n`);
+      text = text.replace(TFJS_BANNER, "");
+    }
     if (!ex.silent && text) ex.publish("stream", { name, text });
     const done = typeof encoding === "function" ? encoding : cb;
     if (typeof done === "function") queueMicrotask(() => (done as () => void)());
@@ -87,6 +157,7 @@ function routeWrite(name: "stdout" | "stderr", original: Write): Write {
 /** Report an error thrown by a cell's async work to its owner (see the header comment). */
 function routeAsyncError(kind: string, reason: unknown, log: (...a: unknown[]) => void): void {
   const ex = cellContext.getStore() ?? running;
+  if (reason instanceof CellInterrupted) return; // an interrupted cell's callback stopping at a checkpoint: the reply said so
   const err = toCellError(reason);
   const labelled = { ename: kind, evalue: `${err.ename}: ${err.evalue}`, traceback: [`${kind}: ${err.traceback[0]}`, ...err.traceback.slice(1)] };
   if (ex && !ex.finished) {

@@ -73,8 +73,13 @@ export function setBuiltinFormatters(fs: Formatter[]): void {
   builtins = [rawFormatter, ...fs];
 }
 
-/** util.inspect, the text/plain of everything (`6*7` → "42", strings quoted like a REPL); never throws. */
+/**
+ * util.inspect, the text/plain of everything (`6*7` → "42", short strings quoted like a REPL);
+ * a string with a line break, or too long for one line, is shown as its text (inspect would print
+ * a JavaScript literal with `+` continuations). Never throws.
+ */
 export function plainText(value: unknown): string {
+  if (typeof value === "string" && (value.includes("\n") || value.length > 96)) return value;
   try {
     return inspect(value, { depth: 4, maxArrayLength: 100, maxStringLength: 10_000, breakLength: 100 });
   } catch (e) {

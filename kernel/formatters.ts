@@ -10,7 +10,7 @@
  * - ActivationCache (lib/hooks/cache.ts) → its rows(): name, layer, Alg 10 line, symbol, shape.
  * - anything with `toHTML()` (arquero tables) → text/html + a markdown/plain preview.
  */
-import { plotlyBundle, toHtml, type Figure } from "../lib/viz/figure.js";
+import { plotlyBundle, toHtml, withNotation, type Figure } from "../lib/viz/figure.js";
 import { escapeHtml, plainText, type Formatter, type MimeBundle } from "./display.js";
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object";
@@ -45,7 +45,7 @@ export const plotlyFormatter: Formatter = {
   name: "plotly figure",
   format(v, ctx) {
     if (!isFigure(v)) return undefined;
-    const fig = plainFigure(v);
+    const fig = withNotation(plainFigure(v)); // the paper's notation (λ_j, s^{…}) as Plotly's sub/superscripts
     const n = ((ctx.session.get("plotly.figures") as number | undefined) ?? 0) + 1;
     ctx.session.set("plotly.figures", n);
     const first = !ctx.session.get("plotly.inlined");

@@ -9,13 +9,15 @@
  *
  * Interrupts (SIGINT — the kernelspec's interrupt_mode is "signal" — or interrupt_request): the
  * running cell's AbortController (and those of earlier cells whose background work may still run)
- * is aborted, so library loops stop at their next step; the cell ends with an error reply
- * (ename "Interrupted") as soon as its awaited work settles, or after `graceMs` (a second interrupt
- * forces it at once), when the executor stops waiting. Synchronous code is broken by SIGINT itself
- * (vm's breakOnSigint).
+ * is aborted and the timers their code scheduled are cleared. The cell's own code stops at its next
+ * checkpoint (a loop step, an await, a `.then` callback: executor.ts), library loops at their next
+ * step, and the cell ends with an error reply (ename "Interrupted") that says what was stopped.
+ * Synchronous code at a cell's top level is broken by SIGINT itself (vm's breakOnSigint). Code that
+ * cannot be broken (a long synchronous kernel) is waited out: after `graceMs` the cell gets a
+ * message saying so; a second interrupt stops waiting at once.
  */
 import { History, type HistoryRequest } from "./history.js";
-import { pruneForeignErrorHandlers, runningExecution, setRunning, toCellError, type CellError, type Execution } from "./context.js";
+import { clearTimers, describeCleared, pruneForeignErrorHandlers, runningExecution, setRunning, toCellError, type CellError, type Execution } from "./context.js";
 import { toMimeBundle } from "./display.js";
 import { codePointsToUtf16, utf16ToCodePoints, type CellEngine, type CellOutcome } from "./executor.js";
 import { messageFor, PROTOCOL_VERSION, type Channel, type Log, type Message } from "./wire.js";
@@ -33,6 +35,10 @@ export interface HandlerOptions {
   graceMs?: number;
   /** called once the shutdown_reply is sent */
   onShutdown?: (restart: boolean) => void;
+  /** awaited before the first cell runs; its text (the backend the kernel selected) goes to that cell's stdout */
+  beforeFirstCell?: () => Promise<string | undefined>;
+  /** an extra line for kernel_info's banner, once known */
+  banner?: () => string | undefined;
 }
 
 type Request = Message<Record<string, unknown>>;
@@ -66,6 +72,7 @@ export class Handler {
   private readonly recent: Execution[] = [];
   private forceTimer: NodeJS.Timeout | undefined;
   private shuttingDown = false;
+  private firstCell = true;
   private readonly log: Log;
   private readonly graceMs: number;
 
@@ -79,23 +86,29 @@ export class Handler {
     if (this.shuttingDown) return;
     const type = msg.header.msg_type;
     if (channel === "stdin") return; // input_reply: we never send input_request (no stdin support)
+    if (msg.content === null || typeof msg.content !== "object" || Array.isArray(msg.content)) msg.content = {}; // signed but odd content: treat as empty
     if (type === "execute_request") return this.enqueue(msg);
     void this.withStatus(msg, () => this.dispatch(channel, msg)).then(() => {
       if (type === "shutdown_request") this.o.onShutdown?.(Boolean(msg.content.restart));
     });
   }
 
-  /** Abort the running cell (and lingering work of earlier cells); see the header comment. */
+  /** Abort the running cell (and lingering work of earlier cells), clear their timers; see the header comment. */
   interrupt(source: string): void {
     this.log(`interrupt (${source})`);
     const reason = new DOMException(`interrupted by the user (${source})`, "AbortError");
-    for (const e of this.recent) if (!e.controller.signal.aborted) e.controller.abort(reason);
     const cur = runningExecution();
+    for (const e of this.recent) {
+      if (!e.controller.signal.aborted) e.controller.abort(reason);
+      if (e !== cur) clearTimers(e); // the running cell's when it ends (its awaits may be waiting for one)
+    }
     if (!cur) return;
     cur.interrupted = true;
     if (this.forceTimer) return this.engine.abandon();
     this.forceTimer = setTimeout(() => {
-      if (runningExecution() === cur) this.engine.abandon();
+      if (runningExecution() !== cur || cur.silent) return;
+      const s = (this.graceMs / 1000).toFixed(1);
+      cur.publish("stream", { name: "stderr", text: `ctxlab: the cell is still running ${s} s after the interrupt: it is inside code that cannot be broken (a long synchronous TF.js kernel, or a library call that ignores the signal); waiting for it to reach its next loop step or await. Interrupt again to stop waiting.\n` });
     }, this.graceMs);
   }
 
@@ -168,7 +181,7 @@ export class Handler {
         pygments_lexer: "typescript",
         codemirror_mode: { mode: "typescript", name: "javascript", typescript: true },
       },
-      banner: `ctxlab ${this.o.implementationVersion ?? ""} — TypeScript ${this.engine.tsVersion} on Node ${process.version}\nimport { display, signal, progress } from "ctxlab/kernel"`,
+      banner: `ctxlab ${this.o.implementationVersion ?? ""} — TypeScript ${this.engine.tsVersion} on Node ${process.version}\n${this.o.banner?.() ? `${this.o.banner()}\n` : ""}import { display, signal, progress } from "ctxlab/kernel"`,
       debugger: false,
     };
   }
@@ -232,6 +245,11 @@ export class Handler {
     const count = this.count;
     if (!silent) this.publish(req, "execute_input", { code, execution_count: count });
     const ex = this.newExecution(req, count, silent);
+    if (this.firstCell && this.o.beforeFirstCell) {
+      this.firstCell = false;
+      const text = await this.o.beforeFirstCell().catch((e: unknown) => `ctxlab: ${(e as Error)?.message ?? e}\n`);
+      if (text && !silent) ex.publish("stream", { name: "stdout", text });
+    }
     setRunning(ex);
     const memBefore = tensorMemory();
     let outcome: CellOutcome;
@@ -240,10 +258,12 @@ export class Handler {
     } catch (e) {
       outcome = { status: "error", error: toCellError(e) };
     }
+    if (ex.controller.signal.aborted) clearTimers(ex); // at once: an interval could fire in the wait below
     pruneForeignErrorHandlers(this.log);
     await new Promise((r) => setImmediate(r)); // let this cell's pending unhandled rejections surface
     clearTimeout(this.forceTimer);
     this.forceTimer = undefined;
+    if (ex.controller.signal.aborted) clearTimers(ex);
     outcome = this.finalOutcome(ex, outcome);
     // A cell reported Interrupted must not go on changing state: abort its signal before the reply even
     // when no interrupt() ran (SIGINT taken by vm's breakOnSigint while the cell's synchronous part ran
@@ -273,6 +293,11 @@ export class Handler {
     } else if (outcome.status === "ok" && extra.length) {
       result = { status: "error", error: extra.shift()! };
     }
+    const cleared = describeCleared(ex);
+    if (cleared && result.status === "error" && result.error.ename === "Interrupted") {
+      const evalue = `${result.error.evalue}; ${cleared}`;
+      result = { status: "error", error: { ...result.error, evalue, traceback: [`Interrupted: ${evalue}`] } };
+    }
     if (!ex.silent) for (const e of extra) ex.publish("stream", { name: "stderr", text: `${e.traceback.join("\n")}\n` });
     return result;
   }
@@ -299,10 +324,16 @@ export class Handler {
     ex.publish("stream", { name: "stderr", text: `ctxlab: this cell left ${n.toLocaleString("en-US")} new tensors alive (${mb} MB, ${after.numTensors.toLocaleString("en-US")} in all); dispose what you no longer need or wrap the work in scope(() => …)\n` });
   }
 
-  /** After a failed cell (stop_on_error), requests queued behind it are answered "aborted", not run. */
+  /**
+   * After a failed cell (stop_on_error), requests queued behind it are answered "aborted", not run,
+   * each between its own busy and idle status (as ipykernel does): a client waits for the idle of
+   * every request it sent.
+   */
   private abortPending(): void {
     for (const req of this.pending.splice(0)) {
+      this.publish(req, "status", { execution_state: "busy" });
       void this.send("shell", req, "execute_reply", { status: "aborted", execution_count: null });
+      this.publish(req, "status", { execution_state: "idle" });
     }
   }
 }

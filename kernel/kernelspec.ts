@@ -63,17 +63,25 @@ export function kernelsDir(scope: Scope): string {
   }
 }
 
+/** "ctxlab (TypeScript) — ~/src/ctxlab": two checkouts' kernels can be told apart in Jupyter's menu. */
+export function displayName(root: string): string {
+  const home = homedir();
+  const shown = root.replace(/\/+$/, "");
+  return `ctxlab (TypeScript) — ${home && shown.startsWith(`${home}/`) ? `~${shown.slice(home.length)}` : shown}`;
+}
+
 export function kernelJson(): KernelJson {
   const start = fileURLToPath(new URL("./start.js", import.meta.url));
+  const root = dirname(dirname(dirname(start)));
   return {
     argv: [process.execPath, start, "{connection_file}"],
-    display_name: "ctxlab (TypeScript)",
+    display_name: displayName(root),
     language: "typescript",
     interrupt_mode: "signal",
     env: {},
     metadata: {
       debugger: false,
-      ctxlab: { version: packageVersion(), root: dirname(dirname(dirname(start))), node: process.version },
+      ctxlab: { version: packageVersion(), root, node: process.version },
     },
   };
 }

@@ -12,6 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { setHost, type Progress } from "../lib/runtime/context.js";
+import { useBackend, type BackendInfo } from "../lib/tensor/backend.js";
 import { currentExecution, installOutputRouting } from "./context.js";
 import { createTslabEngine } from "./executor.js";
 import { Handler } from "./handler.js";
@@ -31,11 +32,36 @@ export interface StartOptions {
   graceMs?: number;
 }
 
+let settled: string | undefined;
+
+/** useBackend() at start-up; never rejects (a failure is logged and the first cell says so). */
+function selectBackend(log: (...a: unknown[]) => void): Promise<BackendInfo | undefined> {
+  return useBackend().then(
+    (info) => {
+      settled = info.summary;
+      log(info.summary);
+      return info;
+    },
+    (e: unknown) => {
+      settled = `ctxlab backend: not selected at start-up (${(e as Error)?.message ?? e})`;
+      log(settled);
+      return undefined;
+    },
+  );
+}
+
+/** The first cell's line: "ctxlab backend: wasm (tfjs "wasm"), requested auto (default) — SIMD on, …; change it with await useBackend(…)" */
+export function backendLine(info: BackendInfo): string {
+  const chosen = info.attempts.find((a) => a.ok && a.name === info.active);
+  return `${info.summary.split("\n")[0]}${chosen ? ` — ${chosen.reason}` : ""}. Change it in a cell with await useBackend("node" | "wasm" | "cpu").\n`;
+}
+
 /** Run a kernel on `connectionFile`; resolves after a shutdown_request (or SIGTERM) has been served. */
 export async function startKernel(connectionFile: string, o: StartOptions = {}): Promise<void> {
   const log = installOutputRouting();
   const info = readConnectionFile(connectionFile);
-  const engine = createTslabEngine(process.cwd());
+  const graceMs = o.graceMs ?? (Number(process.env.CTXLAB_INTERRUPT_GRACE_MS) || 3000);
+  const engine = createTslabEngine(process.cwd(), { settleMs: graceMs });
   setHost({
     signal: () => currentExecution()?.controller.signal,
     progress: (label, total) => {
@@ -52,9 +78,14 @@ export async function startKernel(connectionFile: string, o: StartOptions = {}):
     await wire?.close();
     done();
   };
-  const graceMs = o.graceMs ?? (Number(process.env.CTXLAB_INTERRUPT_GRACE_MS) || 3000);
+  // The best available backend before the first cell (useBackend's order: tfjs-node-gpu, tfjs-node,
+  // wasm, cpu; CTXLAB_BACKEND overrides), so a notebook that never calls useBackend() does not
+  // compute on TF.js's slow cpu backend. A cell can still switch with `await useBackend("…")`.
+  const backend = selectBackend(log);
   const handler = new Handler({ send: (ch, m) => wire?.send(ch, m) ?? Promise.resolve() }, engine, {
     session: randomUUID(),
+    beforeFirstCell: () => backend.then((b) => (b ? backendLine(b) : undefined)),
+    banner: () => (settled ? settled.split("\n")[0] : undefined),
     implementationVersion: packageVersion(),
     log,
     graceMs,

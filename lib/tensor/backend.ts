@@ -264,6 +264,31 @@ export function ensureBackend(): Promise<BackendInfo> {
   return ensuring;
 }
 
+/**
+ * Entry points that start a long computation call this first. On TF.js's plain-JavaScript `cpu`
+ * backend — because nothing selected a backend (TF.js's default) or "auto" fell back to it — while
+ * the wasm backend can be loaded, it throws a BackendError saying why (cpu is one to two orders of
+ * magnitude slower and holds far more memory) and what to do. Running on cpu anyway is a choice:
+ * `useBackend("cpu")` (or CTXLAB_BACKEND=cpu) before, or `allowCpu` (the entry point's option).
+ *
+ * @param what - the computation, for the message ("dTraining: 400 steps")
+ * @param allowCpu - the caller's explicit consent to run on cpu
+ */
+export async function refuseSlowBackend(what: string, allowCpu = false): Promise<void> {
+  if (allowCpu || tf.getBackend() !== "cpu") return;
+  if (current?.active === "cpu" && current.requested === "cpu") return; // asked for by name
+  const wasm = await loader(PACKAGE.wasm).then(
+    () => tf.findBackendFactory("wasm") != null,
+    () => false,
+  );
+  if (!wasm) return;
+  throw new BackendError(
+    `${what} would run on TF.js's plain-JavaScript "cpu" backend (${current ? `selected by ${current.requested}` : "nothing selected a backend"}), ` +
+      `one to two orders of magnitude slower than wasm, which is available: call \`await useBackend()\` first ` +
+      `(it picks the fastest: tfjs-node, else wasm), or choose cpu explicitly with useBackend("cpu") or the option allowCpu: true`,
+  );
+}
+
 /** The current selection, or undefined before the first `useBackend`/`ensureBackend`. */
 export function backendInfo(): BackendInfo | undefined {
   return current;

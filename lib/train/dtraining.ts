@@ -16,6 +16,7 @@
  * A generic evented loop (docs/design.md, "Training loop"): it knows nothing of tasks or plots; it yields to the event
  * loop between steps so a notebook interrupt (AbortSignal) is seen at the next step boundary.
  */
+import { refuseSlowBackend } from "../tensor/backend.js";
 import type * as aq from "arquero";
 import * as tf from "@tensorflow/tfjs";
 import type { Batch, BatchSource } from "../data/types.js";
@@ -56,6 +57,8 @@ export interface TrainingOptions {
   valSeed?: number | string;
   /** called after every step with its row (live progress) */
   onStep?: (row: TrainRow) => void;
+  /** run more than 20 steps on TF.js's slow cpu backend although wasm is available (see refuseSlowBackend) */
+  allowCpu?: boolean;
   /** called after each checkpoint save */
   onCheckpoint?: (e: { step: number; dir: string }) => void;
   /** keep every logEvery-th row in the log (default 1; rows with val_loss and the last row are always kept) */
@@ -282,6 +285,7 @@ async function afterStep(run: Run, row: TrainRow): Promise<boolean> {
 export async function dTraining(model: DTransformer, opts: TrainingOptions): Promise<TrainingResult> {
   const run = prepare(model, opts);
   const start = run.step;
+  if (opts.steps - start > 20) await refuseSlowBackend(`dTraining: ${opts.steps - start} steps`, opts.allowCpu);
   const signal = currentSignal(opts.signal); // default: the host's (a notebook cell's interrupt)
   run.signal = signal;
   const progress = startProgress(`training to step ${opts.steps}`, opts.steps);

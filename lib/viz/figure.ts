@@ -48,7 +48,7 @@ export const theme = {
     return { title: { text: title }, gridcolor: GRID, zerolinecolor: "rgba(128,128,128,0.5)", linecolor: GREY, color: GREY, automargin: true, ...extra };
   },
 
-  /** The base layout: transparent backgrounds, grey text, a title, legend above the plot. */
+  /** The base layout: transparent backgrounds, grey text, a title, the legend right of the plot. */
   layout(title: string, extra: Layout = {}): Layout {
     return {
       title: { text: title, x: 0.02, xanchor: "left" },
@@ -57,7 +57,8 @@ export const theme = {
       font: theme.font,
       colorway: [...theme.palette],
       hovermode: "closest",
-      legend: { bgcolor: "rgba(0,0,0,0)", orientation: "h", yanchor: "bottom", y: 1.02, xanchor: "right", x: 1 },
+      // to the right of the plot, top-aligned: a legend above the plot ran into long titles
+      legend: { bgcolor: "rgba(0,0,0,0)", orientation: "v", yanchor: "top", y: 1, xanchor: "left", x: 1.02 },
       margin: { l: 70, r: 30, t: 80, b: 60 },
       ...extra,
     };
@@ -153,6 +154,49 @@ export function plotlyBundle(): string {
   return bundle;
 }
 
+/**
+ * The paper's notation as Plotly text: `x^{…}` → superscript, `x_{…}` and a one-letter symbol's
+ * short subscript (`λ_j`, `θ′_j`, `ℓ_max`, `d_e`, `W_p`) → subscript. Plotly shows text as a small
+ * HTML subset, so `b·s^{d/(d−2)}` would otherwise appear literally. Identifiers (`hook_q`,
+ * `GELU_tanh`, `n_positions`) are left alone.
+ * @example notation("λ_j = 2π/θ′_j") // "λ<sub>j</sub> = 2π/θ′<sub>j</sub>"
+ */
+export function notation(s: string): string {
+  return s
+    .replace(/\^\{([^{}]*)\}/g, "<sup>$1</sup>")
+    .replace(/_\{([^{}]*)\}/g, "<sub>$1</sub>")
+    .replace(/(^|[^\p{L}_])(\p{L}′?)_(\p{L}[\p{L}\p{N}]{0,2}|\p{N}{1,2})(?![\p{L}\p{N}_])/gu, "$1$2<sub>$3</sub>");
+}
+
+/**
+ * A copy of `fig` as it is shown (toHtml, the kernel's Plotly output): `notation` applied to its
+ * titles, axis titles, annotations and trace names, and a legend of long entries moved below the plot.
+ */
+export function withNotation(fig: Figure): Figure {
+  const text = (t: unknown): unknown => {
+    if (typeof t === "string") return notation(t);
+    if (t && typeof t === "object" && typeof (t as { text?: unknown }).text === "string") return { ...(t as object), text: notation((t as { text: string }).text) };
+    return t;
+  };
+  const layout: Layout = { ...fig.layout };
+  for (const [k, v] of Object.entries(layout)) {
+    if (k === "title") layout[k] = text(v);
+    else if (/^[xy]axis\d*$/.test(k) && v && typeof v === "object") layout[k] = { ...(v as object), title: text((v as { title?: unknown }).title) };
+    else if (k === "annotations" && Array.isArray(v)) layout[k] = v.map((a: unknown) => (a && typeof a === "object" ? { ...(a as object), text: text((a as { text?: unknown }).text) } : a));
+    else if (k === "legend" && v && typeof v === "object" && (v as { title?: unknown }).title !== undefined) layout[k] = { ...(v as object), title: text((v as { title?: unknown }).title) };
+  }
+  // Long legend entries (full encoding labels) would squeeze the plot beside them: below it instead
+  const legend = layout.legend as { orientation?: string; x?: number } | undefined;
+  const longest = Math.max(0, ...fig.data.map((t) => (typeof t.name === "string" && t.showlegend !== false ? t.name.length : 0)));
+  if (legend?.orientation === "v" && legend.x === 1.02 && longest > LONG_LEGEND) {
+    layout.legend = { ...legend, orientation: "h", x: 0, xanchor: "left", y: -0.18, yanchor: "top" };
+  }
+  return { ...fig, data: fig.data.map((t) => (typeof t.name === "string" ? { ...t, name: notation(t.name) } : t)), layout };
+}
+
+/** Legend entries longer than this (characters) go below the plot instead of beside it. */
+const LONG_LEGEND = 28;
+
 /** FNV-1a hash of a string, as 8 hex digits (deterministic element ids). */
 export function hashString(s: string): string {
   let h = 0x811c9dc5;
@@ -170,7 +214,8 @@ export function scriptJson(v: unknown): string {
  * notebook output) that has loaded Plotly already; the fragment says so if Plotly is missing.
  * @example writeFileSync("fig.html", toHtml(ropeDecayCurve(128, 1e4, 256), { plotlyScript: "inline" }))
  */
-export function toHtml(fig: Figure, opts: HtmlOptions = {}): string {
+export function toHtml(figure: Figure, opts: HtmlOptions = {}): string {
+  const fig = withNotation(figure);
   const inline = (opts.plotlyScript ?? "inline") === "inline";
   const json = scriptJson(fig);
   const id = opts.divId ?? `ctxlab-plot-${hashString(json)}`;

@@ -102,5 +102,23 @@ describe("ctxlab train / generate", () => {
     const g = sink();
     assert.equal(await cli(["frobnicate"], g.out as never, g.out as never), 2);
     assert.match(g.text(), /unknown command "frobnicate"/);
+    for (const flag of ["--help", "-h", "help"]) {
+      const h = sink();
+      const e2 = sink();
+      assert.equal(await cli([flag], h.out as never, e2.out as never), 0, flag);
+      assert.match(h.text(), /^usage:\n {2}ctxlab --help/);
+      assert.match(h.text(), /ctxlab eval --checkpoint/);
+      assert.equal(e2.text(), "");
+    }
   });
+});
+
+it("a resumed cosine run past its schedule's end is warned about the lr floor", async () => {
+  const { resumedAtFloor } = await import("../../cli/train.js");
+  const cosine = { kind: "cosine" as const, lr: 1e-3, warmup: 10, warmupFrom: 0, total: 200, minLr: 1e-4, decayFrom: 10 };
+  assert.equal(resumedAtFloor(cosine, 200, 200), undefined);
+  assert.equal(resumedAtFloor(cosine, 100, 150), undefined);
+  assert.match(resumedAtFloor(cosine, 200, 400)!, /ended at step 200 \(η = minLr = 0\.0001\); steps 201–400 train at that floor/);
+  assert.match(resumedAtFloor(cosine, 120, 300)!, /steps 201–300/);
+  assert.equal(resumedAtFloor({ kind: "constant", lr: 1e-3 }, 200, 400), undefined);
 });

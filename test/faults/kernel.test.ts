@@ -5,24 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { kernelAbuse, type KernelCheck } from "./kernel.js";
+import { kernelAbuse, kernelCheckNames, type KernelCheck, type KernelOptions } from "./kernel.js";
 
 const KNOWN: Record<string, string> = {};
+const OPTIONS: KernelOptions = { rounds: 2, sigintsPerRound: 10, burst: 200, idleInterrupts: 5, bigOutputBytes: 2_000_000 };
 
 describe("kernel abuse", { timeout: 180_000 }, () => {
   let checks: KernelCheck[] = [];
   before(async () => {
-    checks = await kernelAbuse({ rounds: 2, sigintsPerRound: 10, burst: 200, idleInterrupts: 5, bigOutputBytes: 2_000_000 });
+    checks = await kernelAbuse(OPTIONS);
   });
-  const names = [
-    "2 fine-tunes × 10 SIGINTs",
-    "interrupts between cells (SIGINT, interrupt_request, racing a cell start)",
-    "burst of 200 queued execute_requests",
-    "very large outputs (2 MB log, result, typed array)",
-    "forged, replayed and malformed messages",
-    "afterwards: nothing runs in the background",
-    "a cell that throws (and rejects) inside a timer",
-  ];
+  const names = kernelCheckNames(OPTIONS);
   for (const name of names) {
     it(name, KNOWN[name] ? { todo: KNOWN[name] } : {}, () => {
       const c = checks.find((x) => x.check === name);

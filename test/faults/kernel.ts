@@ -67,7 +67,8 @@ await useBackend("wasm");
 const g = globalThis as any;
 g.ft = DTransformer.create({ ...presets.micro, positional: rope() }, 0);
 g.src = { name: "rand", describe: () => ({}), next: (rng: any) => ({ tokens: Int32Array.from({ length: 4 * 8 }, () => rng.int(0, 11)), batch: 4, length: 8 }) } as BatchSource;
-g.checksum = () => { let s = 0; for (const v of g.ft.params.vars.values()) for (const x of v.dataSync()) s += x; return s; };
+// no loop syntax: onStep calls it after an interrupt too, where the cell's loop checkpoints would stop it
+g.checksum = () => [...g.ft.params.vars.values()].reduce((s: number, v: any) => v.dataSync().reduce((a: number, x: number) => a + x, s), 0);
 g.dTraining = dTraining; g.liveGradWorkers = liveGradWorkers; g.steps = 0;
 g.timers = () => (process as any).getActiveResourcesInfo().filter((x: string) => x === "Timeout").length;
 "ready"`;
@@ -76,7 +77,13 @@ const fineTune = (round: number, workers: number) => `
 const g = globalThis as any;
 g.status = undefined; g.sums = []; g.before = g.checksum();
 console.log("training ${round}");
-const res = await g.dTraining(g.ft, { source: g.src, steps: 1_000_000, schedule: 1e-2, workers: ${workers}, onStep: (row: any) => { g.steps = row.step; g.sums.push(g.checksum()); } });
+g.run = g.dTraining(g.ft, { source: g.src, steps: 1_000_000, schedule: 1e-2, workers: ${workers}, onStep: (row: any) => { g.steps = row.step; g.sums.push(g.checksum()); } });
+await g.run;`;
+
+/** After the interrupted cell: what its dTraining returned (the cell itself stopped at its await). */
+const fineTuneResult = `
+const g = globalThis as any;
+const res = await g.run;
 g.final = g.checksum(); g.stepsDone = res.stepsDone; g.message = res.message; res.optimizer.dispose();
 g.status = res.status;`;
 
@@ -113,8 +120,9 @@ async function fineTuneInterrupts(k: KernelClient, o: KernelOptions, r: FuzzRng)
     if (why) problems.push(`round ${round}: ${why}`);
     // the state the user sees as soon as the cell is reported Interrupted
     const atReply = await json<{ n: number; sum: number }>(k, "{ n: (globalThis as any).sums.length, sum: (globalThis as any).checksum() }");
-    // a second SIGINT abandons the cell at once; wait for its dTraining to return
-    for (let t = 0; t < 100 && (await value(k, "String((globalThis as any).status)")) === "'undefined'"; t++) await sleep(100);
+    // what its dTraining returned (a second SIGINT could end the cell before it did: wait for it)
+    const res = await k.execute(fineTuneResult, 60_000);
+    if (res.reply.content.status !== "ok") problems.push(`round ${round}: reading dTraining's result: ${JSON.stringify(res.reply.content).slice(0, 300)}`);
     const st = await json<{ status: string; message: string; done: number; n: number; consistent: boolean; workers: number }>(
       k,
       "{ status: (globalThis as any).status, message: (globalThis as any).message, done: (globalThis as any).stepsDone, n: (globalThis as any).sums.length, consistent: (globalThis as any).final === ((globalThis as any).sums.at(-1) ?? (globalThis as any).before), workers: (globalThis as any).liveGradWorkers() }",
@@ -289,7 +297,18 @@ async function forged(k: KernelClient, r: FuzzRng): Promise<KernelCheck> {
     }
   }
   await sleep(300);
-  const st = await step("reading the counters", json<{ forged: number; replays: number }>(k, "{ forged: (globalThis as any).forged, replays: (globalThis as any).replays }", FORGED_MS));
+  // A signed execute_request with odd code (`["a"]` → a TypeScript error) fails, and with the default
+  // stop_on_error the kernel answers requests queued behind it "aborted" (as Jupyter kernels do):
+  // a read that got queued behind it is asked again.
+  const read = async (): Promise<{ forged: number; replays: number }> => {
+    for (let t = 0; ; t++) {
+      const r = await k.execute("console.log(JSON.stringify({ forged: (globalThis as any).forged, replays: (globalThis as any).replays }))", FORGED_MS);
+      if (r.reply.content.status === "aborted" && t < 5) continue;
+      if (r.reply.content.status !== "ok") throw new Error(`cell failed: ${JSON.stringify(r.reply.content).slice(0, 500)}`);
+      return JSON.parse(streamText(r)) as { forged: number; replays: number };
+    }
+  };
+  const st = await step("reading the counters", read());
   if (st.forged !== 0) problems.push(`${st.forged} forged executions ran`);
   if (st.replays !== 1) problems.push(`the replayed request ran ${st.replays} times`);
   for (const reason of ["bad signature", "replayed signature"]) if (!k.stderr.includes(`dropped a message on shell: ${reason}`)) problems.push(`no "${reason}" in the kernel log`);
@@ -325,6 +344,19 @@ async function quiet(k: KernelClient, timers0: number): Promise<KernelCheck> {
   return { check: "afterwards: nothing runs in the background", tried: 1, ok: problems.length === 0, detail: problems.join("; ") || `counter still, no workers, timers ${timers} (after setup ${timers0})${cpu}` };
 }
 
+/** The checks' names, in the order kernelAbuse runs them (each step reports under its own name, also when it throws). */
+export function kernelCheckNames(o: KernelOptions): string[] {
+  return [
+    `${o.rounds} fine-tunes × ${o.sigintsPerRound} SIGINTs`,
+    "interrupts between cells (SIGINT, interrupt_request, racing a cell start)",
+    `burst of ${o.burst} queued execute_requests`,
+    `very large outputs (${(o.bigOutputBytes / 1e6).toFixed(0)} MB log, result, typed array)`,
+    "forged, replayed and malformed messages",
+    "afterwards: nothing runs in the background",
+    "a cell that throws (and rejects) inside a timer",
+  ];
+}
+
 /** Runs every kernel check on one kernel; the kernel is shut down at the end. */
 export async function kernelAbuse(o: KernelOptions, onCheck?: (c: KernelCheck) => void): Promise<KernelCheck[]> {
   const r = new FuzzRng(o.seed ?? 3);
@@ -337,14 +369,15 @@ export async function kernelAbuse(o: KernelOptions, onCheck?: (c: KernelCheck) =
   try {
     if ((await value(k, SETUP, 60_000)) !== "'ready'") throw new Error(`kernel setup failed; stderr: ${k.stderr.slice(-2000)}`);
     const timers0 = Number(await value(k, "(globalThis as any).timers()"));
+    const names = kernelCheckNames(o);
     const steps: [string, () => Promise<KernelCheck>][] = [
-      ["fine-tune interrupts", () => fineTuneInterrupts(k, o, r)],
-      ["idle interrupts", () => idleInterrupts(k, o, r)],
-      ["burst", () => burst(k, o.burst)],
-      ["big outputs", () => bigOutputs(k, o.bigOutputBytes)],
-      ["forged messages", () => forged(k, r)],
-      ["quiet", () => quiet(k, timers0)],
-      ["timer throws", () => timerThrows(k)], // last: it can take the kernel down
+      [names[0]!, () => fineTuneInterrupts(k, o, r)],
+      [names[1]!, () => idleInterrupts(k, o, r)],
+      [names[2]!, () => burst(k, o.burst)],
+      [names[3]!, () => bigOutputs(k, o.bigOutputBytes)],
+      [names[4]!, () => forged(k, r)],
+      [names[5]!, () => quiet(k, timers0)],
+      [names[6]!, () => timerThrows(k)], // last: it can take the kernel down
     ];
     for (const [name, run] of steps) {
       if (k.proc.exitCode !== null || k.proc.signalCode !== null) {
@@ -354,7 +387,9 @@ export async function kernelAbuse(o: KernelOptions, onCheck?: (c: KernelCheck) =
       try {
         add(await run());
       } catch (e) {
-        add({ check: name, tried: 0, ok: false, detail: `failed: ${(e as Error).message.slice(0, 500)}` });
+        // the step's own check name (the one the test looks up), with the real error and where it came from
+        const err = e as Error;
+        add({ check: name, tried: 0, ok: false, detail: `failed: ${String(err?.stack ?? err).slice(0, 1500)}; kernel stderr (tail): ${k.stderr.slice(-1500)}` });
       }
     }
   } finally {

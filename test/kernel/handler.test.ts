@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Handler } from "../../kernel/handler.js";
 import type { CellEngine, CellOutcome } from "../../kernel/executor.js";
-import type { Execution } from "../../kernel/context.js";
+import { rememberTimer, type Execution } from "../../kernel/context.js";
 import { newHeader, type Channel, type Message } from "../../kernel/wire.js";
 
 type Run = (code: string, ex: Execution) => Promise<CellOutcome>;
@@ -88,6 +88,8 @@ test("an error is published and replied; queued cells behind it are aborted (sto
   assert.deepEqual(s.replyOf(bad), { status: "error", execution_count: 1, ename: "Error", evalue: "boom", traceback: ["Error: boom"] });
   assert.equal(s.of(bad).filter((m) => m.msg.header.msg_type === "error").length, 1);
   assert.equal(s.replyOf(next)?.status, "aborted");
+  // the aborted request still gets busy and idle (clients wait for its idle)
+  assert.deepEqual(s.of(next).map((m) => (m.channel === "iopub" ? (m.msg.content as { execution_state?: string }).execution_state : m.msg.header.msg_type)), ["busy", "execute_reply", "idle"]);
   const after = s.request("execute_request", { code: "after" });
   await s.done(after);
   assert.equal(s.replyOf(after)?.status, "ok");
@@ -104,7 +106,7 @@ test("interrupt: a cell that settles at its signal ends Interrupted without wait
   assert.equal(s.of(id).filter((m) => m.msg.header.msg_type === "execute_result").length, 0);
 });
 
-test("interrupt: a cell that ignores its signal is abandoned after the grace period", async () => {
+test("interrupt: a cell that ignores its signal gets a message after the grace period and is abandoned at a second interrupt", async () => {
   let release!: (o: CellOutcome) => void;
   const s = setup(() => new Promise((r) => (release = r)), 50);
   s.engine.abandon = () => {
@@ -114,9 +116,38 @@ test("interrupt: a cell that ignores its signal is abandoned after the grace per
   const id = s.request("execute_request", { code: "stubborn" });
   await new Promise((r) => setTimeout(r, 10));
   s.h.interrupt("test");
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(s.engine.abandoned, 0, "waited out, not abandoned, after the grace period");
+  const notes = s.of(id).filter((m) => m.msg.header.msg_type === "stream").map((m) => String((m.msg.content as { text: string }).text));
+  assert.equal(notes.length, 1);
+  assert.match(notes[0]!, /still running 0\.1 s after the interrupt.*cannot be broken.*Interrupt again/);
+  s.h.interrupt("test again");
   await s.done(id);
   assert.equal(s.engine.abandoned, 1);
   assert.deepEqual([s.replyOf(id)?.ename, s.replyOf(id)?.evalue], ["Interrupted", "abandoned"]);
+});
+
+test("interrupt: timers a cell scheduled are cleared, and the execution records how many", async () => {
+  let fired = 0;
+  let exec: Execution | undefined;
+  let started = false;
+  const s = setup(async (_code, ex) => {
+    exec = ex;
+    rememberTimer(ex, setTimeout(() => (fired += 1000), 200), "timeout");
+    rememberTimer(ex, setInterval(() => fired++, 10), "interval");
+    started = true;
+    await new Promise<void>((r) => ex.controller.signal.addEventListener("abort", () => r()));
+    return { status: "error", error: { ename: "Interrupted", evalue: "stopped", traceback: [] } };
+  });
+  const id = s.request("execute_request", { code: "timers" });
+  for (let i = 0; i < 100 && !started; i++) await new Promise((r) => setTimeout(r, 5));
+  s.h.interrupt("test");
+  const atInterrupt = fired;
+  await s.done(id);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(fired, atInterrupt, "a cleared timer fired");
+  assert.deepEqual(exec?.cleared, { timeout: 1, interval: 1, immediate: 0 });
+  assert.equal(s.replyOf(id)?.evalue, "stopped; cleared 1 interval and 1 timeout it had scheduled");
 });
 
 test("a cell reported Interrupted without interrupt() (vm's breakOnSigint took the SIGINT) has its signal aborted before the reply", async () => {

@@ -1,9 +1,10 @@
 /**
  * Interrupts, the way Jupyter's interrupt_mode "signal" does them: SIGINT to the kernel process.
- * An awaited loop that checks the cell's signal stops and the cell ends "Interrupted" (nothing keeps
- * running afterwards); a library call (dInference, which checks the host signal) stops likewise;
- * an awaited loop that ignores the signal is abandoned after the grace period; synchronous
- * `while (true) {}` is broken by vm's breakOnSigint. The kernel keeps working after each.
+ * The cell's own code stops at its next checkpoint (loop step, await, `.then` callback) and the cell
+ * ends "Interrupted" with nothing left running: a loop that ignores the signal, a `.then` chain, an
+ * interval; a library call (dInference, dTraining, which check the host signal) returns at its next
+ * step; synchronous `while (true) {}` is broken by vm's breakOnSigint; what the cell assigned stays
+ * readable. The kernel keeps working after each.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -78,12 +79,15 @@ describe("interrupting the ctxlab kernel with SIGINT", { timeout: 150_000 }, () 
       "(globalThis as any).tokens = 0;",
       "(globalThis as any).sameSignal = currentSignal() === signal();",
       'console.log("generating");',
-      "const out = await dInference(model, [1, 2, 3], { maxTokens: 100_000, onToken: () => { (globalThis as any).tokens++; } });",
-      "(globalThis as any).stopReason = out.stopReason;",
+      "(globalThis as any).run = dInference(model, [1, 2, 3], { maxTokens: 100_000, onToken: () => { (globalThis as any).tokens++; } });",
+      "const out = await (globalThis as any).run;",
+      "(globalThis as any).after = 'ran';",
     ].join("\n");
     const { r } = await interruptAfter(code, "generating", 1000, 90_000);
     assertInterrupted(r);
-    assert.equal(await value("(globalThis as any).stopReason"), "'aborted'");
+    // the cell stopped at its await; the library call returned at its next step, with its own result
+    assert.equal(await value("(await (globalThis as any).run).stopReason"), "'aborted'");
+    assert.equal(await value("(globalThis as any).after"), undefined);
     assert.equal(await value("(globalThis as any).sameSignal"), "true");
     await assertStopped("tokens");
   });
@@ -98,12 +102,16 @@ describe("interrupting the ctxlab kernel with SIGINT", { timeout: 150_000 }, () 
       "g.steps = 0; g.sums = [];",
       "const checksum = () => Array.from(ft.params.get('blocks.0.mlp.W_mlp1').dataSync()).reduce((a, b) => a + b, 0);",
       'console.log("training");',
-      "const res = await dTraining(ft, { source: src, steps: 1_000_000, schedule: 1e-2, onStep: (row) => { g.steps = row.step; g.sums.push(checksum()); } });",
-      "g.status = res.status; g.message = res.message; g.stepsDone = res.stepsDone;",
-      "g.final = checksum();",
+      "g.run = dTraining(ft, { source: src, steps: 1_000_000, schedule: 1e-2, onStep: (row) => { g.steps = row.step; g.sums.push(checksum()); } });",
+      "const res = await g.run;",
     ].join("\n");
     const { r } = await interruptAfter(code, "training", 1500, 90_000);
     assertInterrupted(r);
+    // the reply came after dTraining returned at its step boundary: nothing changes afterwards
+    const atReply = await value("(globalThis as any).sums.length");
+    const done = await k.execute("const g = globalThis as any;\nconst res = await g.run;\ng.status = res.status; g.message = res.message; g.stepsDone = res.stepsDone;\ng.final = checksum();");
+    assert.equal(done.reply.content.status, "ok", JSON.stringify(done.reply.content));
+    assert.equal(await value("(globalThis as any).sums.length"), atReply, "an update was applied after the cell was reported Interrupted");
     assert.equal(await value("(globalThis as any).status"), "'interrupted'");
     const steps = Number(await value("(globalThis as any).stepsDone"));
     assert.ok(steps > 0, "no step completed before the interrupt");
@@ -114,19 +122,40 @@ describe("interrupting the ctxlab kernel with SIGINT", { timeout: 150_000 }, () 
     assert.equal(await value("1 + 1"), "2");
   });
 
-  test("an awaited loop that ignores the signal is abandoned after the grace period", async () => {
-    const code = 'console.log("stubborn");\nwhile (true) await new Promise((r) => setTimeout(r, 20));';
-    const { r } = await interruptAfter(code, "stubborn", 300);
+  test("the plain async loop of issue 17 stops at once, and `i` stays readable and typed", async () => {
+    const code = 'console.log("looping");\nlet i = 0; for (;;) { i++; await new Promise(r => setTimeout(r, 10)); }';
+    const { r } = await interruptAfter(code, "looping", 800);
     assertInterrupted(r);
-    assert.match(String(r.reply.content.evalue), /grace period/);
-    assert.equal(await value("1 + 1"), "2");
+    assert.match(String(r.reply.content.evalue), /stopped the cell's code at its next loop step or await/);
+    assert.doesNotMatch(String(r.reply.content.evalue), /grace period|waiting/);
+    const a = Number(await value("i"));
+    assert.ok(a > 0, `i = ${a}`);
+    await sleep(500);
+    assert.equal(Number(await value("i")), a, "the loop went on after the interrupt");
+    assert.equal(await value("const next: number = i + 1; next === " + (a + 1)), "true");
   });
 
-  test("synchronous while (true) {} is broken by SIGINT and the kernel survives", async () => {
-    const { r } = await interruptAfter('console.log("spinning");\nwhile (true) {}', "spinning", 1000);
+  test("a synchronous loop is broken by SIGINT; what it assigned stays readable", async () => {
+    const { r } = await interruptAfter('console.log("spinning");\nlet n = 0;\nfor (;;) { n++; }', "spinning", 1000);
     assertInterrupted(r);
     assert.match(String(r.reply.content.evalue), /synchronous code stopped by SIGINT/);
-    assert.equal(await value("'alive'"), "'alive'");
+    assert.ok(Number(await value("n")) > 0);
+  });
+
+  test("an interval and a .then chain the cell started stop with it; the reply says what was cleared", async () => {
+    const code = [
+      "const g = globalThis as any; g.ticks = 0; g.chain = 0;",
+      "setInterval(() => g.ticks++, 5);",
+      "const step = (): Promise<void> => new Promise<void>((r) => setImmediate(r)).then(() => { g.chain++; return step(); });",
+      "void step();",
+      'console.log("started");',
+      "await new Promise(() => {});",
+    ].join("\n");
+    const { r } = await interruptAfter(code, "started", 800);
+    assertInterrupted(r);
+    assert.match(String(r.reply.content.evalue), /cleared 1 interval/);
+    await assertStopped("ticks");
+    await assertStopped("chain");
   });
 
   test("each execution gets a fresh AbortController", async () => {

@@ -44,7 +44,7 @@ test("a notebook using every display kind executes headless through nbconvert", 
     assert.equal(r.status, 0, `nbconvert failed:\n${r.stdout}\n${r.stderr}`);
     const nb = JSON.parse(readFileSync(join(prefix, "out.ipynb"), "utf8")) as { cells: Cell[] };
     const byTag = new Map(nb.cells.filter((c) => c.cell_type === "code").map((c) => [c.metadata.tags![0]!, c.outputs ?? []]));
-    const kinds = (tag: string): string[] => byTag.get(tag)!.filter((o) => !(o.output_type === "stream" && /TensorFlow\.js in Node|====/.test(text(o.text)))).map((o) => `${o.output_type}:${Object.keys(o.data ?? {}).sort().join(",")}`);
+    const kinds = (tag: string): string[] => byTag.get(tag)!.filter((o) => !(o.output_type === "stream" && /TensorFlow\.js in Node|====|^ctxlab backend: /.test(text(o.text)))).map((o) => `${o.output_type}:${Object.keys(o.data ?? {}).sort().join(",")}`);
     assert.deepEqual(kinds("result"), ["execute_result:text/plain"]);
     assert.deepEqual(kinds("stream"), ["stream:"]);
     assert.deepEqual(kinds("html"), ["display_data:text/html,text/plain", "display_data:text/markdown,text/plain"]);

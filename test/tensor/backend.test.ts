@@ -14,6 +14,7 @@ import {
   _setOptionalLoaderForTests,
   backendInfo,
   ensureBackend,
+  refuseSlowBackend,
   tf,
   useBackend,
   type BackendInfo,
@@ -238,4 +239,25 @@ test("switching backends keeps existing tensors usable", async () => {
   await useBackend("wasm");
   assert.deepEqual(Array.from(x.add(1).dataSync()), [2, 3, 4]);
   x.dispose();
+});
+
+test("refuseSlowBackend: refuses cpu nobody asked for while wasm is available; allows it by name or by option", async () => {
+  delete process.env["CTXLAB_BACKEND"];
+  await useBackend("cpu"); // asked for by name: allowed
+  await refuseSlowBackend("dTraining: 400 steps");
+  _setOptionalLoaderForTests(null); // forget the selection: tf stays on cpu, as when nothing selected a backend
+  assert.equal(tf.getBackend(), "cpu");
+  await assert.rejects(refuseSlowBackend("dTraining: 400 steps"), (e: Error) => {
+    assert.ok(e instanceof BackendError);
+    assert.match(e.message, /^dTraining: 400 steps would run on TF\.js's plain-JavaScript "cpu" backend \(nothing selected a backend\)/);
+    assert.match(e.message, /wasm, which is available: call `await useBackend\(\)` first/);
+    assert.match(e.message, /allowCpu: true/);
+    return true;
+  });
+  await refuseSlowBackend("dTraining: 400 steps", true); // explicit consent
+  await useBackend("wasm");
+  await refuseSlowBackend("dTraining: 400 steps"); // not on cpu
+  _setOptionalLoaderForTests(simulate({ [WASM_PKG]: notFound(WASM_PKG) }));
+  await tfjs.setBackend("cpu");
+  await refuseSlowBackend("dTraining: 400 steps"); // no wasm to offer: cpu is all there is
 });

@@ -22,7 +22,7 @@ describe("linesBy", () => {
     assert.deepEqual([f.data[1]!.x, f.data[1]!.y], [[64], [1]], "NaN skipped");
     assert.equal(((f.layout.shapes as Record<string, unknown>[])[0]!).x0, 128);
     assert.throws(() => linesBy(t, { x: "length", y: "loss" }), InputError);
-    assert.equal((f.layout.legend as { y: number }).y, 1.02, "few series: legend above");
+    assert.equal((f.layout.legend as { x: number }).x, 1.02, "few series: legend beside the plot (never over the title)");
     const many = linesBy(aq.from(["a", "b", "c", "d", "e"].map((m) => ({ method: m, length: 1, perplexity: 1 }))), { x: "length", y: "perplexity", by: "method" });
     assert.ok((many.layout.legend as { y: number }).y < 0, "many series: legend below the plot");
   });
