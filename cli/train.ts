@@ -4,7 +4,7 @@
  * metrics.csv and the fully resolved run-config.json into --out. Ctrl-C stops at the next step
  * boundary and saves; `--resume` continues exactly (same batches, same losses).
  */
-import type { ResolvedSchedule } from "../train/schedule.js";
+import type { ResolvedSchedule } from "../lib/train/schedule.js";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ConfigError } from "../lib/errors.js";
