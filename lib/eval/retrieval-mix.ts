@@ -33,6 +33,7 @@ import type { Batch, BatchSource } from "../data/types.js";
 import { byteTokenizer } from "../data/tokenizer.js";
 import type { Rng } from "../tensor/random.js";
 import { drawDigits } from "./common.js";
+import { cleanFillerText } from "./fillers.js";
 import { PASSKEY_FILLER, PASSKEY_FORMATS } from "./passkey.js";
 import { lines } from "./records.js";
 
@@ -87,10 +88,7 @@ export interface MixRow {
   filler: "pi" | "text" | null;
 }
 
-/** Text with digits, "=", non-ASCII and control characters removed and whitespace runs collapsed. */
-export function cleanFillerText(text: string): string {
-  return text.replace(/[^\x20-\x7e\s]|[0-9=]/g, "").replace(/\s+/g, " ");
-}
+export { cleanFillerText };
 
 interface Resolved {
   batch: number;
