@@ -22,11 +22,11 @@ import { dTraining } from "../train/dtraining.js";
 import { CONFIG_FILE, loadCheckpoint } from "./checkpoint.js";
 
 /** The base checkpoints by directory name and the positional encoding each uses. */
-export const BASE_ENCODINGS = { learned: "learned", rope: "rope", alibi: "alibi", nope: "none" } as const;
+export const BASE_ENCODINGS = { learned: "learned", rope: "rope", alibi: "alibi", nope: "none", sinusoidal: "sinusoidal", bounded: "bounded" } as const;
 export type BaseName = keyof typeof BASE_ENCODINGS;
 
 export interface LoadBaseOptions {
-  /** the folder holding learned/, rope/, alibi/, nope/ (default "data/checkpoints") */
+  /** the folder holding learned/, rope/, alibi/, nope/, sinusoidal/, bounded/ (default "data/checkpoints") */
   dir?: string;
   /** fallback training steps when the checkpoint is absent (default 40) */
   steps?: number;
