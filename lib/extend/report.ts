@@ -201,17 +201,21 @@ interface Pt {
   n?: number;
 }
 
-/** One method's line with asymmetric error bars (the interval), styled by methodStyle. */
-function intervalTrace(m: string, pts: Pt[], axes: { x: string; y: string }, showlegend: boolean, yFmt = ".0%"): Trace {
+/**
+ * One method's line with asymmetric error bars (the interval), styled by methodStyle; `shift` moves
+ * it sideways (a factor on a log axis, an offset on a linear one) so the bars of a panel's methods do
+ * not hide each other. The hover shows the true x.
+ */
+function intervalTrace(m: string, pts: Pt[], axes: { x: string; y: string }, showlegend: boolean, yFmt = ".0%", shift: (x: number) => number = (x) => x): Trace {
   const ok = pts.filter((p) => p.y !== null);
   const st = methodStyle(m);
   return {
     type: "scatter", mode: "lines+markers", name: plotlyText(m), legendgroup: m, showlegend, xaxis: axes.x, yaxis: axes.y,
-    x: ok.map((p) => p.x), y: ok.map((p) => p.y),
+    x: ok.map((p) => (typeof p.x === "number" ? Number(shift(p.x).toPrecision(6)) : p.x)), y: ok.map((p) => p.y),
     error_y: { type: "data", symmetric: false, array: ok.map((p) => (p.hi ?? p.y!) - p.y!), arrayminus: ok.map((p) => p.y! - (p.lo ?? p.y!)), visible: true, thickness: 1.2, width: 3, color: st.color },
     line: methodLine(m), marker: { color: st.color, symbol: st.symbol, size: 7 },
-    customdata: ok.map((p) => [p.lo, p.hi, p.n ?? null]),
-    hovertemplate: `${plotlyText(m)}<br>%{x}: %{y:${yFmt}} [%{customdata[0]:${yFmt}}, %{customdata[1]:${yFmt}}]<extra></extra>`,
+    customdata: ok.map((p) => [p.lo, p.hi, p.n ?? null, p.x]),
+    hovertemplate: `${plotlyText(m)}<br>%{customdata[3]}: %{y:${yFmt}} [%{customdata[0]:${yFmt}}, %{customdata[1]:${yFmt}}]<extra></extra>`,
   };
 }
 
@@ -220,14 +224,16 @@ function panelFigure(title: string, panels: { title: string; methods: string[] }
   const cols = panels.length > 1 ? 2 : 1;
   const nrows = Math.ceil(panels.length / cols);
   const seen = new Set<string>();
-  const data: Trace[] = panels.flatMap((p, k) => p.methods.map((m) => {
+  const data: Trace[] = panels.flatMap((p, k) => p.methods.map((m, j) => {
     const ax = axisNames(k);
-    const tr = intervalTrace(m, pointsOf(m), { x: ax.x, y: ax.y }, !seen.has(m), o.yFmt);
+    const off = j - (p.methods.length - 1) / 2; // dodge: the bars of one panel side by side
+    const tr = intervalTrace(m, pointsOf(m), { x: ax.x, y: ax.y }, !seen.has(m), o.yFmt, o.logX ? (x) => x * 10 ** (0.014 * off) : (x) => x + 0.012 * off);
     seen.add(m);
     return tr;
   }));
+  const xr = o.xs && o.logX ? { range: [Math.log10(o.xs[0]!) - 0.1, Math.log10(o.xs.at(-1)!) + 0.1] } : {};
   const grid = subplotGrid(nrows, cols, panels.map((p) => p.title), (row, c) => ({
-    x: theme.axis(row === nrows - 1 ? o.xTitle : "", { ...(o.logX ? { type: "log" } : {}), ...(o.xs ? { tickmode: "array", tickvals: o.xs, ticktext: o.xs.map(String) } : {}) }),
+    x: theme.axis(row === nrows - 1 ? o.xTitle : "", { ...(o.logX ? { type: "log" } : {}), ...(o.xs ? { tickmode: "array", tickvals: o.xs, ticktext: o.xs.map(String) } : {}), ...xr }),
     y: theme.axis(c === 0 ? o.yTitle : "", { ...(o.logY ? { type: "log" } : {}), ...(o.yRange ? { range: o.yRange } : {}), ...(o.yFmt === ".0%" ? { tickformat: ".0%" } : {}) }),
   }), { v: 0.14 });
   const shapes = o.lMax ? panels.map((_, k) => theme.marker("v", o.lMax!, { xref: axisNames(k).x, yref: axisNames(k).y })) : [];
@@ -312,7 +318,7 @@ export function seedFigure(r: ExperimentResult): Figure {
   const seen = new Set<string>();
   const data: Trace[] = ls.flatMap((l, k) => {
     const ax = axisNames(k);
-    return ms.flatMap((m) => {
+    return ms.flatMap((m, i) => {
       const ys = st.filter((x) => x.method === m).map((x) => ({ seed: x.seed, y: num(x[`acc_${l}`]), lo: num(x[`acc_${l}_lo`]), hi: num(x[`acc_${l}_hi`]) })).filter((p) => p.y !== null);
       if (!ys.length) return [];
       const st1 = methodStyle(m);
@@ -320,12 +326,13 @@ export function seedFigure(r: ExperimentResult): Figure {
       const show = !seen.has(m);
       seen.add(m);
       return [
-        { type: "scatter", mode: "markers", name: plotlyText(m), legendgroup: m, showlegend: show, xaxis: ax.x, yaxis: ax.y, x: ys.map(() => plotlyText(m)), y: ys.map((p) => p.y), marker: { color: st1.color, symbol: st1.symbol, size: 8, opacity: 0.85 }, customdata: ys.map((p) => [p.seed, p.lo, p.hi]), error_y: { type: "data", symmetric: false, array: ys.map((p) => (p.hi ?? p.y!) - p.y!), arrayminus: ys.map((p) => p.y! - (p.lo ?? p.y!)), thickness: 0.8, width: 2, color: st1.color }, hovertemplate: `${plotlyText(m)} seed %{customdata[0]}<br>ℓ = ${l}: %{y:.0%} [%{customdata[1]:.0%}, %{customdata[2]:.0%}]<extra></extra>` },
-        { type: "scatter", mode: "markers", name: `${plotlyText(m)} mean`, legendgroup: m, showlegend: false, xaxis: ax.x, yaxis: ax.y, x: [plotlyText(m)], y: [mean], marker: { color: st1.color, symbol: "line-ew-open", size: 28, line: { width: 3, color: st1.color } }, hovertemplate: `${plotlyText(m)}: mean of ${ys.length} seeds %{y:.0%}<extra></extra>` },
+        { type: "scatter", mode: "markers", name: plotlyText(m), legendgroup: m, showlegend: show, xaxis: ax.x, yaxis: ax.y, x: ys.map((_, j) => i + 0.14 * (j - (ys.length - 1) / 2)), y: ys.map((p) => p.y), marker: { color: st1.color, symbol: st1.symbol, size: 8, opacity: 0.85 }, customdata: ys.map((p) => [p.seed, p.lo, p.hi]), error_y: { type: "data", symmetric: false, array: ys.map((p) => (p.hi ?? p.y!) - p.y!), arrayminus: ys.map((p) => p.y! - (p.lo ?? p.y!)), thickness: 0.8, width: 2, color: st1.color }, hovertemplate: `${plotlyText(m)} seed %{customdata[0]}<br>ℓ = ${l}: %{y:.0%} [%{customdata[1]:.0%}, %{customdata[2]:.0%}]<extra></extra>` },
+        { type: "scatter", mode: "lines", name: `${plotlyText(m)} mean`, legendgroup: m, showlegend: false, xaxis: ax.x, yaxis: ax.y, x: [i - 0.32, i + 0.32], y: [mean, mean], line: { color: st1.color, width: 3 }, hovertemplate: `${plotlyText(m)}: mean of ${ys.length} seeds ${(100 * mean).toFixed(0)} %<extra></extra>` },
       ];
     });
   });
-  const grid = subplotGrid(nrows, cols, ls.map((l) => `ℓ = ${l}`), (row, c) => ({ x: theme.axis("", { type: "category", showticklabels: false }), y: theme.axis(c === 0 ? "accuracy" : "", { range: [-0.03, 1.05], tickformat: ".0%" }) }), { v: 0.12 });
+  const ticks = { tickmode: "array", tickvals: ms.map((_, i) => i), ticktext: ms.map((m) => plotlyText(m.replace(/ \(.*\)$/, ""))), range: [-0.6, ms.length - 0.4] };
+  const grid = subplotGrid(nrows, cols, ls.map((l) => `ℓ = ${l}`), (row, c) => ({ x: theme.axis("", { ...ticks, showticklabels: row === nrows - 1, zeroline: false }), y: theme.axis(c === 0 ? "accuracy" : "", { range: [-0.03, 1.05], tickformat: ".0%" }) }), { v: 0.12 });
   return {
     data,
     layout: theme.layout("Fine-tunes: accuracy of each seed (markers, 95 % Wilson bars) and the seed mean (bar)", {
