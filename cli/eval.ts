@@ -1,6 +1,7 @@
 /**
  * `ctxlab eval --checkpoint <dir> --task passkey|lines|kv|perplexity|jsonl:<file> [--lengths 64,128,256]
  * [--depths 0,0.5,1] [--n 5] [--seed 0] [--out results.csv] [--variant standard|compact] [--header]
+ * [--filler pi|moby-dick|sotu] (passkey haystack, lib/eval/fillers.ts)
  * [--scorer logit|greedy] [--windows 8] [--mode sequential|random|sliding] [--stride S]
  * [--tokenizer byte|gpt2] [--label name] [--backend …]`: runs lib/eval's runEval on a checkpoint, prints
  * a rollup (accuracy per length × depth and k_max, or perplexity per length) and writes the
@@ -9,7 +10,7 @@
 import type * as aq from "arquero";
 import { ConfigError } from "../lib/errors.js";
 import type { Tokenizer } from "../lib/data/types.js";
-import { accuracyGrid, formatTable, kMax, perplexityByLength, runEval, type EvalTask, type PerplexityMode, type RunEvalOptions, type ScorerName } from "../lib/eval/index.js";
+import { accuracyGrid, formatTable, FILLER_NAMES, kMax, perplexityByLength, runEval, type EvalTask, type FillerName, type PerplexityMode, type RunEvalOptions, type ScorerName } from "../lib/eval/index.js";
 import { loadModel } from "../lib/hf/pretrained.js";
 import { writeFileAtomic } from "../lib/io/safetensors.js";
 import { setHost } from "../lib/runtime/context.js";
@@ -27,6 +28,8 @@ export interface EvalArgs {
   out?: string;
   variant?: "standard" | "compact";
   header?: boolean;
+  /** passkey haystack: "pi" (default), "moby-dick" or "sotu" */
+  filler?: FillerName;
   scorer?: ScorerName;
   windows?: number;
   mode?: PerplexityMode;
@@ -37,7 +40,7 @@ export interface EvalArgs {
 }
 
 /** Flags `ctxlab eval` accepts (--header is boolean). */
-export const EVAL_FLAGS = ["checkpoint", "task", "lengths", "depths", "n", "seed", "out", "variant", "header", "scorer", "windows", "mode", "stride", "tokenizer", "label", "backend"] as const;
+export const EVAL_FLAGS = ["checkpoint", "task", "lengths", "depths", "n", "seed", "out", "variant", "header", "filler", "scorer", "windows", "mode", "stride", "tokenizer", "label", "backend"] as const;
 
 /** Default ℓ values when --lengths is not given (generated tasks and perplexity). */
 export const DEFAULT_EVAL_LENGTHS = [64, 128, 256, 512];
@@ -66,6 +69,10 @@ export function evalArgsFromFlags(flags: Record<string, string | boolean>): Eval
   for (const [k, v] of Object.entries(opt)) if (v !== undefined) (a as unknown as Record<string, unknown>)[k] = v;
   for (const k of ["out", "variant", "scorer", "mode", "tokenizer", "label", "backend"] as const) if (s(k) !== undefined) (a as unknown as Record<string, unknown>)[k] = s(k);
   if (flags.header) a.header = true;
+  if (flags.filler !== undefined) {
+    if (typeof flags.filler !== "string" || !(FILLER_NAMES as readonly string[]).includes(flags.filler)) throw new ConfigError(`--filler ${String(flags.filler)}: use one of ${FILLER_NAMES.join(", ")}`);
+    a.filler = flags.filler as FillerName;
+  }
   return a;
 }
 

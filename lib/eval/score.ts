@@ -111,6 +111,44 @@ export function scoreLogits(model: DTransformer, ex: Scorable, tok: Tokenizer, o
   return { correct: r.correct ? 1 : 0, prediction: tok.decode(r.argmax), logprob: r.logprob, error: null };
 }
 
+/**
+ * The logit scorer on several examples at once: examples with the same number of positions
+ * (ℓ_prompt + n − 1) share one batched forward pass ([B, T, N_V] logits); the result of each is that
+ * of scoreLogits on it alone, up to float rounding of the batched matrix products (same kernels, other
+ * summation blocks). Used by evaluateExamples when the scorer is "logit" and no hooks are given.
+ */
+export function scoreLogitsBatch(model: DTransformer, exs: readonly Scorable[], tok: Tokenizer): ScoreResult[] {
+  if (!exs.length) return [];
+  const T = positionsNeeded(exs[0]!);
+  for (const ex of exs) {
+    if (!ex.targetIds.length) throw new ConfigError("scoreLogitsBatch: an example has an empty continuation (target)");
+    if (positionsNeeded(ex) !== T) throw new ConfigError(`scoreLogitsBatch: examples need ${T} and ${positionsNeeded(ex)} positions; a batch needs equal lengths`);
+  }
+  if (exs.length === 1) return [scoreLogits(model, exs[0]!, tok)];
+  const V = model.cfg.nVocab;
+  const xs = exs.map((ex) => [...ex.ids, ...ex.targetIds.slice(0, -1)]);
+  const logits = model.logits(xs) as tf.Tensor;
+  try {
+    return exs.map((ex, b) => {
+      const n = ex.targetIds.length;
+      const slice = logits.slice([b, ex.ids.length - 1, 0], [1, n, V]);
+      let rows: Float32Array;
+      try {
+        rows = slice.dataSync() as Float32Array;
+      } finally {
+        slice.dispose();
+      }
+      const r = teacherForced(rows, V, ex.targetIds);
+      return { correct: r.correct ? 1 : 0, prediction: tok.decode(r.argmax), logprob: r.logprob, error: null } as ScoreResult;
+    });
+  } finally {
+    logits.dispose();
+  }
+}
+
+/** Tokens per batched forward of evaluateExamples (B = ⌊this / positions⌋, at least 1). */
+export const SCORE_BATCH_TOKENS = 4096;
+
 /** The greedy scorer: Algorithm 14 at τ = 0, then matchAnswer. */
 export async function scoreGreedy(model: DTransformer, ex: Scorable, tok: Tokenizer, o: Pick<ScoreOptions, "extraTokens" | "signal"> = {}): Promise<ScoreResult> {
   const extra = o.extraTokens ?? 0;

@@ -12,11 +12,12 @@
 import { ConfigError } from "../errors.js";
 import type { Tokenizer } from "../data/types.js";
 import { Rng } from "../tensor/random.js";
+import { fillerName } from "./fillers.js";
 import { passkey } from "./passkey.js";
 import { kvRetrieval, lines } from "./records.js";
 import type { EvalExample, TaskOptions } from "./types.js";
 
-export { passkey, PASSKEY_FILLER, PASSKEY_HEADER, PASSKEY_FORMATS, fillerWindow, sentenceBoundaries } from "./passkey.js";
+export { passkey, PASSKEY_FILLER, PASSKEY_HEADER, PASSKEY_FORMATS, fillerWindow, sentenceBoundaries, wordBoundaries } from "./passkey.js";
 export { lines, kvRetrieval, recordTask, queriedIndex, uuidFrom, LINES_HEADER, KV_HEADER, RECORD_FORMATS } from "./records.js";
 export { ADJECTIVES, NOUNS } from "./words.js";
 
@@ -38,6 +39,11 @@ export interface SweepOptions extends Omit<TaskOptions, "length" | "depth"> {
   depths?: readonly number[];
   /** examples per (ℓ, depth) cell (default 5) */
   n?: number;
+  /**
+   * index of the first example of each cell (default 0): a sweep with offset k·n draws other examples
+   * than one with offset 0 (e.g. one disjoint set per fine-tuning seed), the same as indices k·n … of a larger n
+   */
+  offset?: number;
   /** default 0 */
   seed?: number | string;
 }
@@ -49,8 +55,8 @@ export function generatorOf(task: string): Generator {
   return g;
 }
 
-/** The seed of one example of a sweep. */
-export const exampleSeed = (seed: number | string, task: string, variant: string, length: number, depth: number, i: number): string => `${seed}/${task}/${variant}/${length}/${depth}/${i}`;
+/** The seed of one example of a sweep (a filler other than the default "pi" is part of it). */
+export const exampleSeed = (seed: number | string, task: string, variant: string, length: number, depth: number, i: number, filler = "pi"): string => `${seed}/${task}/${variant}/${length}/${depth}/${i}${filler === "pi" ? "" : `/${filler}`}`;
 
 /**
  * n examples per (ℓ, depth) cell of `task`, ordered by ℓ, then depth, then index.
@@ -58,15 +64,18 @@ export const exampleSeed = (seed: number | string, task: string, variant: string
  */
 export function depthSweep(task: string, tok: Tokenizer, o: SweepOptions): EvalExample[] {
   const gen = generatorOf(task);
-  const { lengths, depths = DEFAULT_DEPTHS, n = 5, seed = 0, ...taskOpts } = o;
+  const { lengths, depths = DEFAULT_DEPTHS, n = 5, seed = 0, offset = 0, ...taskOpts } = o;
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new ConfigError(`${task}: offset=${offset} must be an integer ≥ 0`);
+  const filler = fillerName(taskOpts.filler);
+  if (filler !== "pi" && task !== "passkey") throw new ConfigError(`${task}: filler "${filler}" applies to the passkey task only`);
   if (!Array.isArray(lengths) || lengths.length === 0) throw new ConfigError(`${task}: lengths must be a non-empty list of ℓ values`);
   if (!Array.isArray(depths) || depths.length === 0) throw new ConfigError(`${task}: depths must be a non-empty list in [0, 1]`);
   if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError(`${task}: n=${n} examples per cell must be an integer ≥ 1`);
   const out: EvalExample[] = [];
   for (const length of lengths) {
     for (const depth of depths) {
-      for (let i = 0; i < n; i++) {
-        const rng = new Rng(exampleSeed(seed, task, taskOpts.variant ?? "standard", length, depth, i));
+      for (let i = offset; i < offset + n; i++) {
+        const rng = new Rng(exampleSeed(seed, task, taskOpts.variant ?? "standard", length, depth, i, filler));
         out.push(gen(rng, tok, { ...taskOpts, length, depth }, i));
       }
     }

@@ -13,6 +13,7 @@
  * lies before the needle, by token position: 0 = the needle comes first, 1 = right before the question.
  */
 import type { Tokenizer } from "../data/types.js";
+import type { FillerSpec } from "./fillers.js";
 
 /** One prompt with a known answer. */
 export interface EvalExample {
@@ -39,6 +40,8 @@ export interface EvalExample {
   needlePos: number | null;
   /** realised depth: haystack tokens before the needle / haystack tokens, or null */
   needleDepth: number | null;
+  /** the haystack source when it is not the task's default (passkey: "moby-dick", "sotu", …) */
+  filler?: string;
 }
 
 /** Options shared by the retrieval generators. */
@@ -55,6 +58,8 @@ export interface TaskOptions {
   digits?: number;
   /** prepend the tokenizer's bos token (default false; it counts towards ℓ) */
   bos?: boolean;
+  /** passkey only: the haystack (lib/eval/fillers.ts; default "pi", the PI filler sentences) */
+  filler?: FillerSpec;
 }
 
 /** One row of a retrieval results table (column names fit lib/viz/curves.ts). */

@@ -25,7 +25,7 @@ import { BASE_ENCODINGS, type BaseName } from "./recipes.js";
 export { BASE_ENCODINGS, type BaseName };
 
 export interface LoadBaseOptions {
-  /** the folder holding learned/, rope/, alibi/, nope/ (default "data/checkpoints") */
+  /** the folder holding learned/, rope/, alibi/, nope/, sinusoidal/, bounded/ (default "data/checkpoints") */
   dir?: string;
   /** fallback training steps when the checkpoint is absent (default 40) */
   steps?: number;

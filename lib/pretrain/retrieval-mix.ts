@@ -35,6 +35,7 @@ import type { Rng } from "../tensor/random.js";
 import { drawDigits } from "../eval/common.js";
 import { PASSKEY_FILLER, PASSKEY_FORMATS } from "../eval/passkey.js";
 import { lines } from "../eval/records.js";
+import { cleanFillerText } from "../eval/fillers.js";
 
 /** The kinds of rows in a retrieval mix. */
 export type MixKind = "text" | "passkey" | "lines" | "copy";
@@ -87,10 +88,7 @@ export interface MixRow {
   filler: "pi" | "text" | null;
 }
 
-/** Text with digits, "=", non-ASCII and control characters removed and whitespace runs collapsed. */
-export function cleanFillerText(text: string): string {
-  return text.replace(/[^\x20-\x7e\s]|[0-9=]/g, "").replace(/\s+/g, " ");
-}
+export { cleanFillerText };
 
 interface Resolved {
   batch: number;

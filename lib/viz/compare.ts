@@ -38,6 +38,8 @@ export interface LinesByOptions {
   title?: string;
   /** a vertical dashed line, e.g. at ℓ_max */
   vline?: { x: number; label: string };
+  /** a line style per group (e.g. methodLine from lib/viz/methods.ts); default: the theme's palette by order */
+  style?: (group: string) => { color: string; dash?: string; width?: number };
 }
 
 /**
@@ -54,7 +56,8 @@ export function linesBy(table: TableLike, o: LinesByOptions): Figure {
       type: "scatter", mode: "lines+markers", name: o.by === undefined ? o.y : plotlyText(g),
       x: pts.map((p) => p.x), y: pts.map((p) => p.mean),
       error_y: { type: "data", array: pts.map((p) => p.se), visible: pts.some((p) => p.n > 1), thickness: 1, width: 3 },
-      line: { color: theme.color(i), dash: theme.dashes[Math.floor(i / theme.palette.length) % theme.dashes.length], width: 2 },
+      line: o.style ? { width: 2, ...o.style(g) } : { color: theme.color(i), dash: theme.dashes[Math.floor(i / theme.palette.length) % theme.dashes.length], width: 2 },
+      ...(o.style ? { marker: { color: o.style(g).color } } : {}),
       hovertemplate: `${o.x} = %{x}<br>${o.y} = %{y:.4g}<extra>${plotlyText(g)}</extra>`,
     };
   });

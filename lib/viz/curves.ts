@@ -7,6 +7,7 @@
 import type { ColumnTable } from "arquero";
 import { InputError } from "../errors.js";
 import { axisNames, plotlyText, subplotGrid, theme, type Figure, type Trace } from "./figure.js";
+import { wilson } from "../eval/intervals.js";
 import { downsample, strideNote } from "./sample.js";
 
 /** An arquero table or an array of row objects. */
@@ -101,6 +102,13 @@ export interface AccuracyOptions {
   /** one line per value of this column (e.g. "method") */
   by?: string;
   title?: string;
+  /**
+   * error bars: "se" (default) ±√(p(1−p)/n), or "wilson", the 95 % Wilson score interval of 0/1
+   * outcomes (asymmetric, inside [0, 1]; lib/eval/intervals.ts)
+   */
+  interval?: "se" | "wilson";
+  /** a line style per group (e.g. methodLine from lib/viz/methods.ts); default: the theme's palette by order */
+  style?: (group: string) => { color: string; dash?: string; width?: number };
 }
 
 function accuracyLines(rows: Row[], x: string, o: AccuracyOptions, xLabel: string): Trace[] {
@@ -109,6 +117,8 @@ function accuracyLines(rows: Row[], x: string, o: AccuracyOptions, xLabel: strin
   return groups(rows, o.by).map(([g, rs], i) => {
     const pts = meanBy(rs, x, correct);
     const name = o.by === undefined ? "accuracy" : plotlyText(g);
+    const ci = pts.map((p) => (o.interval === "wilson" ? wilson(Math.round(p.mean * p.n), p.n) : null));
+    const line = o.style ? { width: 2, ...o.style(g) } : { color: theme.color(i), width: 2, dash: theme.dashes[Math.floor(i / theme.palette.length) % theme.dashes.length] };
     return {
       type: "scatter",
       mode: "lines+markers",
@@ -116,8 +126,11 @@ function accuracyLines(rows: Row[], x: string, o: AccuracyOptions, xLabel: strin
       x: pts.map((p) => p.x),
       y: pts.map((p) => p.mean),
       customdata: pts.map((p) => p.n),
-      error_y: { type: "data", array: pts.map((p) => p.se), visible: true, thickness: 1, width: 3 },
-      line: { color: theme.color(i), width: 2, dash: theme.dashes[Math.floor(i / theme.palette.length) % theme.dashes.length] },
+      error_y: o.interval === "wilson"
+        ? { type: "data", symmetric: false, array: pts.map((p, k) => (ci[k] ? ci[k]!.hi - p.mean : 0)), arrayminus: pts.map((p, k) => (ci[k] ? p.mean - ci[k]!.lo : 0)), visible: true, thickness: 1, width: 3 }
+        : { type: "data", array: pts.map((p) => p.se), visible: true, thickness: 1, width: 3 },
+      line,
+      ...(o.style ? { marker: { color: line.color } } : {}),
       hovertemplate: `${name}<br>${xLabel} = %{x}<br>accuracy = %{y:.3f} (n = %{customdata})<extra></extra>`,
     };
   });

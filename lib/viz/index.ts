@@ -12,3 +12,4 @@ export { ropeRelativeBound, ropeDecayCurve, rotaryScoreCurve, fitScoreCoefficien
 export { attentionGrid, attentionByDistance, attentionEntropy, readPattern, patternLayers, meanByDistance, rowEntropy, type AttentionOptions } from "./attention.js";
 export { lossCurve, accuracyVsLength, accuracyVsDepth, depthLengthHeatmap, meanBy, rowsOf, type TableLike, type MeanPoint, type LossCurveOptions, type AccuracyOptions } from "./curves.js";
 export { linesBy, traceDiffBars, costVsLength, type LinesByOptions, type CostOptions } from "./compare.js";
+export { methodStyle, methodLine, ENCODING_COLORS, SCALING_COLORS, type MethodStyle } from "./methods.js";

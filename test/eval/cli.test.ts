@@ -57,6 +57,8 @@ describe("ctxlab eval", () => {
   it("flags: unknown ones, bad lists and a missing task are errors; the tokenizer follows N_V", async () => {
     assert.throws(() => evalArgsFromFlags({ checkpoint: "x", task: "passkey", lenghts: "64" }), /unknown flag --lenghts; known: --checkpoint/);
     assert.throws(() => evalArgsFromFlags({ lengths: "64,abc" }), /--lengths 64,abc must be a comma-separated list of integers/);
+    assert.equal(evalArgsFromFlags({ checkpoint: "x", task: "passkey", filler: "sotu" }).filler, "sotu");
+    assert.throws(() => evalArgsFromFlags({ checkpoint: "x", task: "passkey", filler: "bible" }), /--filler bible: use one of pi, moby-dick, sotu/);
     assert.deepEqual(evalArgsFromFlags({ checkpoint: "c", task: "lines", depths: "0,0.5", header: true, scorer: "greedy" }), { checkpoint: "c", task: "lines", depths: [0, 0.5], header: true, scorer: "greedy" });
     await assert.rejects(evalCommand({ checkpoint: ckpt(), task: "", backend: "wasm" }, sink().out), /give --task/);
     assert.equal((await evalTokenizer(ckpt(), 259)).name, "byte");

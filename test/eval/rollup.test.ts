@@ -35,7 +35,8 @@ describe("rollups", () => {
     const C = accuracyBy(sweep(), ["length", "depth"]).objects() as Record<string, unknown>[];
     assert.equal(C.length, 20);
     const cell = C.find((r) => r.method === "A" && r.length === 256 && r.depth === 0)!;
-    assert.deepEqual({ ...cell, se: undefined }, { method: "A", length: 256, depth: 0, n: 5, errors: 0, accuracy: 0.2, se: undefined });
+    assert.deepEqual({ ...cell, se: undefined, lo: undefined, hi: undefined }, { method: "A", length: 256, depth: 0, n: 5, errors: 0, accuracy: 0.2, se: undefined, lo: undefined, hi: undefined });
+    assert.deepEqual([cell.lo, cell.hi].map((v) => Number((v as number).toFixed(4))), [0.0362, 0.6245], "Wilson 1/5");
     assert.ok(Math.abs((cell.se as number) - Math.sqrt(0.16 / 5)) < 1e-12);
     assert.throws(() => accuracyBy(sweep(), ["position"]), /no column "position"/);
   });

@@ -97,7 +97,8 @@ describe("runEval", () => {
       const t = await runEval(m, "passkey", { lengths: [64, 128], depths: [0, 1], n: 2, variant: "compact", label: "learned" });
       assert.deepEqual(t.columnNames(), [...EVAL_COLUMNS]);
       assert.equal(t.numRows(), 8);
-      assert.deepEqual(updates, [1, 2, 3, 4, 5, 6, 7, 8]);
+      assert.equal(updates.at(-1), 8, "progress reaches every example (equal-length examples are scored in one batch)");
+      assert.ok(updates.every((v, i) => i === 0 || v > updates[i - 1]!), `increasing: ${updates}`);
       const rows = t.objects() as Record<string, unknown>[];
       assert.ok(rows.every((r) => r.method === "learned" && r.scorer === "logit"));
       assert.deepEqual(rows.map((r) => r.error), [null, null, null, null, OVER_LMAX, OVER_LMAX, OVER_LMAX, OVER_LMAX]);
