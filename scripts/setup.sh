@@ -35,5 +35,14 @@ if [ ! -x /usr/bin/chromium ]; then
     exit 1
   fi
 fi
+# 7. (issue 19) Native matMul for large products on the wasm backend: a small Node-API addon over
+#    Debian's OpenBLAS (native/build.mjs). Optional: when it cannot be built, setup says why and goes
+#    on, and ctxlab keeps wasm's own single-threaded matMul.
+if [ ! -e /usr/include/x86_64-linux-gnu/cblas.h ] && [ ! -e /usr/include/cblas.h ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "ctxlab setup: installing libopenblas-dev from Debian (native matMul on both cores)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libopenblas-dev build-essential >/dev/null) ||
+    echo "ctxlab setup: could not install libopenblas-dev; the wasm matMul stays in use" >&2
+fi
+node native/build.mjs || true
 node bin/ctxlab.mjs kernel install --user
 echo "ctxlab setup done: $(node -p 'require("./package.json").version') built into dist/, kernel \"ctxlab (TypeScript)\" registered"
