@@ -23,6 +23,15 @@ import * as tf from "@tensorflow/tfjs";
 
 /** Products with fewer multiply-adds (batch·m·n·k) than this stay on wasm's XNNPACK kernel. */
 export const NATIVE_MIN_MACS = 1 << 21;
+/**
+ * Products of at least this many multiply-adds use all of OpenBLAS's threads, smaller ones one thread
+ * (OpenBLAS's single-threaded AVX2/AVX-512 kernels still beat wasm's 128-bit SIMD). Why not always two:
+ * every multi-threaded call waits for its slowest thread, and on a loaded machine (another process
+ * holding a core) a call of ~1 ms then waits a scheduler slice: a training gradient with ~1,600
+ * products ran 2.5× slower than on wasm alone under load 18 on 2 cores (docs/performance.md).
+ * CTXLAB_NATIVE_THREADS=N caps the threads (1: never parallel).
+ */
+export const NATIVE_PARALLEL_MACS = 1 << 25;
 
 /** What the addon exports (native/ctxlab_blas.c). */
 interface Addon {
@@ -57,6 +66,8 @@ const ADDON_REL = join("native", "build", "ctxlab_blas.node");
 let addon: Addon | undefined;
 let state: NativeMatMulInfo = { active: false, reason: "not installed yet (the wasm backend has not been loaded)", minMacs: NATIVE_MIN_MACS, calls: { native: 0, wasm: 0 } };
 let installed = false;
+let maxThreads = 1; // OpenBLAS's thread count at load (OPENBLAS_NUM_THREADS or the cores), capped by CTXLAB_NATIVE_THREADS
+let curThreads = 0;
 
 /** The addon's path: CTXLAB_NATIVE_BLAS, else native/build/ctxlab_blas.node in the first folder above this file that has it. */
 function findAddon(): string | undefined {
@@ -87,7 +98,10 @@ function load(): string | undefined {
   try {
     addon = createRequire(import.meta.url)(path) as Addon;
     const i = addon.info();
-    Object.assign(state, { corename: i.corename, config: i.config, threads: i.threads });
+    const cap = Number(process.env["CTXLAB_NATIVE_THREADS"] ?? "");
+    maxThreads = Number.isInteger(cap) && cap >= 1 ? Math.min(cap, i.threads) : i.threads;
+    curThreads = i.threads;
+    Object.assign(state, { corename: i.corename, config: i.config, threads: maxThreads });
     return undefined;
   } catch (e) {
     addon = undefined;
@@ -136,6 +150,11 @@ function nativeBatchMatMul({ inputs, backend, attrs }: KernelArgs): Info | undef
   const A = be.typedArrayFromHeap(a) as Float32Array;
   const B = be.typedArrayFromHeap(b) as Float32Array;
   const C = be.typedArrayFromHeap(out) as Float32Array;
+  const threads = batch * m * n * k >= NATIVE_PARALLEL_MACS ? maxThreads : 1;
+  if (threads !== curThreads) {
+    addon.setThreads(threads);
+    curThreads = threads;
+  }
   addon.sgemmBatch(batch, ta, tb, m, n, k, A, na === 1 ? 0 : m * k, ac, B, nb === 1 ? 0 : k * n, bc, C, m * n, n);
   return out;
 }
@@ -174,7 +193,7 @@ export function installNativeMatMul(): NativeMatMulInfo {
       return wasmFunc(args);
     }) as unknown as tf.KernelFunc,
   });
-  state = { ...state, active: true, reason: `OpenBLAS (${state.corename}, ${state.threads} threads) for matMuls of ≥ ${NATIVE_MIN_MACS.toLocaleString("en")} multiply-adds, wasm below` };
+  state = { ...state, active: true, reason: `OpenBLAS (${state.corename}) for matMuls of ≥ ${NATIVE_MIN_MACS.toLocaleString("en")} multiply-adds (${state.threads} threads from ${NATIVE_PARALLEL_MACS.toLocaleString("en")}), wasm below` };
   return nativeMatMulInfo();
 }
 

@@ -33,6 +33,8 @@ const CASES: [number[], number[], boolean, boolean][] = [
   [[2, 3, 64, 96], [2, 3, 100, 96], false, true], // two batch dims
   [[64, 96], [5, 96, 100], false, false], // a broadcast over b's batch
   [[5, 64, 96], [96, 100], false, false], // b broadcast over a's batch
+  [[256, 512], [512, 256], false, false], // ≥ NATIVE_PARALLEL_MACS: all OpenBLAS threads
+  [[2, 128, 96], [2, 96, 100], false, false], // one thread again after a parallel call
 ];
 
 describe("native matMul (OpenBLAS) on wasm", () => {
