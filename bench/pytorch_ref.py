@@ -70,17 +70,27 @@ def block_rows(l_k, chunk=1024):
 TRAIN_ROWS = 256  # query rows per block when autograd records (training): see attend()
 
 
+_tri = {}
+
+
+def causal_tri(n):
+    """[n, n] additive causal bias (0 on and below the diagonal, -inf above), cached per n."""
+    if n not in _tri:
+        _tri[n] = torch.full((n, n), float("-inf")).triu_(1)
+    return _tri[n]
+
+
 def attend(q, k, v, q_start):
     """Causal attention of queries at positions q_start.. over keys 0..l_k-1 (q, k, v: [B*H, l, d], contiguous).
 
     The formulation chosen for PyTorch 1.13 on CPU (docs/performance.md, "The PyTorch reference"):
-    query blocks, each seeing only the key prefix it may attend to; per block one torch.baddbmm that
-    writes scale * q.kT plus an additive causal bias ([rows, keys], 0 or -inf, broadcast over the
-    B*H heads, so building it costs 1/(B*H) of a masked_fill_ on the scores) in one pass, the fused
-    softmax, one torch.bmm with the values. Blocks of <= 1,024 rows for forward-only passes (fewer,
-    larger products) and of 256 rows under autograd (training): the saved scores of a block then stay
-    a few MiB and the softmax backward runs out of cache (29% less time per attention layer at
-    l = 1,024, batch 4 in bench/README.md's A/B; the old single-pass version is --attention naive).
+    query blocks, each seeing only the key prefix it may attend to; per block the scaled scores written
+    by one in-place baddbmm_ (alpha = 1/sqrt(d), beta = 0) into a fresh tensor, the causal mask added
+    only on the block's diagonal square ([rows, rows] of -inf above the diagonal, broadcast over the
+    B*H heads: the keys before the block need no mask), the fused softmax, one bmm with the values.
+    Blocks of <= 1,024 rows for forward-only passes and of 256 rows under autograd (training), so the
+    scores a block saves for backward stay a few MiB. The previous single-pass formulation is
+    --attention naive (A/B in docs/performance.md).
     """
     BH, lq, _ = q.shape
     lk = k.shape[1]
@@ -92,10 +102,13 @@ def attend(q, k, v, q_start):
     for t0 in range(0, lq, rows):
         t1 = min(lq, t0 + rows)
         k_end = q_start + t1  # keys the last query of the block may see
-        bias = torch.full((t1 - t0, k_end), float("-inf")).triu_(q_start + t0 + 1)  # key j > query position: -inf
-        s = torch.baddbmm(bias, q[:, t0:t1], k[:, :k_end].transpose(1, 2), alpha=scale)  # [B*H, rows, k_end]
+        rows_b = t1 - t0
+        # scale * q.kT written straight into a fresh tensor (beta = 0: nothing read, nothing copied)
+        s = torch.empty(BH, rows_b, k_end).baddbmm_(q[:, t0:t1], k[:, :k_end].transpose(1, 2), beta=0, alpha=scale)
+        # causal mask: only the last rows_b columns (keys q_start + t0 .. k_end - 1) can lie after a query
+        s[:, :, k_end - rows_b :] += causal_tri(rows_b)
         out.append(torch.bmm(torch.softmax(s, dim=-1), v[:, :k_end]))
-        del s, bias
+        del s
     return out[0] if len(out) == 1 else torch.cat(out, dim=1)
 
 
