@@ -112,9 +112,9 @@ async function benchRows() {
     f();
     return (performance.now() - t0) / 1000;
   };
-  for (const [l, B] of quick ? [[256, 4]] : [[256, 16], [1024, 4]]) {
+  for (const [l, B] of quick ? [[128, 2]] : [[256, 16], [1024, 4]]) {
     const m = DTransformer.create({ ...presets.ref, lMax: l }, 0);
-    const steps = quick ? 2 : 4;
+    const steps = quick ? 1 : 4;
     const r = await dTraining(m, { source: fixedSource(B, l, 2), steps: 1 + steps, rng: new Rng(0), workers: 1, optimizer: { kind: "adamw" }, schedule: 3e-4 });
     r.optimizer.dispose();
     m.dispose();
@@ -122,7 +122,7 @@ async function benchRows() {
     rows.push({ case: `train${l}`, what: `training tokens/s, ℓ = ${l}, batch ${B}`, value: Math.round(rates[rates.length >> 1]), unit: "tokens/s" });
   }
   const { rope } = await import("../dist/lib/positional/rope.js");
-  for (const l of quick ? [1024] : [4096, 16384]) {
+  for (const l of quick ? [512] : [4096, 16384]) {
     const m = DTransformer.create({ ...presets.ref, positional: rope() }, 0);
     const x = Array.from({ length: l }, (_, i) => (i * 31 + 7) % 256);
     const run = () => time(() => tf.tidy(() => m.logits([x]).dataSync()));
@@ -131,8 +131,8 @@ async function benchRows() {
     m.dispose();
     rows.push({ case: `forward${l / 1024}k`, what: `forward ℓ = ${l.toLocaleString("en")}, batch 1, RoPE: time`, value: Math.round(ts[1] * 1000) / 1000, unit: "s" });
   }
-  const P = quick ? 128 : 1024;
-  const n = quick ? 32 : 256;
+  const P = quick ? 64 : 1024;
+  const n = quick ? 16 : 256;
   const m = DTransformer.create({ ...presets.ref, lMax: P + n }, 0);
   const prompt = Array.from({ length: P }, (_, i) => (i * 31 + 7) % 256);
   await dInference(m, prompt, { maxTokens: 4, temperature: 0 });

@@ -4,7 +4,7 @@
 //
 //   node bench/run.mjs [--quick] [--only train,forward16k,decode,…] [--reps 3] [--reps-64k 1]
 //                      [--out bench/out] [--png docs/figures/scaling.png] [--no-pytorch] [--kernel-runs 50]
-//                      [--wait-quiet 60] [--wait-budget 900] [--retry-loaded 1] [--keep-openblas-env] [--ref-min-share 0.6] [--ctxlab-wasm]
+//                      [--wait-quiet 60] [--wait-budget 900] [--retry-loaded 1] [--keep-openblas-env] [--ref-min-share 0.6] [--ctxlab-wasm] [--probe-shapes m×k×n,…]
 //   node bench/run.mjs --from bench/out/results.json [--png …]   (table and plot again from saved runs)
 //
 // Cases (--only takes ids or groups: train, forward, decode, kernel):
@@ -87,7 +87,7 @@ function probes(skipTorch) {
     }
   };
   const ctx1 = () => {
-    const r = spawnSync(process.execPath, [join(ROOT, "bench", "matmul-probe.mjs")], { cwd: ROOT, encoding: "utf8", env: childEnv() });
+    const r = spawnSync(process.execPath, [join(ROOT, "bench", "matmul-probe.mjs"), "--shapes", opt("probe-shapes", "1024x1024x1024,4096x128x384,2048x576x1536")], { cwd: ROOT, encoding: "utf8", env: childEnv() });
     try {
       return JSON.parse(lastJson(r.stdout));
     } catch {

@@ -22,19 +22,19 @@ async function onCpu(f: () => tf.Tensor | tf.Tensor[]): Promise<number[][]> {
 
 const rnd = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, "float32", seed + 1); // seed 0 means unseeded in TF.js
 
-// shapes [a, b, transposeA, transposeB], each ≥ NATIVE_MIN_MACS multiply-adds (2^21 = 128³)
+// shapes [a, b, transposeA, transposeB], each ≥ NATIVE_MIN_MACS multiply-adds (2^23)
 const CASES: [number[], number[], boolean, boolean][] = [
-  [[128, 128], [128, 128], false, false],
-  [[200, 130], [130, 90], false, false],
-  [[130, 200], [130, 90], true, false],
-  [[200, 130], [90, 130], false, true],
-  [[130, 200], [90, 130], true, true],
-  [[4, 64, 96], [4, 96, 100], false, false], // batched
-  [[2, 3, 64, 96], [2, 3, 100, 96], false, true], // two batch dims
-  [[64, 96], [5, 96, 100], false, false], // a broadcast over b's batch
-  [[5, 64, 96], [96, 100], false, false], // b broadcast over a's batch
+  [[256, 256], [256, 128], false, false],
+  [[300, 200], [200, 150], false, false],
+  [[200, 300], [200, 150], true, false],
+  [[300, 200], [150, 200], false, true],
+  [[200, 300], [150, 200], true, true],
+  [[4, 64, 96], [4, 96, 400], false, false], // batched
+  [[2, 3, 64, 96], [2, 3, 240, 96], false, true], // two batch dims
+  [[64, 96], [5, 96, 300], false, false], // a broadcast over b's batch
+  [[5, 64, 96], [96, 300], false, false], // b broadcast over a's batch
   [[256, 512], [512, 256], false, false], // ≥ NATIVE_PARALLEL_MACS: all OpenBLAS threads
-  [[2, 128, 96], [2, 96, 100], false, false], // one thread again after a parallel call
+  [[2, 128, 96], [2, 96, 400], false, false], // one thread again after a parallel call
 ];
 
 describe("native matMul (OpenBLAS) on wasm", () => {
@@ -76,8 +76,8 @@ describe("native matMul (OpenBLAS) on wasm", () => {
   });
 
   it("gradients of a product (dA = dY·Bᵀ, dB = Aᵀ·dY) equal the cpu backend's", async () => {
-    const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.matMul(a, b), rnd([3, 150, 140], 9)));
-    const grads = () => tf.grads(f)([rnd([3, 150, 130], 7), rnd([3, 130, 140], 8)]);
+    const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.matMul(a, b), rnd([3, 200, 140], 9)));
+    const grads = () => tf.grads(f)([rnd([3, 200, 130], 7), rnd([3, 130, 140], 8)]);
     const want = await onCpu(grads);
     const before = nativeMatMulInfo().calls.native;
     const got = grads();
