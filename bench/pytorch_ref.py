@@ -58,7 +58,7 @@ def rope_tables(start, length, device=None):
 
 
 def rotate(x, cos, sin):
-    """Half-split RoPE on x [B, H, l, d]: pairs (j, j + d/2)."""
+    """Half-split RoPE on x [..., l, d]: pairs (j, j + d/2)."""
     a, b = x[..., : D_HEAD // 2], x[..., D_HEAD // 2 :]
     return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1)
 
@@ -67,28 +67,75 @@ def block_rows(l_k, chunk=1024):
     return max(16, min(chunk, MAX_BLOCK_BYTES // (4 * 3 * H * l_k)))
 
 
-def attend(q, k, v, q_start):
-    """Causal attention of queries at positions q_start.. over keys 0..l_k-1 (q, k, v: [B, H, l, d]).
+TRAIN_ROWS = 256  # query rows per block when autograd records (training): see attend()
 
-    One pass when the scores are small (training, decode); otherwise query blocks, each seeing only the
-    key prefix it may attend to, with the causal mask on its last (diagonal) part only.
+
+_tri = {}
+
+
+def causal_tri(n):
+    """[n, n] additive causal bias (0 on and below the diagonal, -inf above), cached per n."""
+    if n not in _tri:
+        _tri[n] = torch.full((n, n), float("-inf")).triu_(1)
+    return _tri[n]
+
+
+def attend(q, k, v, q_start):
+    """Causal attention of queries at positions q_start.. over keys 0..l_k-1 (q, k, v: [B*H, l, d], contiguous).
+
+    The formulation chosen for PyTorch 1.13 on CPU (docs/performance.md, "The PyTorch reference"):
+    query blocks, each seeing only the key prefix it may attend to; per block the scaled scores written
+    by one in-place baddbmm_ (alpha = 1/sqrt(d), beta = 0) into a fresh tensor, the causal mask added
+    only on the block's diagonal square ([rows, rows] of -inf above the diagonal, broadcast over the
+    B*H heads: the keys before the block need no mask), the fused softmax, one bmm with the values.
+    Blocks of <= 1,024 rows for forward-only passes and of 256 rows under autograd (training), so the
+    scores a block saves for backward stay a few MiB. The previous single-pass formulation is
+    --attention naive (A/B in docs/performance.md).
     """
-    B, _, lq, _ = q.shape
-    lk = k.shape[2]
+    BH, lq, _ = q.shape
+    lk = k.shape[1]
+    scale = 1.0 / math.sqrt(D_HEAD)
+    if lq == 1:  # decoding: one query sees every key
+        return torch.bmm(torch.softmax(torch.bmm(q, k.transpose(1, 2)).mul_(scale), dim=-1), v)
+    rows = TRAIN_ROWS if torch.is_grad_enabled() else (lq if lq <= 1024 else block_rows(lk))
+    out = []
+    for t0 in range(0, lq, rows):
+        t1 = min(lq, t0 + rows)
+        k_end = q_start + t1  # keys the last query of the block may see
+        rows_b = t1 - t0
+        # scale * q.kT written straight into a fresh tensor (beta = 0: nothing read, nothing copied)
+        s = torch.empty(BH, rows_b, k_end).baddbmm_(q[:, t0:t1], k[:, :k_end].transpose(1, 2), beta=0, alpha=scale)
+        # causal mask: only the last rows_b columns (keys q_start + t0 .. k_end - 1) can lie after a query
+        s[:, :, k_end - rows_b :] += causal_tri(rows_b)
+        out.append(torch.bmm(torch.softmax(s, dim=-1), v[:, :k_end]))
+        del s
+    return out[0] if len(out) == 1 else torch.cat(out, dim=1)
+
+
+def attend_naive(q, k, v, q_start):
+    """The previous reference (until 2026-12-03): one [B*H, l, l] score tensor from torch.matmul of q * scale
+    (a copy), a causal mask built by comparison and masked_fill_ on the scores; query blocks of <= 1,024
+    rows only past l = 1,024. Kept for the A/B (--attention naive)."""
+    lq = q.shape[1]
+    lk = k.shape[1]
     scale = 1.0 / math.sqrt(D_HEAD)
     rows = lq if lq <= 1024 else block_rows(lk)
     out = []
     for t0 in range(0, lq, rows):
         t1 = min(lq, t0 + rows)
-        k_end = q_start + t1  # keys the last query of the block may see
-        s = torch.matmul(q[:, :, t0:t1] * scale, k[:, :, :k_end].transpose(-1, -2))  # [B, H, rows, k_end]
-        if t1 - t0 > 1:  # query i (absolute q_start + t0 + i) sees keys <= its position
+        k_end = q_start + t1
+        s = torch.matmul(q[:, t0:t1] * scale, k[:, :k_end].transpose(-1, -2))
+        if t1 - t0 > 1:
             qpos = torch.arange(q_start + t0, q_start + t1)[:, None]
             kpos = torch.arange(k_end)[None, :]
             s.masked_fill_(kpos > qpos, float("-inf"))
-        out.append(torch.matmul(torch.softmax(s, dim=-1), v[:, :, :k_end]))
+        out.append(torch.matmul(torch.softmax(s, dim=-1), v[:, :k_end]))
         del s
-    return out[0] if len(out) == 1 else torch.cat(out, dim=2)
+    return out[0] if len(out) == 1 else torch.cat(out, dim=1)
+
+
+ATTEND = {"blocked": attend, "naive": attend_naive}
+attention = "blocked"  # set by --attention
 
 
 class Block(torch.nn.Module):
@@ -103,18 +150,18 @@ class Block(torch.nn.Module):
 
     def forward(self, x, rope, start, kv):
         B, l, _ = x.shape
-        q, k, v = self.qkv(self.ln1(x)).split(D_E, dim=-1)
-        q, k, v = (t.view(B, l, H, D_HEAD).transpose(1, 2) for t in (q, k, v))  # [B, H, l, d]
+        # one copy to the [3, B*H, l, d] layout whose heads are contiguous for bmm/baddbmm
+        q, k, v = self.qkv(self.ln1(x)).view(B, l, 3, H, D_HEAD).permute(2, 0, 3, 1, 4).reshape(3, B * H, l, D_HEAD)
         if kv is not None:  # preallocated cache: keys before rotation (as ctxlab), values; written in place
             if "k" not in kv:
-                kv["k"], kv["v"] = (torch.empty(B, H, kv["size"], D_HEAD) for _ in range(2))
-            kv["k"][:, :, start : start + l], kv["v"][:, :, start : start + l] = k, v
-            k, v = kv["k"][:, :, : start + l], kv["v"][:, :, : start + l]
+                kv["k"], kv["v"] = (torch.empty(B * H, kv["size"], D_HEAD) for _ in range(2))
+            kv["k"][:, start : start + l], kv["v"][:, start : start + l] = k, v
+            k, v = kv["k"][:, : start + l], kv["v"][:, : start + l]
         if rope:
             cq, sq = rope_tables(start, l)
-            ck, sk = rope_tables(0, k.shape[2])
+            ck, sk = rope_tables(0, k.shape[1])
             q, k = rotate(q, cq, sq), rotate(k, ck, sk)
-        y = attend(q, k, v, start).transpose(1, 2).reshape(B, l, D_E)
+        y = ATTEND[attention](q, k, v, start).view(B, H, l, D_HEAD).transpose(1, 2).reshape(B, l, D_E)
         x = x + self.o(y)
         return x + self.mlp2(F.gelu(self.mlp1(self.ln2(x)), approximate="tanh"))
 
@@ -215,6 +262,33 @@ def case_decode(a):
             "position_start": a.prompt + 1, "position_end": a.prompt + a.tokens - 32, "peak_rss_mib": peak_rss_mib()}
 
 
+def blas_info():
+    """Which BLAS torch's libblas.so.3 is, and for OpenBLAS which kernel family (core) it runs."""
+    import ctypes
+    try:
+        lib = ctypes.CDLL("libblas.so.3")  # the library torch already loaded (Debian's alternatives)
+        for name in ("openblas_get_corename", "openblas_get_config"):
+            getattr(lib, name).restype = ctypes.c_char_p
+        return {"blas": "OpenBLAS", "corename": lib.openblas_get_corename().decode(), "config": lib.openblas_get_config().decode(),
+                "blas_threads": lib.openblas_get_num_threads()}
+    except (OSError, AttributeError):
+        return {"blas": "not OpenBLAS (libblas.so.3 is probably the reference BLAS: apt-get install libopenblas0-pthread)"}
+
+
+def case_probe(a):
+    """matMul throughput of this process: [1024, 1024] x [1024, 1024] float32, median of 10 (GFLOP/s)."""
+    x, y = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    for _ in range(3):
+        x @ y
+    ts = []
+    for _ in range(10):
+        t0 = time.perf_counter()
+        x @ y
+        ts.append(time.perf_counter() - t0)
+    cfg = [p for p in torch.__config__.show().replace(",", "\n").split("\n") if "BLAS_INFO" in p or "CPU capability" in p]
+    return {"case": "probe", "matmul_1024_gflops": 2 * 1024**3 / statistics.median(ts) / 1e9, "torch_config": [c.strip() for c in cfg]}
+
+
 def case_all(a):
     """Every case; each forward size in its own process so that its peak RSS is its own."""
     me = [sys.executable, os.path.abspath(__file__), "--threads", str(a.threads)]
@@ -228,7 +302,7 @@ def case_all(a):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("case", choices=["train", "forward", "decode", "all"])
+    p.add_argument("case", choices=["train", "forward", "decode", "probe", "all"])
     p.add_argument("--len", type=int, default=256)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--steps", type=int, default=4)
@@ -238,12 +312,18 @@ def main():
     p.add_argument("--tokens", type=int, default=1024)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--attention", choices=sorted(ATTEND), default="blocked", help="blocked (default) or the previous naive formulation")
     a = p.parse_args()
+    global attention
+    attention = a.attention
     torch.set_num_threads(a.threads)
-    out = {"train": case_train, "forward": case_forward, "decode": case_decode, "all": case_all}[a.case](a)
+    out = {"train": case_train, "forward": case_forward, "decode": case_decode, "probe": case_probe, "all": case_all}[a.case](a)
     out["torch"] = torch.__version__
     out["threads"] = torch.get_num_threads()
     out["load_1min"] = round(os.getloadavg()[0], 2)
+    out["attention"] = attention
+    out.update(blas_info())
+    out["openblas_env"] = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
     print(json.dumps(out))
 
 

@@ -4,7 +4,7 @@
 //
 //   node bench/run.mjs [--quick] [--only train,forward16k,decode,…] [--reps 3] [--reps-64k 1]
 //                      [--out bench/out] [--png docs/figures/scaling.png] [--no-pytorch] [--kernel-runs 50]
-//                      [--wait-quiet 60] [--wait-budget 900] [--retry-loaded 1]
+//                      [--wait-quiet 60] [--wait-budget 900] [--retry-loaded 1] [--keep-openblas-env] [--ref-min-share 0.6] [--ctxlab-wasm] [--probe-shapes m×k×n,…]
 //   node bench/run.mjs --from bench/out/results.json [--png …]   (table and plot again from saved runs)
 //
 // Cases (--only takes ids or groups: train, forward, decode, kernel):
@@ -53,16 +53,74 @@ let waitBudgetAll = waitBudget;
 const retryLoaded = Number(opt("retry-loaded", 1)); // extra runs of a subject whose run was loaded
 
 /**
- * PyTorch's matMul throughput (GFLOP/s, 1024², 2 threads), measured once: Debian's python3-torch uses
- * whatever libblas.so.3 provides, and without OpenBLAS (`apt-get install libopenblas0-pthread`) that is
- * the reference BLAS at ~7 GFLOP/s instead of ~150: a PyTorch column 6x too slow, ratios that flatter
- * ctxlab. The run warns and the table says so.
+ * The OpenBLAS variables some machines of this project set for old OpenBLAS builds (OPENBLAS_CORETYPE=Haswell,
+ * OPENBLAS_L2_SIZE): they halve a current OpenBLAS (PyTorch's 1024² matMul 165 → 294 GFLOP/s on this machine class).
+ * The bench unsets them in the environment of its child processes, PyTorch's and ctxlab's (whose native
+ * matMul uses the same OpenBLAS), and nowhere else (never in tests or CI); --keep-openblas-env keeps them.
  */
-function torchBlas() {
-  const code = "import torch,time\ntorch.set_num_threads(2)\na=torch.randn(1024,1024);b=torch.randn(1024,1024)\nfor _ in range(3): a@b\nt=time.perf_counter()\nfor _ in range(10): a@b\nprint(2*1024**3*10/(time.perf_counter()-t)/1e9)";
-  const r = spawnSync(PY, ["-c", code], { encoding: "utf8" });
-  const g = Number(r.stdout?.trim());
-  return r.status === 0 && Number.isFinite(g) ? g : null;
+const OPENBLAS_VARS = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
+const keepBlasEnv = flag("keep-openblas-env");
+/** The environment of every measured child process. */
+function childEnv(extra = {}) {
+  const env = { ...process.env, CTXLAB_BACKEND: "wasm", ...extra };
+  if (!keepBlasEnv) for (const k of OPENBLAS_VARS) delete env[k];
+  return env;
+}
+/** The reference's matMul must reach this share of the machine's best measured matMul, or no ratio is printed. */
+const REF_MIN_SHARE = Number(opt("ref-min-share", 0.6));
+
+/**
+ * matMul probes, in this run, before the cases: PyTorch's 1024² product in the reference's environment
+ * (the OpenBLAS core it runs, its config) and, for the record, in the environment as given; ctxlab's
+ * product through its native OpenBLAS kernel and through wasm (bench/matmul-probe.mjs, 1024² and the
+ * model's shapes). Each twice, alternating; the best of each. The machine's capability is the best of
+ * all of them: the reference is refused (no ratios) when its matMul is below REF_MIN_SHARE of it (a
+ * handicapped BLAS, the reference libblas, a core held by another process).
+ */
+function probes(skipTorch) {
+  const py1 = (env) => {
+    const r = spawnSync(PY, [join(ROOT, "bench", "pytorch_ref.py"), "probe"], { encoding: "utf8", env });
+    try {
+      return JSON.parse(lastJson(r.stdout));
+    } catch {
+      return null;
+    }
+  };
+  const ctx1 = () => {
+    const r = spawnSync(process.execPath, [join(ROOT, "bench", "matmul-probe.mjs"), "--shapes", opt("probe-shapes", "1024x1024x1024,4096x128x384,2048x576x1536")], { cwd: ROOT, encoding: "utf8", env: childEnv() });
+    try {
+      return JSON.parse(lastJson(r.stdout));
+    } catch {
+      return { error: (r.stderr || "").trim().split("\n").slice(-2).join(" | ") };
+    }
+  };
+  const handicapped = !keepBlasEnv && OPENBLAS_VARS.some((k) => process.env[k] != null);
+  const out = { ref: [], asGiven: [], ctxlab: [] };
+  for (let i = 0; i < 2; i++) {
+    if (!skipTorch) out.ref.push(py1(childEnv()));
+    out.ctxlab.push(ctx1());
+    if (!skipTorch && handicapped) out.asGiven.push(py1({ ...process.env }));
+  }
+  const best = (xs, f) => Math.max(0, ...xs.filter(Boolean).map(f).filter(Number.isFinite));
+  const ref = out.ref.filter(Boolean).sort((a, b) => b.matmul_1024_gflops - a.matmul_1024_gflops)[0] ?? null;
+  const ctxBest = out.ctxlab.filter((c) => c?.shapes).sort((a, b) => b.shapes[0].gflops - a.shapes[0].gflops)[0] ?? out.ctxlab[0];
+  const refG = ref?.matmul_1024_gflops ?? null;
+  const asGivenG = best(out.asGiven, (x) => x.matmul_1024_gflops) || null;
+  const ctxG = best(out.ctxlab, (x) => x.shapes?.[0]?.gflops);
+  const capability = Math.max(refG ?? 0, asGivenG ?? 0, ctxG);
+  const r1 = (x) => (x == null ? null : Math.round(x * 10) / 10);
+  const info = {
+    reference_env: keepBlasEnv ? "as given (--keep-openblas-env)" : `${OPENBLAS_VARS.join(", ")} unset`,
+    reference_matmul_gflops: r1(refG), reference_blas: ref ? { blas: ref.blas, corename: ref.corename, config: ref.config, threads: ref.blas_threads, torch_config: ref.torch_config } : null,
+    as_given_matmul_gflops: r1(asGivenG), as_given_env: Object.fromEntries(OPENBLAS_VARS.map((k) => [k, process.env[k] ?? null])),
+    ctxlab_matmul: ctxBest, machine_matmul_gflops: r1(capability), ref_min_share: REF_MIN_SHARE,
+  };
+  info.reference_refused = skipTorch || refG == null ? null : refG < REF_MIN_SHARE * capability
+    ? `Ratios against the reference refused: its 1024² matMul ran at ${r1(refG)} GFLOP/s, below ${REF_MIN_SHARE} × the ${r1(capability)} GFLOP/s this machine reached in the same run (${ref?.corename ?? "?"} core; a handicapped or reference BLAS, or a loaded core). Fix the reference, or rerun when the machine is quiet.`
+    : null;
+  if (ref && ref.blas !== "OpenBLAS") console.error(`bench: WARNING PyTorch's matMul runs at ${refG?.toFixed(1)} GFLOP/s on ${ref.blas}: install OpenBLAS (apt-get install -y libopenblas0-pthread)`);
+  if (info.reference_refused) console.error(`bench: ${info.reference_refused}`);
+  return info;
 }
 
 /** Why the PyTorch column is empty, or null when /usr/bin/python3 imports torch. */
@@ -76,7 +134,14 @@ const node = (script, ...a) => [process.execPath, [join(ROOT, script), ...a]];
 const py = (...a) => [PY, [join(ROOT, "bench", "pytorch_ref.py"), ...a]];
 const lastJson = (stdout, open = "{") => stdout.split("\n").filter((s) => s.startsWith(open)).at(-1);
 
-/** All cases (with ℓ = 64k even under --quick when `all`); each subject is [impl, command, parse?]. */
+const parseLong = (out) => {
+  const row = JSON.parse(lastJson(out));
+  return row.ok ? { ...row, peak_rss_mib: row.maxRSS_MiB } : { error: row.error };
+};
+/** --ctxlab-wasm: also run ctxlab with its native matMul off (CTXLAB_NATIVE=0), training workers 1 and forwards. */
+const withWasm = flag("ctxlab-wasm");
+
+/** All cases (with ℓ = 64k even under --quick when `all`); each subject is [impl, command, parse?, env?]. */
 function allCases(all = false) {
   const cases = [];
   for (const [l, B] of [[256, 16], [1024, 4]]) {
@@ -84,15 +149,14 @@ function allCases(all = false) {
     cases.push({ id: `train${l}`, group: "train", reps, subjects: [
       ["ctxlab-w1", node("bench/ctxlab-cases.mjs", "train", ...a, "--workers", "1")],
       ["ctxlab-w2", node("bench/ctxlab-cases.mjs", "train", ...a, "--workers", "2")],
+      ...(withWasm ? [["ctxlab-w1-wasm", node("bench/ctxlab-cases.mjs", "train", ...a, "--workers", "1"), null, { CTXLAB_NATIVE: "0" }]] : []),
       ["pytorch", py("train", ...a)],
     ] });
   }
   for (const l of quick && !all ? [1024, 4096, 16384] : [1024, 4096, 16384, 65536]) {
     cases.push({ id: `forward${l / 1024}k`, group: "forward", reps: l === 65536 ? reps64k : reps, timeout: l === 65536 ? 1800 : 600, subjects: [
-      ["ctxlab", node("bench/long-context.mjs", String(l)), (out) => {
-        const row = JSON.parse(lastJson(out));
-        return row.ok ? { ...row, peak_rss_mib: row.maxRSS_MiB } : { error: row.error };
-      }],
+      ["ctxlab", node("bench/long-context.mjs", String(l)), parseLong],
+      ...(withWasm ? [["ctxlab-wasm", node("bench/long-context.mjs", String(l)), parseLong, { CTXLAB_NATIVE: "0" }]] : []),
       ["pytorch", py("forward", "--len", String(l))],
     ] });
   }
@@ -138,10 +202,10 @@ async function quietWindow(impl) {
 }
 
 /** Run one subject in a child process; parse its last JSON line. */
-function runOne(c, [impl, [cmd, argv], parse], rep, skipTorch) {
+function runOne(c, [impl, [cmd, argv], parse, env], rep, skipTorch) {
   if (impl === "pytorch" && skipTorch) return { case: c.id, impl, rep, ok: false, skipped: skipTorch };
   const [t0, b0, c0, load] = [performance.now(), busy(), childrenCpu(), os.loadavg()[0]];
-  const r = spawnSync(cmd, argv, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 2 ** 20, timeout: (c.timeout ?? 600) * 1000, env: { ...process.env, CTXLAB_BACKEND: "wasm" } });
+  const r = spawnSync(cmd, argv, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 2 ** 20, timeout: (c.timeout ?? 600) * 1000, env: childEnv(env ?? {}) });
   const wall = (performance.now() - t0) / 1000;
   const cpu = c0 == null ? null : childrenCpu() - c0;
   const others = cpu == null ? null : Math.max(0, (busy() - b0 - cpu) / wall);
@@ -160,11 +224,11 @@ function runOne(c, [impl, [cmd, argv], parse], rep, skipTorch) {
 async function main() {
   if (opt("from", null)) return fromFile(opt("from"));
   const skipTorch = torchMissing();
-  const blasGflops = skipTorch ? null : torchBlas();
-  if (blasGflops !== null && blasGflops < 40) console.error(`bench: WARNING PyTorch's matMul runs at ${blasGflops.toFixed(1)} GFLOP/s (reference BLAS?): install OpenBLAS (apt-get install -y libopenblas0-pthread) or every PyTorch figure is several times too slow`);
-  process.env.CTXLAB_BENCH_TORCH_GFLOPS = blasGflops === null ? "" : blasGflops.toFixed(1);
-  const cases = allCases();
   const started = new Date();
+  const loadStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  const probe = probes(skipTorch);
+  console.error(`bench: load average ${loadStart.join(" ")}; reference matMul ${probe.reference_matmul_gflops} GFLOP/s (${probe.reference_blas?.corename ?? "?"}, ${probe.reference_env}), as given ${probe.as_given_matmul_gflops ?? "-"}; ctxlab ${probe.ctxlab_matmul?.shapes?.[0]?.gflops ?? "?"} (wasm ${probe.ctxlab_matmul?.shapes?.[0]?.wasm_gflops ?? "?"}); machine ${probe.machine_matmul_gflops}`);
+  const cases = allCases();
   const runs = [];
   const maxReps = Math.max(...cases.map((c) => c.reps));
   for (let rep = 0; rep < maxReps; rep++) {
@@ -182,7 +246,7 @@ async function main() {
       }
     }
   }
-  await writeOutputs(cases, runs, started, skipTorch);
+  await writeOutputs(cases, runs, started, skipTorch, null, null, { ...probe, load_average_start: loadStart });
 }
 
 /** --from a.json[,b.json…]: summarize the runs of saved results again (table, plot), measuring nothing. */
@@ -192,15 +256,16 @@ async function fromFile(files) {
   const ids = new Set(runs.map((r) => r.case));
   const cases = allCases(true).filter((c) => ids.has(c.id));
   waitBudgetAll = olds[0].info.wait_budget_s ?? null;
-  await writeOutputs(cases, runs, new Date(olds[0].info.started), olds[0].info.pytorch_skipped, olds.reduce((a, o) => a + o.info.wall_s, 0), olds.map((o) => o.info));
+  const probe = olds.map((o) => o.info).find((i) => i.reference_matmul_gflops !== undefined) ?? {};
+  await writeOutputs(cases, runs, new Date(olds[0].info.started), olds[0].info.pytorch_skipped, olds.reduce((a, o) => a + o.info.wall_s, 0), olds.map((o) => o.info), probe);
 }
 
-async function writeOutputs(cases, runs, started, skipTorch, wallS = null, sources = null) {
+async function writeOutputs(cases, runs, started, skipTorch, wallS = null, sources = null, probe = {}) {
   const rows = summarize(runs, cases);
-  const table = markdownTable(rows);
+  const table = markdownTable(rows, probe.reference_refused ?? null);
   const wall = wallS ?? Math.round((Date.now() - started.getTime()) / 1000);
   const torch = runs.find((r) => r.impl === "pytorch" && r.ok)?.result.torch ?? null;
-  const info = { ...(sources ? { merged_from: sources.map((s) => ({ started: s.started, wall_s: s.wall_s, quick: s.quick, reps: s.reps, only: s.only })) } : {}), started: started.toISOString(), wall_s: wall, quick, reps, reps_64k: reps64k, node: process.version, torch, pytorch_skipped: skipTorch, torch_matmul_gflops: Number(process.env.CTXLAB_BENCH_TORCH_GFLOPS) || null,
+  const info = { ...(sources ? { merged_from: sources.map((s) => ({ started: s.started, wall_s: s.wall_s, quick: s.quick, reps: s.reps, only: s.only })) } : {}), started: started.toISOString(), wall_s: wall, quick, reps, reps_64k: reps64k, node: process.version, torch, pytorch_skipped: skipTorch, ...probe, load_average_end: os.loadavg().map((x) => Math.round(x * 100) / 100),
     cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, mem_gib: Math.round(os.totalmem() / 2 ** 30), load_1min_end: Math.round(os.loadavg()[0] * 100) / 100, only: opt("only", null),
     wait_quiet_s: waitQuiet, wait_budget_s: waitBudgetAll, retry_loaded: retryLoaded };
   mkdirSync(outDir, { recursive: true });
@@ -218,8 +283,11 @@ async function writeOutputs(cases, runs, started, skipTorch, wallS = null, sourc
     : `Medians over ${reps} repetition(s) (ℓ = 64k: ${reps64k}); run time ${mins(wall)}. `;
   const md = [
     `# ctxlab benchmark (${sources ? "merged" : quick ? "--quick" : "full"} run, ${when(started.toISOString())} UTC)`, "",
-    `Reference model presets.ref (L = 4, H = 4, d_e = 128, d_mlp = 512, N_V = 256). ctxlab: TF.js 4.22 wasm, Node ${process.version}. ` +
-      `PyTorch: ${skipTorch ? `skipped (${skipTorch})` : `${torch} on ${PY}, 2 threads, matMul 1024² ${process.env.CTXLAB_BENCH_TORCH_GFLOPS || "?"} GFLOP/s${Number(process.env.CTXLAB_BENCH_TORCH_GFLOPS) < 40 ? " (⚠ reference BLAS: the PyTorch figures are too slow; apt-get install libopenblas0-pthread)" : ""}`}. ${os.cpus().length} cores. ` + runsLine +
+    `Reference model presets.ref (L = 4, H = 4, d_e = 128, d_mlp = 512, N_V = 256). ctxlab: TF.js 4.22 wasm, Node ${process.version}, matMul: ${probe.ctxlab_matmul?.native?.reason ?? "?"}. ` +
+      `Reference: ${skipTorch ? `skipped (${skipTorch})` : `PyTorch ${torch} on ${PY}, 2 threads, blocked baddbmm attention (bench/pytorch_ref.py), ${probe.reference_env ?? "?"}: OpenBLAS core ${probe.reference_blas?.corename ?? "?"}, matMul 1024² ${probe.reference_matmul_gflops ?? "?"} GFLOP/s` +
+        (probe.as_given_matmul_gflops ? ` (${probe.as_given_matmul_gflops} with the environment as given: ${Object.entries(probe.as_given_env ?? {}).map(([k, v]) => `${k}=${v}`).join(", ")})` : "")}. ` +
+      `ctxlab's matMul 1024²: ${probe.ctxlab_matmul?.shapes?.[0]?.gflops ?? "?"} GFLOP/s (wasm alone ${probe.ctxlab_matmul?.shapes?.[0]?.wasm_gflops ?? "?"}); the machine's best in this run ${probe.machine_matmul_gflops ?? "?"}. ` +
+      `${os.cpus().length} cores, load average ${(probe.load_average_start ?? []).join(" ")} at the start, ${os.loadavg().map((x) => x.toFixed(2)).join(" ")} at the end. ` + runsLine +
       "Implementations alternate (ctxlab first in odd repetitions), each run a fresh process.", "",
     table, "", TABLE_NOTE, "",
     `Load: other processes used a median of ${others.length ? (others.sort((a, b) => a - b)[others.length >> 1]).toFixed(2) : "?"} cores (max ${others.length ? Math.max(...others).toFixed(2) : "?"}) of ${os.cpus().length} while the runs ran.${quietNote}`, "",

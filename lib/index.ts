@@ -13,6 +13,7 @@ export { makeConfig, validateConfig, defaults, presets, paperExact, type DTransf
 // Backends (call `await useBackend()` once before computing; CTXLAB_BACKEND=node-gpu|node|wasm|cpu overrides)
 export * as tf from "@tensorflow/tfjs";
 export { useBackend, ensureBackend, backendInfo, refuseSlowBackend, type BackendName, type BackendInfo, type BackendAttempt } from "./tensor/backend.js";
+export { nativeMatMulInfo, NATIVE_MIN_MACS, type NativeMatMulInfo } from "./tensor/native-matmul.js";
 
 // Tensors: typed dims, RNG, memory, ops
 export { named, unchecked, assertDims, assertSameDim, describeShape, type Dim, type DimSizes, type Tensor, type Seq, type BSeq, type SeqOrBatch, type Rows, type WithLast } from "./tensor/typed.js";

@@ -26,6 +26,17 @@ if ! have_jupyter; then
     exit 1
   fi
 fi
+# PyTorch (Debian) for the independent reference of the Hugging Face parity tests and the benchmark
+if ! /usr/bin/python3 -c "import torch" >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "ctxlab setup: installing PyTorch from Debian (python3-torch libopenblas0-pthread: the reference of the parity tests)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch libopenblas0-pthread >/dev/null
+  else
+    echo "ctxlab setup: PyTorch is missing; the Hugging Face parity tests need it: sudo apt-get install python3-torch libopenblas0-pthread" >&2
+    exit 1
+  fi
+fi
 # 5. Chromium for the browser check of the exported notebooks (npm test; driven by playwright-core,
 #    which never downloads a browser here: it is given /usr/bin/chromium)
 if [ ! -x /usr/bin/chromium ]; then
@@ -38,6 +49,15 @@ if [ ! -x /usr/bin/chromium ]; then
     exit 1
   fi
 fi
+# 7. Native matMul for large products on the wasm backend: a small Node-API addon over
+#    Debian's OpenBLAS (native/build.mjs). Optional: when it cannot be built, setup says why and goes
+#    on, and ctxlab keeps wasm's own single-threaded matMul.
+if [ ! -e /usr/include/x86_64-linux-gnu/cblas.h ] && [ ! -e /usr/include/cblas.h ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "ctxlab setup: installing libopenblas-dev from Debian (native matMul on both cores)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libopenblas-dev build-essential >/dev/null) ||
+    echo "ctxlab setup: could not install libopenblas-dev; the wasm matMul stays in use" >&2
+fi
+node native/build.mjs || true
 here="$(pwd -P)"
 tmp="$(cd "${TMPDIR:-/tmp}" 2>/dev/null && pwd -P || echo /tmp)"
 version="$(node -p 'require("./package.json").version')"

@@ -14,6 +14,7 @@
 import * as tfjs from "@tensorflow/tfjs";
 import { BackendError } from "../errors.js";
 import "./wasm-kernels.js"; // registers kernels the wasm backend lacks before it is ever used
+import { installNativeMatMul } from "./native-matmul.js"; // OpenBLAS for large matMuls on wasm
 
 /** The single TensorFlow.js instance every ctxlab module computes with. */
 export const tf: typeof import("@tensorflow/tfjs") = tfjs;
@@ -144,6 +145,7 @@ async function attempt(name: BackendName): Promise<BackendAttempt> {
   } catch (err) {
     return fail(classifyLoadError(name, err));
   }
+  const matMul = name === "wasm" ? `; matMul: ${installNativeMatMul().reason}` : "";
   const tfName = TF_BACKEND[name];
   if (tf.findBackendFactory(tfName) == null) {
     return fail(
@@ -163,10 +165,11 @@ async function attempt(name: BackendName): Promise<BackendAttempt> {
         ok: true,
         reason:
           `WebAssembly backend ready — SIMD ${simd ? "on" : "off (this runtime lacks wasm SIMD; expect ~2-4x slower)"}, ` +
-          (threads ? "multi-threaded" : "single-threaded (tfjs-backend-wasm does not use threads in Node)"),
+          (threads ? "multi-threaded" : "single-threaded (tfjs-backend-wasm does not use threads in Node)") +
+          matMul,
       };
     } catch {
-      return { name, ok: true, reason: "WebAssembly backend ready" };
+      return { name, ok: true, reason: "WebAssembly backend ready" + matMul };
     }
   }
   return {

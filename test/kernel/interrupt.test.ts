@@ -122,7 +122,7 @@ describe("interrupting the ctxlab kernel with SIGINT", { timeout: 150_000 }, () 
     assert.equal(await value("1 + 1"), "2");
   });
 
-  test("the plain async loop of issue 17 stops at once, and `i` stays readable and typed", async () => {
+  test("the plain async loop (an endless await loop) stops at once, and `i` stays readable and typed", async () => {
     const code = 'console.log("looping");\nlet i = 0; for (;;) { i++; await new Promise(r => setTimeout(r, 10)); }';
     const { r } = await interruptAfter(code, "looping", 800);
     assertInterrupted(r);
