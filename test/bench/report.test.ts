@@ -20,7 +20,7 @@ const report = (await import(join(ROOT, "bench", "report.mjs"))) as {
 
 const run = (c: string, impl: string, result: Record<string, number>) => ({ case: c, impl, rep: 0, ok: true, other_cores: 0, result });
 
-describe("bench report (issue 19)", () => {
+describe("bench report", () => {
   it("speed ratios: rates ctxlab ÷ other, times other ÷ ctxlab", () => {
     assert.equal(report.speedRatio(300, 100, "tokens/s"), 3);
     assert.equal(report.speedRatio(2, 1, "s"), 0.5);
