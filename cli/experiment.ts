@@ -165,6 +165,9 @@ export async function replaceGenerated(file: string, name: string, body: string)
 export async function experimentCommand(a: ExperimentArgs, out: Out, signal?: AbortSignal): Promise<{ files: string[]; status: string }> {
   const dirs = a.bases ?? Object.fromEntries(await Promise.all(Object.entries(DEFAULT_BASE_DIRS).map(async ([k, d]) => [k, (await exists(d)) ? d : null] as const)).then((xs) => xs.filter(([, d]) => d !== null) as [string, string][]));
   if (!Object.keys(dirs).length) throw new ConfigError(`ctxlab experiment: no base checkpoints under data/checkpoints/ (${Object.keys(DEFAULT_BASE_DIRS).join(", ")}); give --bases name=dir,…`);
+  // the committed reports were computed with wasm's own matMul: the native OpenBLAS kernel sums in
+  // another order, so it stays off here unless CTXLAB_NATIVE asks for it (docs/performance.md)
+  process.env["CTXLAB_NATIVE"] ??= "0";
   const info = await useBackend(a.backend ?? "auto");
   out.write(`${info.summary}\n`);
   const started = new Date().toISOString();

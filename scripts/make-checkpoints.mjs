@@ -67,6 +67,9 @@ async function main() {
     return;
   }
   const o = parseArgs(process.argv.slice(2));
+  // the committed bases were trained with wasm's own matMul: keep the native OpenBLAS kernel (another
+  // summation order) off so the same command gives the same weights, unless CTXLAB_NATIVE asks for it
+  process.env.CTXLAB_NATIVE ??= "0";
   const info = await useBackend();
   console.log(`backend ${info.active}; models ${o.only.join(", ")}`);
   for (const n of o.only) console.log(`${n}: recipe ${JSON.stringify(o.recipes[n])}`);

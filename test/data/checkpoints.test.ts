@@ -27,15 +27,22 @@ const tok = byteTokenizer({ specials: false });
 
 /**
  * name → registry label of its encoding, and the passkey floor this test holds it to (of the 5
- * evalset examples at ℓ = 128). All four meet the ≥ 95 % target (100 % of the committed set at
+ * evalset examples at ℓ = 128). The four original bases and sinusoidal meet the ≥ 95 % target (bounded: 90 %, see its floor) (100 % of the committed set at
  * ℓ = 64 and 128, README) with the whole key's log-probability ≥ −0.55 nats on these five, so the
  * floor is 5/5: a regression of one example fails.
  */
+// the bases were trained with wasm's own matMul; the native OpenBLAS kernel sums in another order
+process.env["CTXLAB_NATIVE"] ??= "0";
+
 const BASES: Record<string, { label: RegExp; minCorrect: number }> = {
   learned: { label: /learned/i, minCorrect: 5 },
   rope: { label: /rope/i, minCorrect: 5 },
   alibi: { label: /alibi/i, minCorrect: 5 },
   nope: { label: /none|nope/i, minCorrect: 5 },
+  sinusoidal: { label: /sinusoid/i, minCorrect: 5 },
+  // the question's bounded encoding reaches 100 % at ℓ = 64 but 80 % at ℓ = 128 (below the 95 % bar):
+  // its floor guards the measured value against regression
+  bounded: { label: /bounded/i, minCorrect: 4 },
 };
 
 const examples = jsonlExamples(parseJsonl(readFileSync(join(root, "data/evalsets/passkey-compact.jsonl"), "utf8")), tok).filter((e) => e.length === 128 && e.id.endsWith("/0"));
@@ -45,7 +52,7 @@ describe("data/checkpoints (base models)", () => {
     await testBackend();
   });
 
-  it("has the four checkpoints and a README", () => {
+  it("has the six base checkpoints and a README", () => {
     for (const name of Object.keys(BASES)) assert.ok(existsSync(join(dir, name, "config.json")), `data/checkpoints/${name}/config.json is missing`);
     assert.ok(existsSync(join(dir, "README.md")));
     assert.equal(examples.length, 5, "one evalset example per depth at ℓ = 128");
@@ -118,9 +125,9 @@ describe("data/checkpoints (base models)", () => {
     });
   }
 
-  it("all four share one architecture (only the encoding differs)", () => {
+  it("all six share one architecture (only the encoding differs)", () => {
     const names = Object.keys(configs);
-    assert.equal(names.length, 4);
+    assert.equal(names.length, 6);
     for (const n of names.slice(1)) assert.deepEqual(configs[n], configs[names[0]!], `${n} differs from ${names[0]}`);
   });
 });
