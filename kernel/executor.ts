@@ -8,9 +8,9 @@
  * callbacks), kept earlier values from being reset, and made source maps. So:
  *   - an interrupted cell's own code stops (CellInterrupted at its next checkpoint), its timers are
  *     cleared (context.ts), and the reply says what was stopped;
- *   (design notes: docs/design.md, "The Jupyter kernel")
  *   - a cell that throws keeps the declarations it completed (values and, for later cells, types);
  *   - stack frames name cell lines (`<cell [3]>:2:7`).
+ * Design notes: docs/design.md, "The Jupyter kernel".
  * A cell's last expression value (tslab's `tsLastExpr` export) → execute_result; TypeScript
  * diagnostics → one `TSError`. Completion and inspection use the converter's language-service APIs.
  * `require` from a cell resolves from the notebook's folder first and then from the kernel's own
