@@ -25,6 +25,7 @@ import type { HookFilter, HookFn } from "../hooks/context.js";
 import type { DTransformer } from "../model/dtransformer.js";
 import { currentSignal, startProgress } from "../runtime/context.js";
 import { Rng } from "../tensor/random.js";
+import { cut2d } from "../engine/attention-chunked.js";
 import { checkVocab, defaultTokenizer } from "./common.js";
 import { OVER_LMAX } from "./types.js";
 
@@ -110,7 +111,7 @@ export function tokenLosses(model: DTransformer, ids: readonly number[], hooks?:
     for (let r0 = 0; r0 < n; r0 += rows) {
       const k = Math.min(rows, n - r0);
       const picked = tf.tidy(() => {
-        const logP = tf.logSoftmax(logits.slice([r0, 0], [k, V]), -1);
+        const logP = tf.logSoftmax(cut2d(logits, r0, k), -1); // not tf.slice: on wasm it copies the whole [ℓ, N_V] input per block
         const flat = tf.add(tf.mul(tf.range(0, k, 1, "int32"), tf.scalar(V, "int32")), tf.tensor1d(ids.slice(r0 + 1, r0 + 1 + k) as number[], "int32"));
         return tf.gather(tf.reshape(logP, [-1]), flat);
       });

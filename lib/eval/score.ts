@@ -25,6 +25,7 @@ import type { Tokenizer } from "../data/types.js";
 import type { HookFilter, HookFn } from "../hooks/context.js";
 import { dInference } from "../infer/dinference.js";
 import type { DTransformer } from "../model/dtransformer.js";
+import { cut2d } from "../engine/attention-chunked.js";
 import { OVER_LMAX } from "./types.js";
 
 export type ScorerName = "logit" | "greedy";
@@ -98,7 +99,7 @@ export function scoreLogits(model: DTransformer, ex: Scorable, tok: Tokenizer, o
   const logits = model.logits(x, o.hooks?.length ? { hooks: o.hooks } : {}) as tf.Tensor;
   let rows: Float32Array;
   try {
-    const slice = logits.slice([P - 1, 0], [n, V]); // disposed here: a tidy's returned tensor outlives it
+    const slice = cut2d(logits, P - 1, n); // disposed here; not tf.slice: on wasm it copies the whole [ℓ, N_V] input
     try {
       rows = slice.dataSync() as Float32Array;
     } finally {
@@ -128,10 +129,11 @@ export function scoreLogitsBatch(model: DTransformer, exs: readonly Scorable[], 
   const V = model.cfg.nVocab;
   const xs = exs.map((ex) => [...ex.ids, ...ex.targetIds.slice(0, -1)]);
   const logits = model.logits(xs) as tf.Tensor;
+  const flat = logits.reshape([-1, V]); // [B·ℓ, N_V]: rows are cut without wasm's whole-input copy (cut2d)
   try {
     return exs.map((ex, b) => {
       const n = ex.targetIds.length;
-      const slice = logits.slice([b, ex.ids.length - 1, 0], [1, n, V]);
+      const slice = cut2d(flat, b * T + ex.ids.length - 1, n);
       let rows: Float32Array;
       try {
         rows = slice.dataSync() as Float32Array;
@@ -142,6 +144,7 @@ export function scoreLogitsBatch(model: DTransformer, exs: readonly Scorable[], 
       return { correct: r.correct ? 1 : 0, prediction: tok.decode(r.argmax), logprob: r.logprob, error: null } as ScoreResult;
     });
   } finally {
+    flat.dispose();
     logits.dispose();
   }
 }
