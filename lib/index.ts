@@ -8,7 +8,7 @@ export { ShapeError, ConfigError, InputError, CheckpointError, BackendError } fr
 
 // Notation and config
 export { NOTATION, type NotationEntry } from "./notation.js";
-export { makeConfig, validateConfig, defaults, presets, paperExact, type DTransformerConfig, type DTransformerOptions, type GeluForm } from "./config.js";
+export { makeConfig, validateConfig, defaults, presets, paperExact, type DTransformerConfig, type DTransformerOptions, type GeluForm, type NormKind, type MlpKind, type ResidualKind, type BiasOptions, resolveBias } from "./config.js";
 
 // Backends (call `await useBackend()` once before computing; CTXLAB_BACKEND=node-gpu|node|wasm|cpu overrides)
 export * as tf from "@tensorflow/tfjs";
