@@ -66,8 +66,6 @@ export function llamaShapes(cfg: DTransformerConfig): Map<string, [string, numbe
   const { nVocab: V, dE: D } = cfg;
   const m = new Map<string, [string, number[]]>();
   m.set(`${M_}embed_tokens.weight`, ["W_e", [V, D]]);
-  // an encoding's own parameters (pos.W_p of learned positions) keep their ctxlab names (ctxlab-format saves only)
-  for (const [k, s] of Object.entries(cfg.positional.paramShapes?.(cfg) ?? {})) m.set(k, [k, s]);
   const rows = layerMap(cfg);
   for (let l = 0; l < cfg.nLayers; l++) for (const [hf, ours, shape] of rows) m.set(`${M_}layers.${l}.${hf}`, [`blocks.${l}.${ours}`, shape]);
   m.set(`${M_}norm.weight`, ["ln_final.gamma", [D]]);

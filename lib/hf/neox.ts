@@ -36,7 +36,6 @@ export function neoxShapes(cfg: DTransformerConfig): Map<string, number[]> {
   const { nVocab: V, dE: D, nHeads: H, dAttn: hd, dMlp: M } = cfg;
   const m = new Map<string, number[]>();
   m.set(`${P}embed_in.weight`, [V, D]);
-  for (const [k, s] of Object.entries(cfg.positional.paramShapes?.(cfg) ?? {})) m.set(k, s); // pos.W_p (ctxlab-format saves only)
   for (let l = 0; l < cfg.nLayers; l++) {
     const p = `${P}layers.${l}.`;
     m.set(`${p}input_layernorm.weight`, [D]).set(`${p}input_layernorm.bias`, [D]);
@@ -74,7 +73,6 @@ export function fromNeoxTensors(cfg: DTransformerConfig, tensors: Map<string, Sa
   const f = (name: string) => toFloat32(tensors.get(name)!, name);
   const vals = new Map<string, Float32Array>();
   vals.set("W_e", f(`${P}embed_in.weight`));
-  for (const k of Object.keys(cfg.positional.paramShapes?.(cfg) ?? {})) vals.set(k, f(k));
   for (let l = 0; l < cfg.nLayers; l++) {
     const p = `${P}layers.${l}.`;
     const b = `blocks.${l}.`;
@@ -128,7 +126,6 @@ export function toNeoxTensors(model: DTransformer, perm?: readonly number[]): Ma
   const out = new Map<string, SafeTensor>();
   const put = (name: string, data: Float32Array, shape: number[]) => out.set(name, { dtype: "F32", shape, data });
   put(`${P}embed_in.weight`, read("W_e"), [V, D]);
-  for (const [k, s] of Object.entries(cfg.positional.paramShapes?.(cfg) ?? {})) put(k, read(k), s);
   for (let l = 0; l < cfg.nLayers; l++) {
     const p = `${P}layers.${l}.`;
     const b = `blocks.${l}.`;

@@ -9,8 +9,6 @@
  * Export (`hfLayoutOf`): learned W_p → GPT-2; rotary with LayerNorm + GELU (the small models trained
  * here, and NeoX models) → GPT-NeoX; rotary with RMSNorm + gated SiLU → Llama, or Qwen2 when the
  * biases are q/k/v only. Other encodings and mixed options have no HF architecture (a clear error).
- * A model with architecture options that GPT-2's layout cannot hold is saved in that HF layout also by
- * the default (ctxlab) format, with the encoding recorded under "ctxlab" (`saveHf(…, { ctxlab: true })`).
  */
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -19,13 +17,12 @@ import { CheckpointError, ConfigError } from "../errors.js";
 import { DTransformer } from "../model/dtransformer.js";
 import type { PositionalEncoding } from "../positional/types.js";
 import { ntkBase, RotaryEncoding } from "../positional/rope.js";
-import { gpt2Expressible, loadCheckpoint, saveCheckpoint } from "../io/checkpoint.js";
+import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.js";
 import { readSafetensorsDir, writeFileAtomic, writeSafetensorsFile } from "../io/safetensors.js";
 import { assertBuildable, parseHfConfig, positionalFromHf, type HfArchSpec } from "./config.js";
 import { hubDownload, isHubId, type HubOptions } from "./hub.js";
 import { fromNeoxTensors, toNeoxTensors } from "./neox.js";
 import { fromLlamaTensors, llamaJsonFromConfig, llamaLayoutOf, toLlamaTensors } from "./llama.js";
-import { positionalFrom, type PositionalSpec } from "../positional/index.js";
 
 export interface PretrainedSource {
   /** what was asked for: a hub id or a directory */
@@ -92,17 +89,6 @@ export function configFromHfSpec(spec: HfArchSpec): DTransformerConfig {
 /** The name from before llama/qwen2 built: configFromHfSpec. */
 export const configFromNeoxSpec = configFromHfSpec;
 
-/** The encoding a ctxlab-format save recorded under "ctxlab" (it wins over the HF rope keys), if any. */
-function ctxlabPositional(json: unknown, src: string): PositionalEncoding | undefined {
-  const cx = (json as Record<string, unknown>).ctxlab as Record<string, unknown> | undefined;
-  if (cx == null || cx.positional === undefined) return undefined;
-  try {
-    return positionalFrom(cx.positional as PositionalSpec);
-  } catch (e) {
-    throw new CheckpointError(`${src}: ctxlab.positional: ${(e as Error).message}`);
-  }
-}
-
 /**
  * Load a Hugging Face model (directory or hub id; hub options as in hubDownload) as a DTransformer.
  * Throws ConfigError for an unsupported model_type / rope type / architecture option, CheckpointError
@@ -119,8 +105,7 @@ export async function loadPretrained(idOrDir: string, o: LoadPretrainedOptions =
     model = await loadCheckpoint(dir, o.positional ? { positional: o.positional } : {});
   } else {
     let cfg = configFromHfSpec(spec);
-    const pe = o.positional ?? ctxlabPositional(json, src);
-    if (pe) cfg = makeConfig({ ...cfg, positional: pe });
+    if (o.positional) cfg = makeConfig({ ...cfg, positional: o.positional });
     const w = await readSafetensorsDir(dir);
     const file = w.files.length === 1 ? w.files[0]! : dir;
     const params = spec.modelType === "gpt_neox" ? fromNeoxTensors(cfg, w.tensors, file) : fromLlamaTensors(cfg, w.tensors, file, spec.modelType);
@@ -208,15 +193,23 @@ export function neoxJsonFromConfig(cfg: DTransformerConfig, rope = hfRope(cfg)):
   };
 }
 
-/** rope_theta / rope_scaling of a rotary config; HF's defaults for another encoding (only under `ctxlab: true`). */
+/** rope_theta / rope_scaling of a rotary config (ConfigError for another encoding). */
 function hfRope(cfg: DTransformerConfig): ReturnType<typeof hfRopeFromEncoding> {
   const enc = cfg.positional;
-  return enc instanceof RotaryEncoding ? hfRopeFromEncoding(enc, cfg) : { rope_theta: 10000, rope_scaling: null, max_position_embeddings: cfg.lMax };
+  if (!(enc instanceof RotaryEncoding)) throw new ConfigError(`export: the ${layoutName(cfg)} layout needs a rotary encoding, got ${enc.label}`);
+  return hfRopeFromEncoding(enc, cfg);
+}
+const layoutName = (cfg: DTransformerConfig) => (cfg.norm === "rmsnorm" ? "Llama/Qwen2" : "GPT-NeoX");
+
+/** LayerNorm, GELU MLP, one K/V head per query head, every bias, sequential residual: what GPT-2's layout holds. */
+function gpt2Architecture(cfg: DTransformerConfig): boolean {
+  const b = cfg.bias;
+  return cfg.norm === "layernorm" && cfg.mlp === "gelu" && cfg.nKvHeads === cfg.nHeads && b.q && b.k && b.v && b.o && b.mlp && cfg.residual === "sequential";
 }
 
 /** The HF architecture that expresses `cfg`, or a ConfigError saying why none does. */
 export function hfLayoutOf(cfg: DTransformerConfig): "gpt2" | "gpt_neox" | "llama" | "qwen2" {
-  if (cfg.norm === "layernorm" && cfg.mlp === "gelu") return cfg.positional.name === "learned" && gpt2Expressible(cfg) ? "gpt2" : "gpt_neox";
+  if (cfg.norm === "layernorm" && cfg.mlp === "gelu") return cfg.positional.name === "learned" && gpt2Architecture(cfg) ? "gpt2" : "gpt_neox";
   if (cfg.norm === "rmsnorm" && cfg.mlp === "gated-silu") return llamaLayoutOf(cfg);
   throw new ConfigError(`export: norm "${cfg.norm}" with mlp "${cfg.mlp}" has no Hugging Face architecture; exportable: LayerNorm + GELU (GPT-2, GPT-NeoX), RMSNorm + gated SiLU (Llama, Qwen2)`);
 }
@@ -235,26 +228,23 @@ function interleavedToHalfSplit(dAttn: number, d: number): number[] {
 /**
  * Write `model` in the Hugging Face layout of its architecture (`hfLayoutOf`): GPT-2, GPT-NeoX, Llama
  * or Qwen2; an interleaved rotary model's q/k dims are permuted into HF's half-split pairs. Atomic files.
- * `ctxlab: true` (the default format of saveCheckpoint for models GPT-2's layout cannot hold) also
- * accepts encodings HF has no key for and records the encoding under "ctxlab" in config.json.
  */
-export async function saveHf(model: DTransformer, dir: string, o: { metadata?: Record<string, string>; ctxlab?: boolean } = {}): Promise<void> {
+export async function saveHf(model: DTransformer, dir: string, o: { metadata?: Record<string, string> } = {}): Promise<void> {
   const cfg = model.cfg;
   const enc = cfg.positional;
   const layout = hfLayoutOf(cfg);
   if (layout === "gpt2") return saveCheckpoint(model, dir, { ...(o.metadata ? { metadata: o.metadata } : {}) });
-  if (!(enc instanceof RotaryEncoding) && !o.ctxlab) {
+  if (!(enc instanceof RotaryEncoding)) {
     throw new ConfigError(
       `saveCheckpoint(format "hf"): the ${enc.label} has no Hugging Face ${layout} equivalent; exportable: learned W_p → gpt2 (LayerNorm + GELU, every bias, sequential), rotary (RoPE, PI, NTK, dynamic NTK, YaRN, Llama-3) → gpt_neox, llama or qwen2`,
     );
   }
-  if ((layout === "llama" || layout === "qwen2") && enc instanceof RotaryEncoding && enc.rotaryDims(cfg) !== cfg.dAttn) {
+  if ((layout === "llama" || layout === "qwen2") && enc.rotaryDims(cfg) !== cfg.dAttn) {
     throw new ConfigError(`export: ${layout} rotates every dim of a head; this model rotates ${enc.rotaryDims(cfg)} of d_attn=${cfg.dAttn} (partial rotary exports as gpt_neox only)`);
   }
   const rope = hfRope(cfg);
   const config = layout === "gpt_neox" ? neoxJsonFromConfig(cfg, rope) : llamaJsonFromConfig(cfg, rope, layout);
-  if (o.ctxlab) config.ctxlab = { format: 1, positional: enc.toJSON() };
-  const perm = enc instanceof RotaryEncoding && enc.settings.layout === "interleaved" ? interleavedToHalfSplit(cfg.dAttn, enc.rotaryDims(cfg)) : undefined;
+  const perm = enc.settings.layout === "interleaved" ? interleavedToHalfSplit(cfg.dAttn, enc.rotaryDims(cfg)) : undefined;
   const tensors = layout === "gpt_neox" ? toNeoxTensors(model, perm) : toLlamaTensors(model, perm);
   try {
     await mkdir(dir, { recursive: true });

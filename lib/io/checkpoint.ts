@@ -420,10 +420,6 @@ export async function loadCheckpoint(dir: string, opts: { positional?: Positiona
     } catch (e) {
       throw new CheckpointError(`${cfgPath}: invalid JSON: ${msg(e)}`);
     }
-    if (isObj(json) && typeof json.model_type === "string" && HF_ARCH_TYPES.includes(json.model_type)) {
-      const { loadPretrained } = await import("../hf/pretrained.js"); // lazy: lib/hf imports this module
-      return await loadPretrained(dir, opts.positional ? { positional: opts.positional } : {});
-    }
     let cfg = configFromGpt2Json(json, cfgPath);
     if (opts.positional) {
       try {
@@ -445,28 +441,17 @@ export async function loadCheckpoint(dir: string, opts: { positional?: Positiona
   }
 }
 
-/** model_types whose layout lib/hf reads (a checkpoint saved from a model with architecture options). */
-const HF_ARCH_TYPES = ["gpt_neox", "llama", "qwen2"];
-
-/** Whether GPT-2's layout holds `cfg`: LayerNorm, GELU MLP, one K/V head per query head, every bias, sequential residual. */
-export function gpt2Expressible(cfg: DTransformerConfig): boolean {
-  const b = cfg.bias;
-  return cfg.norm === "layernorm" && cfg.mlp === "gelu" && cfg.nKvHeads === cfg.nHeads && b.q && b.k && b.v && b.o && b.mlp && cfg.residual === "sequential";
-}
-
 /**
  * Write `model` to `dir` (created if needed): model.safetensors, then config.json, each atomically.
- * `format: "hf"` writes the Hugging Face layout of the architecture (GPT-2 for learned W_p, GPT-NeoX,
- * Llama or Qwen2 for rotary encodings; lib/hf/pretrained.ts); the default is the GPT-2 layout with
- * ctxlab's fields, or — for a model GPT-2's layout cannot hold (RMSNorm, gated MLP, GQA, a bias off,
- * parallel residual) — that model's HF layout with the encoding under "ctxlab" (loadCheckpoint reads both).
+ * `format: "hf"` writes the Hugging Face layout of the architecture (GPT-2 for learned W_p; GPT-NeoX,
+ * Llama or Qwen2 for rotary encodings: lib/hf/pretrained.ts, saveHf); the default is the GPT-2 layout
+ * with ctxlab's fields.
  */
 export async function saveCheckpoint(model: DTransformer, dir: string, opts: { metadata?: Record<string, string>; format?: "ctxlab" | "hf" } = {}): Promise<void> {
   if (opts.format !== undefined && opts.format !== "ctxlab" && opts.format !== "hf") throw new CheckpointError(`saveCheckpoint: format ${show(opts.format)} is not one of "ctxlab", "hf"`);
-  const plain = gpt2Expressible(model.cfg);
-  if ((opts.format === "hf" && (model.cfg.positional.name !== "learned" || !plain)) || (opts.format !== "hf" && !plain)) {
-    const { saveHf } = await import("../hf/pretrained.js"); // lazy: lib/hf imports this module
-    return saveHf(model, dir, { ...(opts.metadata ? { metadata: opts.metadata } : {}), ctxlab: opts.format !== "hf" });
+  if (opts.format === "hf") {
+    const { saveHf } = await import("../hf/pretrained.js"); // lazy: lib/hf imports this module; it comes back here for GPT-2
+    return saveHf(model, dir, opts.metadata ? { metadata: opts.metadata } : {});
   }
   try {
     await mkdir(dir, { recursive: true });

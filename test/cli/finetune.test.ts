@@ -46,6 +46,25 @@ describe("ctxlab finetune", () => {
     assert.equal(JSON.parse(readFileSync(join(out, FINETUNE_CONFIG_FILE), "utf8")).pe, "pi:2");
     await assert.rejects(finetuneCommand(finetuneArgsFromFlags(flags), sink().out), /already holds a training checkpoint; continue it with --resume/);
   });
+  it("--from a Hugging Face Llama directory: fine-tunes, resumes, the checkpoint keeps every architecture option; generate and eval read it", async () => {
+    const hf = join(tmp, "llama-hf");
+    const m = DTransformer.create({ ...tiny, nKvHeads: 1, norm: "rmsnorm", mlp: "gated-silu", bias: false, tiedEmbeddings: false, positional: rope() }, 3);
+    await saveCheckpoint(m, hf, { format: "hf" });
+    m.dispose();
+    assert.equal(JSON.parse(readFileSync(join(hf, "config.json"), "utf8")).model_type, "llama");
+    const out = join(tmp, "llama-pi");
+    const r = await finetuneCommand({ from: hf, pe: "pi:2", length: 128, steps: 2, batch: 2, warmup: 1, backend: "wasm", out }, sink().out);
+    assert.equal(r.status, "completed");
+    const more = await finetuneCommand({ resume: out, steps: 3 }, sink().out);
+    assert.equal(more.steps, 3);
+    const back = await loadCheckpoint(out);
+    assert.deepEqual([back.cfg.norm, back.cfg.mlp, back.cfg.nKvHeads, back.cfg.bias.q, back.positional.toJSON().name, back.positional.toJSON().factor], ["rmsnorm", "gated-silu", 1, false, "pi", 2]);
+    back.dispose();
+    for (const [cmd, ...rest] of [["generate", "--prompt", "Call me", "--tokens", "4", "--seed", "1"], ["eval", "--task", "perplexity", "--lengths", "32", "--windows", "1"]]) {
+      const g = sink();
+      assert.equal(await cli([cmd!, "--checkpoint", out, ...rest, "--backend", "wasm"], g.out as never, g.out as never), 0, g.text());
+    }
+  });
   it("--resume continues to more steps, to the losses of one uninterrupted run", async () => {
     const a = join(tmp, "ext-a");
     const b = join(tmp, "ext-b");
