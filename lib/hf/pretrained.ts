@@ -262,7 +262,7 @@ export async function saveHf(model: DTransformer, dir: string, o: { metadata?: R
 export async function loadModel(pathOrId: string, o: LoadPretrainedOptions = {}): Promise<DTransformer> {
   if (await isDir(pathOrId)) {
     const cfg = await readFile(join(pathOrId, "config.json"), "utf8").then((t) => JSON.parse(t) as Record<string, unknown>, () => undefined);
-    if (cfg && cfg.model_type !== undefined && cfg.model_type !== "gpt2") return loadPretrained(pathOrId, o);
+    if (cfg && cfg.model_type !== undefined && cfg.model_type !== "gpt2" && cfg.model_type !== "ctxlab") return loadPretrained(pathOrId, o);
     return loadCheckpoint(pathOrId, o.positional ? { positional: o.positional } : {});
   }
   if (isHubId(pathOrId) && !/^\.{0,2}\//.test(pathOrId)) return loadPretrained(pathOrId, o);
