@@ -67,6 +67,7 @@ export function fromNeoxTensors(cfg: DTransformerConfig, tensors: Map<string, Sa
     if (!want.has(name) && !IGNORED.test(name)) {
       const m = /^gpt_neox\.layers\.(\d+)\./.exec(name);
       if (m && Number(m[1]) >= cfg.nLayers) throw new CheckpointError(`${src}: tensor "${name}": checkpoint has layer ${m[1]} but num_hidden_layers=${cfg.nLayers}`);
+      if (/\.bias$/.test(name)) throw new CheckpointError(`${src}: tensor "${name}" is a bias the config does not have (gpt_neox: attention_bias=false); refusing to drop it`);
     }
   }
   const { dE: D, nHeads: H, dAttn: hd, dMlp: M, nVocab: V } = cfg;

@@ -11,14 +11,16 @@
  * The export back to these layouts is test/hf/export.test.ts.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { makeConfig } from "../../lib/config.js";
 import { parseHfConfig, positionalFromHf } from "../../lib/hf/config.js";
 import { loadPretrained, pretrainedSource } from "../../lib/hf/pretrained.js";
+import { CheckpointError } from "../../lib/errors.js";
 import { dTransformer, KVCache } from "../../lib/model/dtransformer.js";
 import { RotaryEncoding } from "../../lib/positional/rope.js";
 import { testBackend } from "../helpers/setup.js";
@@ -118,6 +120,30 @@ describe("reference parity: the rotary frequencies", () => {
       assert.equal(ours.length, inv_freq.length);
       ours.forEach((v, j) => assert.ok(Math.abs(v - inv_freq[j]!) <= 1e-12 * Math.max(1, inv_freq[j]!), `${name}: θ'_${j} = ${v}, reference ${inv_freq[j]}`));
       assert.ok(Math.abs(pe.attentionScale(cfg, seq_len) - attention_factor ** 2) < 1e-12, `${name}: scores × ${pe.attentionScale(cfg, seq_len)}, reference attention_factor² = ${attention_factor ** 2}`);
+    });
+  }
+});
+
+describe("a directory whose tensors disagree with its config.json: a clear error naming the tensor", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "ctxlab-hf-bad-"));
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+  /** a copy of fixture `name` with config.json keys replaced */
+  const variant = (name: string, keys: Record<string, unknown>): string => {
+    const dir = join(tmp, `${name}-${Object.keys(keys).join("-")}`);
+    cpSync(join(FIX, name), dir, { recursive: true });
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ ...configOf(name), ...keys }));
+    return dir;
+  };
+  const cases: [string, string, Record<string, unknown>, RegExp][] = [
+    ["attention_bias: true without bias tensors", "llama-gqa", { attention_bias: true }, /missing tensor "model\.layers\.0\.self_attn\.q_proj\.bias" \[32\] \(llama layout\)/],
+    ["Qwen2's biases under model_type llama", "qwen2-bias", { model_type: "llama" }, /tensor "model\.layers\.0\.self_attn\.(q|k|v)_proj\.bias" is a bias the config does not have \(llama: attention_bias \/ mlp_bias\); refusing to drop it/],
+    ["num_key_value_heads that the k_proj shape contradicts", "llama-gqa", { num_key_value_heads: 4 }, /tensor "model\.layers\.0\.self_attn\.k_proj\.weight" has shape \[16, 32\] but the config implies \[32, 32\]/],
+    ["fewer layers than the checkpoint", "llama-gqa", { num_hidden_layers: 1 }, /checkpoint has layer 1 but num_hidden_layers=1/],
+    ["gpt_neox attention_bias: false with the biases present", "neox-parallel", { attention_bias: false }, /tensor "gpt_neox\.layers\.0\.attention\.query_key_value\.bias" is a bias the config does not have \(gpt_neox: attention_bias=false\)/],
+  ];
+  for (const [label, name, keys, re] of cases) {
+    it(label, async () => {
+      await assert.rejects(loadPretrained(variant(name, keys)), (e: Error) => e instanceof CheckpointError && re.test(e.message), label);
     });
   }
 });
