@@ -27,24 +27,33 @@ export function attendPerHead(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: Atte
   const maskB = plan.maskBias(qPos, kPos);
   const peBias = plan.scoreBias?.(qPos, kPos); // [H, ℓ_x, ℓ_z]
   const perBatch: tf.Tensor[][] = Array.from({ length: B }, () => []);
+  const proj = (A: tf.Tensor, W: tf.Tensor, b: tf.Tensor | undefined, d: number, l: number, g: number) => {
+    const [Wg, bg] = headCols(W, b, g, d);
+    return (bg ? affine2d(A, Wg, bg) : mm(A, Wg)).reshape([B, 1, l, d]);
+  };
+  // keys (rotated) and values of each key/value head, computed once for the H/H_kv query heads that share it
+  const kvOf = new Map<number, { ks: tf.Tensor[]; vs: tf.Tensor[] }>();
+  const kvHead = (gk: number, gv: number) => {
+    let e = kvOf.get(gk);
+    if (!e) {
+      let k = proj(Z2, w.W_k, w.b_k, dAttn, lk, gk);
+      if (plan.rotateQ && plan.rotateK) k = plan.rotateK(k);
+      e = { ks: unstackBatch(k, B, lk, dAttn), vs: unstackBatch(proj(Z2, w.W_v, w.b_v, dMid, lk, gv), B, lk, dMid) };
+      kvOf.set(gk, e);
+    }
+    return e;
+  };
   for (let h = 0; h < H; h++) {
     const at = plan.headOf(h);
-    const proj = (A: tf.Tensor, W: tf.Tensor, b: tf.Tensor | undefined, d: number, l: number, g: number) => {
-      const [Wg, bg] = headCols(W, b, g, d);
-      return (bg ? affine2d(A, Wg, bg) : mm(A, Wg)).reshape([B, 1, l, d]);
-    };
     let q = proj(X2, w.W_q, w.b_q, dAttn, lq, at.q); // [B, 1, ℓ_x, d_attn]: head h only
-    let k = proj(Z2, w.W_k, w.b_k, dAttn, lk, at.k); // key/value head ⌊h / (H/H_kv)⌋
-    const v = proj(Z2, w.W_v, w.b_v, dMid, lk, at.v);
-    if (plan.rotateQ && plan.rotateK) [q, k] = [plan.rotateQ(q), plan.rotateK(k)];
+    if (plan.rotateQ && plan.rotateK) q = plan.rotateQ(q);
+    const { ks, vs } = kvHead(at.k, at.v); // key/value head ⌊h / (H/H_kv)⌋
     let bias = maskB;
     if (peBias) {
       const hb = tf.slice(peBias, [h, 0, 0], [1, -1, -1]).reshape([lq, lk]);
       bias = bias ? tf.add(bias, hb) : hb;
     }
     const qs = unstackBatch(q, B, lq, dAttn);
-    const ks = unstackBatch(k, B, lk, dAttn);
-    const vs = unstackBatch(v, B, lk, dMid);
     for (let b = 0; b < B; b++) {
       let s = tf.mul(mmT(qs[b]!, ks[b]!), scale); // [ℓ_x, ℓ_z]
       if (bias) s = tf.add(s, bias);
