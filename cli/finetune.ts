@@ -7,11 +7,17 @@
  * (pi-ft, yarn-ft, ft, learned-extend-ft, curriculum). --out receives dTraining's crash-safe
  * checkpoint (loadCheckpoint(dir) reads the model; `ctxlab eval --checkpoint <dir>` evaluates it),
  * metrics.csv and finetune-config.json (written atomically before training). Ctrl-C stops at the next
- * step boundary and saves; --resume continues exactly.
+ * step boundary and saves; --resume continues exactly. --from also takes a Hugging Face directory or hub
+ * id; a model with its own tokenizer (N_V not byte-level) trains on windows of ℓ' tokens of Moby Dick's
+ * training split in that tokenizer (the retrieval mix is byte-level).
  */
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ConfigError } from "../lib/errors.js";
+import { corpusSplit, mobyDick } from "../lib/data/corpus.js";
+import { windowSource } from "../lib/data/batches.js";
+import type { BatchSource } from "../lib/data/types.js";
+import type { TextTokenizer } from "../lib/data/tokenizer.js";
 import { finetuneRecipe, recipeFrom, recipeNames, type Recipe } from "../lib/extend/recipes.js";
 import { runRecipe, type RecipeResult } from "../lib/extend/run-recipe.js";
 import { loadModel } from "../lib/hf/pretrained.js";
@@ -21,6 +27,7 @@ import { setHost } from "../lib/runtime/context.js";
 import { useBackend, type BackendName } from "../lib/tensor/backend.js";
 import { loadTrainingState, TRAINER_STATE_FILE } from "../lib/train/state.js";
 import { terminalProgress, type Out } from "./progress.js";
+import { checkpointTokenizer } from "./generate.js";
 
 export const FINETUNE_CONFIG_FILE = "finetune-config.json";
 
@@ -122,6 +129,20 @@ function checkNew(a: FinetuneArgs): Required<Pick<FinetuneArgs, "from" | "length
 }
 
 /** Run `ctxlab finetune`; returns the recipe result (its model is disposed). */
+/**
+ * The training data of a model whose vocabulary is not byte-level (a Hugging Face model): windows of
+ * ℓ' tokens of Moby Dick's training split in its own tokenizer; undefined for byte-level models.
+ */
+async function ownTokenizerSource(cfg: { from: string; length: number; batch?: number; mix?: unknown }, training: string, nVocab: number, out: Out): Promise<BatchSource | undefined> {
+  if (nVocab >= 256 && nVocab <= 259) return undefined;
+  if (training === "scratch") throw new ConfigError(`ctxlab finetune: the curriculum trains from scratch on byte-level data; the model from ${cfg.from} has N_V=${nVocab}`);
+  if (cfg.mix !== undefined) throw new ConfigError(`ctxlab finetune: --mix weights the byte-level retrieval mix; the model from ${cfg.from} has N_V=${nVocab} and trains on text in its own tokenizer`);
+  const tok = (await checkpointTokenizer(cfg.from, nVocab, undefined, "finetune")) as TextTokenizer;
+  const tokens = tok.encode(corpusSplit(mobyDick()).train);
+  out.write(`data: windows of ${cfg.length} tokens of Moby Dick's training split (${tokens.length.toLocaleString("en-US")} tokens in the model's tokenizer)\n`);
+  return windowSource(tokens, { batch: cfg.batch ?? 4, length: cfg.length });
+}
+
 export async function finetuneCommand(args: FinetuneArgs, out: Out, signal?: AbortSignal): Promise<RecipeResult> {
   const resumeDir = args.resume;
   if (resumeDir && (args.from || args.pe || args.recipe || args.length !== undefined || args.out)) throw new ConfigError("ctxlab finetune --resume <dir>: the run's settings come from its finetune-config.json; only --steps, --workers and --backend may be given");
@@ -141,7 +162,9 @@ export async function finetuneCommand(args: FinetuneArgs, out: Out, signal?: Abo
       await writeFileAtomic(join(cfg.out, FINETUNE_CONFIG_FILE), JSON.stringify({ ...cfg, backend: undefined }, null, 2) + "\n");
     }
     out.write(`recipe ${recipe.name}: ${recipe.description}; base ${base.positional.label}, ℓ_max=${base.cfg.lMax} → ℓ'=${cfg.length}${state ? `, resuming at step ${state.step}` : ""}\n`);
+    const source = await ownTokenizerSource(cfg, recipe.training, base.cfg.nVocab, out);
     const r = await runRecipe(base, recipe, {
+      ...(source ? { source } : {}),
       targetLength: cfg.length, steps: cfg.steps, checkpointDir: cfg.out, checkpointEvery: cfg.checkpointEvery ?? 50,
       ...(cfg.batch !== undefined ? { batch: cfg.batch } : {}), ...(cfg.lr !== undefined ? { lr: cfg.lr } : {}), ...(cfg.warmup !== undefined ? { warmup: cfg.warmup } : {}),
       ...(cfg.decayFrom !== undefined ? { decayFrom: cfg.decayFrom } : {}), ...(cfg.minLr !== undefined ? { minLr: cfg.minLr } : {}),

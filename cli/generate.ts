@@ -41,6 +41,9 @@ export async function checkpointTokenizer(dir: string, nVocab: number, explicit?
   } catch {
     /* no run config: infer */
   }
+  // a `ctxlab finetune` output (its finetune-config.json, cli/finetune.ts): the tokenizer of the model it started --from
+  const from = await readFile(join(dir, "finetune-config.json"), "utf8").then((t) => (JSON.parse(t) as { from?: unknown }).from, () => undefined);
+  if (typeof from === "string" && from !== dir && (nVocab < 256 || nVocab > 259)) return checkpointTokenizer(from, nVocab, undefined, cmd);
   if (nVocab === GPT2_VOCAB_SIZE) return tokenizerFrom("gpt2");
   if (nVocab === 256 || nVocab === 259) return tokenizerFrom(nVocab === 256 ? { name: "byte", specials: false } : "byte");
   throw new ConfigError(`ctxlab ${cmd}: cannot tell the tokenizer of a model with N_V=${nVocab}; pass --tokenizer byte|gpt2`);

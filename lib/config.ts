@@ -11,6 +11,20 @@ import type { PositionalEncoding } from "./positional/types.js";
 import { learned } from "./positional/learned.js";
 
 export type GeluForm = "tanh" | "exact";
+/** Normalisation of Alg 10 lines 5, 7, 10: layer norm (Alg 6, GPT-2) or RMSNorm (Llama, Qwen2) */
+export type NormKind = "layernorm" | "rmsnorm";
+/** MLP of line 8: GELU (GPT-2) or the gated SiLU MLP with gate/up/down projections (Llama, Qwen2) */
+export type MlpKind = "gelu" | "gated-silu";
+/** Residual wiring: sequential (Alg 10) or GPT-NeoX's parallel X ← X + MHAttn(LN1(X)) + MLP(LN2(X)) */
+export type ResidualKind = "sequential" | "parallel";
+/** Which projections carry a bias (a bias that is off has no parameter at all) */
+export interface BiasOptions {
+  q: boolean;
+  k: boolean;
+  v: boolean;
+  o: boolean;
+  mlp: boolean;
+}
 
 export interface DTransformerConfig {
   /** N_V: vocabulary size */
@@ -39,16 +53,49 @@ export interface DTransformerConfig {
   positional: PositionalEncoding;
   /** std of the normal initialiser for weights (GPT-2: 0.02) */
   initStd: number;
+  /** "layernorm" (Alg 6, default) or "rmsnorm" (γ only, ε = lnEps) */
+  norm: NormKind;
+  /** "gelu" (Alg 10 line 8, default) or "gated-silu" (W_gate, W_mlp1 = up, W_mlp2 = down) */
+  mlp: MlpKind;
+  /** H_kv: key/value heads (default H; 1 = multi-query); query head h reads key/value head ⌊h·H_kv/H⌋ */
+  nKvHeads: number;
+  /** bias on/off per projection (default all on); LayerNorm always has β, RMSNorm never */
+  bias: BiasOptions;
+  /** "sequential" (Alg 10, default) or "parallel" (GPT-NeoX) */
+  residual: ResidualKind;
 }
 
-export type DTransformerOptions = Partial<DTransformerConfig> & Pick<DTransformerConfig, "nVocab" | "lMax" | "nLayers" | "nHeads" | "dE">;
+export type DTransformerOptions = Partial<Omit<DTransformerConfig, "bias">> &
+  Pick<DTransformerConfig, "nVocab" | "lMax" | "nLayers" | "nHeads" | "dE"> & {
+    /** a full or partial record (missing entries on), or one boolean for all */
+    bias?: Partial<BiasOptions> | boolean;
+  };
 
 export const defaults = {
   gelu: "tanh" as GeluForm,
   lnEps: 1e-5,
   tiedEmbeddings: true,
   initStd: 0.02,
+  norm: "layernorm" as NormKind,
+  mlp: "gelu" as MlpKind,
+  residual: "sequential" as ResidualKind,
 };
+
+const BIAS_KEYS = ["q", "k", "v", "o", "mlp"] as const;
+
+/** The full bias record from the options' shorthand (undefined → all on, a boolean → all that value). */
+export function resolveBias(b: Partial<BiasOptions> | boolean | undefined): BiasOptions {
+  if (b === undefined) return { q: true, k: true, v: true, o: true, mlp: true };
+  if (typeof b === "boolean") return { q: b, k: b, v: b, o: b, mlp: b };
+  if (b === null || typeof b !== "object" || Array.isArray(b)) {
+    throw new ConfigError(`DTransformerConfig: bias must be a boolean or a record { q, k, v, o, mlp } of booleans, got ${JSON.stringify(b)}`);
+  }
+  const unknown = Object.keys(b).filter((k) => !(BIAS_KEYS as readonly string[]).includes(k));
+  if (unknown.length) throw new ConfigError(`DTransformerConfig: bias has unknown key(s) ${unknown.map((k) => JSON.stringify(k)).join(", ")}; known: ${BIAS_KEYS.join(", ")}`);
+  const out = {} as BiasOptions;
+  for (const k of BIAS_KEYS) out[k] = (b[k] ?? true) as boolean;
+  return out;
+}
 
 const INT_FIELDS: [keyof DTransformerConfig, string][] = [
   ["nVocab", "N_V"],
@@ -83,6 +130,11 @@ export function makeConfig(opts: DTransformerOptions): DTransformerConfig {
     tiedEmbeddings: opts.tiedEmbeddings ?? defaults.tiedEmbeddings,
     positional: opts.positional ?? learned(),
     initStd: opts.initStd ?? defaults.initStd,
+    norm: opts.norm ?? defaults.norm,
+    mlp: opts.mlp ?? defaults.mlp,
+    nKvHeads: opts.nKvHeads ?? nHeads,
+    bias: resolveBias(opts.bias),
+    residual: opts.residual ?? defaults.residual,
   };
   validateConfig(cfg);
   return cfg;
@@ -101,11 +153,32 @@ export function validateConfig(cfg: DTransformerConfig): void {
   if (typeof cfg.lnEps !== "number" || !(cfg.lnEps >= 0) || !Number.isFinite(cfg.lnEps)) throw new ConfigError(`DTransformerConfig: lnEps must be a finite number ≥ 0, got ${cfg.lnEps}`);
   if (typeof cfg.initStd !== "number" || !(cfg.initStd > 0) || !Number.isFinite(cfg.initStd)) throw new ConfigError(`DTransformerConfig: initStd must be a finite number > 0, got ${cfg.initStd}`);
   if (typeof cfg.tiedEmbeddings !== "boolean") throw new ConfigError(`DTransformerConfig: tiedEmbeddings must be a boolean, got ${JSON.stringify(cfg.tiedEmbeddings)}`);
+  validateArchitecture(cfg);
   const pe = cfg.positional;
   if (pe == null || typeof pe !== "object" || typeof pe.name !== "string") {
     throw new ConfigError(`DTransformerConfig: positional must be a PositionalEncoding strategy object (e.g. learned(), none()), got ${JSON.stringify(pe)}`);
   }
   pe.validate?.(cfg);
+}
+
+/** The architecture options (docs/design.md, "Architecture options"). */
+function validateArchitecture(cfg: DTransformerConfig): void {
+  const oneOf = (key: string, v: unknown, allowed: readonly string[]) => {
+    if (!allowed.includes(v as string)) throw new ConfigError(`DTransformerConfig: ${key} must be ${allowed.map((a) => JSON.stringify(a)).join(" or ")}, got ${JSON.stringify(v)}`);
+  };
+  oneOf("norm", cfg.norm, ["layernorm", "rmsnorm"]);
+  oneOf("mlp", cfg.mlp, ["gelu", "gated-silu"]);
+  oneOf("residual", cfg.residual, ["sequential", "parallel"]);
+  const hk = cfg.nKvHeads;
+  if (typeof hk !== "number" || !Number.isSafeInteger(hk) || hk < 1 || cfg.nHeads % hk !== 0) {
+    throw new ConfigError(`DTransformerConfig: H_kv (nKvHeads) must be a positive integer that divides H=${cfg.nHeads} (each key/value head serves H/H_kv query heads), got ${JSON.stringify(hk)}`);
+  }
+  const b = cfg.bias as unknown;
+  if (b === null || typeof b !== "object") throw new ConfigError(`DTransformerConfig: bias must be a record { q, k, v, o, mlp } of booleans, got ${JSON.stringify(b)}`);
+  for (const k of BIAS_KEYS) {
+    const v = (b as Record<string, unknown>)[k];
+    if (typeof v !== "boolean") throw new ConfigError(`DTransformerConfig: bias.${k} must be a boolean, got ${JSON.stringify(v)}`);
+  }
 }
 
 /** Presets, minGPT-style. Each is a complete options object; override fields with spread. */
@@ -123,10 +196,23 @@ export const presets = {
 /** The paper's exact choices: erf GELU and no ε in layer norm. */
 export const paperExact = { gelu: "exact", lnEps: 0 } as const satisfies Partial<DTransformerConfig>;
 
-/** Full parameter name → shape, in a fixed order. */
+/**
+ * Full parameter name → shape, in a fixed order (the seeded init draws in this order). Absent under
+ * the architecture options: β of RMSNorm, each bias that is off; W_gate/b_gate exist only for the
+ * gated MLP; W_k/b_k/W_v/b_v have H_kv heads.
+ */
 export function paramShapes(cfg: DTransformerConfig): Map<string, number[]> {
   const { nVocab: V, dE, nHeads: H, dAttn, dMid, dMlp, nLayers: L } = cfg;
+  const Hkv = cfg.nKvHeads ?? H;
+  const bias = cfg.bias ?? resolveBias(undefined);
+  const rms = cfg.norm === "rmsnorm";
+  const gated = cfg.mlp === "gated-silu";
   const m = new Map<string, number[]>();
+  const norm = (p: string) => (rms ? m.set(`${p}.gamma`, [dE]) : m.set(`${p}.gamma`, [dE]).set(`${p}.beta`, [dE]));
+  const lin = (W: string, shape: number[], b: string | null, on: boolean) => {
+    m.set(W, shape);
+    if (on && b) m.set(b, [shape[1]!]);
+  };
   m.set("W_e", [V, dE]);
   for (const [k, s] of Object.entries(cfg.positional.paramShapes?.(cfg) ?? {})) {
     if (!k.startsWith("pos.")) throw new ConfigError(`positional encoding "${cfg.positional.name}": parameter "${k}" must be named pos.*`);
@@ -134,16 +220,17 @@ export function paramShapes(cfg: DTransformerConfig): Map<string, number[]> {
   }
   for (let l = 0; l < L; l++) {
     const p = `blocks.${l}`;
-    m.set(`${p}.ln1.gamma`, [dE]).set(`${p}.ln1.beta`, [dE]);
-    m.set(`${p}.attn.W_q`, [dE, H * dAttn]).set(`${p}.attn.b_q`, [H * dAttn]);
-    m.set(`${p}.attn.W_k`, [dE, H * dAttn]).set(`${p}.attn.b_k`, [H * dAttn]);
-    m.set(`${p}.attn.W_v`, [dE, H * dMid]).set(`${p}.attn.b_v`, [H * dMid]);
-    m.set(`${p}.attn.W_o`, [H * dMid, dE]).set(`${p}.attn.b_o`, [dE]);
-    m.set(`${p}.ln2.gamma`, [dE]).set(`${p}.ln2.beta`, [dE]);
-    m.set(`${p}.mlp.W_mlp1`, [dE, dMlp]).set(`${p}.mlp.b_mlp1`, [dMlp]);
-    m.set(`${p}.mlp.W_mlp2`, [dMlp, dE]).set(`${p}.mlp.b_mlp2`, [dE]);
+    norm(`${p}.ln1`);
+    lin(`${p}.attn.W_q`, [dE, H * dAttn], `${p}.attn.b_q`, bias.q);
+    lin(`${p}.attn.W_k`, [dE, Hkv * dAttn], `${p}.attn.b_k`, bias.k);
+    lin(`${p}.attn.W_v`, [dE, Hkv * dMid], `${p}.attn.b_v`, bias.v);
+    lin(`${p}.attn.W_o`, [H * dMid, dE], `${p}.attn.b_o`, bias.o);
+    norm(`${p}.ln2`);
+    if (gated) lin(`${p}.mlp.W_gate`, [dE, dMlp], `${p}.mlp.b_gate`, bias.mlp);
+    lin(`${p}.mlp.W_mlp1`, [dE, dMlp], `${p}.mlp.b_mlp1`, bias.mlp);
+    lin(`${p}.mlp.W_mlp2`, [dMlp, dE], `${p}.mlp.b_mlp2`, bias.mlp);
   }
-  m.set("ln_final.gamma", [dE]).set("ln_final.beta", [dE]);
+  norm("ln_final");
   if (!cfg.tiedEmbeddings) m.set("W_u", [dE, V]);
   return m;
 }

@@ -8,7 +8,7 @@ export { ShapeError, ConfigError, InputError, CheckpointError, BackendError } fr
 
 // Notation and config
 export { NOTATION, type NotationEntry } from "./notation.js";
-export { makeConfig, validateConfig, defaults, presets, paperExact, type DTransformerConfig, type DTransformerOptions, type GeluForm } from "./config.js";
+export { makeConfig, validateConfig, defaults, presets, paperExact, type DTransformerConfig, type DTransformerOptions, type GeluForm, type NormKind, type MlpKind, type ResidualKind, type BiasOptions, resolveBias } from "./config.js";
 
 // Backends (call `await useBackend()` once before computing; CTXLAB_BACKEND=node-gpu|node|wasm|cpu overrides)
 export * as tf from "@tensorflow/tfjs";
@@ -59,7 +59,8 @@ export { parseSafetensors, serializeSafetensors, readSafetensorsFile, readSafete
 // Pretrained models (Hugging Face): config.json → architecture spec, the Hub and its cache, tokenizers, export
 export { parseHfConfig, parseRopeScaling, positionalFromHf, missingOptions, assertBuildable, hfYarnMscale, HF_MODEL_TYPES, HF_ROPE_TYPES, type HfArchSpec, type HfRopeScaling, type HfPositional, type HfModelType } from "./hf/config.js";
 export { hubDownload, resolveCommit, hubCacheDir, repoFolderName, isHubId, defaultModelFiles, HubError, type HubOptions, type HubProgress, type DownloadResult } from "./hf/hub.js";
-export { loadPretrained, loadModel, saveHf, pretrainedSource, resolveModelDir, configFromNeoxSpec, neoxJsonFromConfig, hfRopeFromEncoding, type PretrainedSource, type LoadPretrainedOptions } from "./hf/pretrained.js";
+export { loadPretrained, loadModel, saveHf, pretrainedSource, resolveModelDir, configFromHfSpec, configFromNeoxSpec, neoxJsonFromConfig, hfRopeFromEncoding, hfLayoutOf, type PretrainedSource, type LoadPretrainedOptions } from "./hf/pretrained.js";
+export { llamaShapes, fromLlamaTensors, toLlamaTensors, llamaJsonFromConfig, llamaLayoutOf, type LlamaLayout } from "./hf/llama.js";
 export { loadTokenizer, hfTokenizer, type HfTextTokenizer } from "./hf/tokenizer.js";
 
 // Data: tokenizers, corpora, seeded batch sources

@@ -6,17 +6,17 @@
 import * as tf from "@tensorflow/tfjs";
 import { hp } from "../hooks/context.js";
 import { linear, mm, mmT } from "../tensor/ops.js";
-import { appendKV, planAttention, splitHeads, type AttendOptions, type QkvWeights } from "./seams.js";
+import { appendKV, planAttention, repeatKv, splitHeads, type AttendOptions, type QkvWeights } from "./seams.js";
 
 /** Alg 4/5 for X [B, ℓ_x, d_x], Z [B, ℓ_z, d_z] → per-head outputs Y [B, H, ℓ_x, d_mid]. */
 export function attendBatched(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: AttendOptions): tf.Tensor {
   const plan = planAttention(X, Z, w, o);
-  const H = plan.H;
+  const { H, Hkv } = plan;
   const p = o.prefix ?? "attn";
   const h = o.hooks;
   let q = hp(h, `${p}.hook_q`, splitHeads(linear(X, w.W_q, w.b_q), H)); // line 1: [B, H, ℓ_x, d_attn]
-  let k = splitHeads(linear(Z, w.W_k, w.b_k), H); // line 2: [B, H, ℓ_z, d_attn]
-  let v = splitHeads(linear(Z, w.W_v, w.b_v), H); // line 3: [B, H, ℓ_z, d_mid]
+  let k = splitHeads(linear(Z, w.W_k, w.b_k), Hkv); // line 2: [B, H_kv, ℓ_z, d_attn]
+  let v = splitHeads(linear(Z, w.W_v, w.b_v), Hkv); // line 3: [B, H_kv, ℓ_z, d_mid]
   if (o.kv) [k, v] = appendKV(o.kv, k, v); // earlier positions' keys and values from the cache
   k = hp(h, `${p}.hook_k`, k);
   v = hp(h, `${p}.hook_v`, v);
@@ -24,6 +24,8 @@ export function attendBatched(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: Atte
     q = hp(h, `${p}.hook_rot_q`, plan.rotateQ(q));
     k = hp(h, `${p}.hook_rot_k`, plan.rotateK(k));
   }
+  k = repeatKv(k, H / Hkv); // grouped-query attention: each key/value head serves H/H_kv query heads (headOf)
+  v = repeatKv(v, H / Hkv);
   let s = tf.mul(blockProduct(q, k, true), plan.scale); // line 4 (transposed): [B, H, ℓ_x, ℓ_z]
   if (plan.scoreBias) s = tf.add(s, plan.scoreBias(plan.qPos, plan.kPos));
   const mb = plan.maskBias(plan.qPos, plan.kPos); // line 5

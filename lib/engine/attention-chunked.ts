@@ -32,7 +32,7 @@ import { mm } from "../tensor/ops.js";
 import { splitRows } from "../tensor/split-rows.js";
 import { causalBias } from "./mask-bias.js";
 import { DEFAULT_CHUNK } from "./layout-options.js";
-import { appendKV, planAttention, type AttendOptions, type MaskOption, type QkvWeights } from "./seams.js";
+import { appendKV, headCols, planAttention, type AttendOptions, type MaskOption, type QkvWeights } from "./seams.js";
 
 /** Default upper bound on one block's working set (bytes). */
 export const DEFAULT_BLOCK_BYTES = 256 * 2 ** 20;
@@ -261,21 +261,24 @@ function backward(dy: tf.Tensor, saved: tf.Tensor[], s: Spec, blocks: Block[], t
  */
 export function attendChunked(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: AttendOptions, c: ChunkOptions = {}): tf.Tensor {
   const plan = planAttention(X, Z, w, o);
-  const { H, B, lq, lk, dAttn, dMid, qPos, kPos, scale } = plan;
+  const { H, Hkv, B, lq, lk, dAttn, dMid, qPos, kPos, scale } = plan;
   const lz = Z.shape[1]!;
   const X2 = X.reshape([B * lq, X.shape[2]!]);
   const Z2 = X === Z ? X2 : Z.reshape([B * lz, Z.shape[2]!]);
-  const proj = (A: tf.Tensor, W: tf.Tensor, b: tf.Tensor, g: number, d: number, l: number) =>
-    tf.add(mm(A, tf.slice(W, [0, g * d], [-1, d])), tf.slice(b, [g * d], [d])).reshape([B, 1, l, d]);
+  const proj = (A: tf.Tensor, W: tf.Tensor, b: tf.Tensor | undefined, g: number, d: number, l: number) => {
+    const [Wg, bg] = headCols(W, b, g, d);
+    return (bg ? tf.add(mm(A, Wg), bg) : mm(A, Wg)).reshape([B, 1, l, d]);
+  };
   const heads = Array.from({ length: H }, (_, h) => h);
-  let ks = heads.map((h) => proj(Z2, w.W_k, w.b_k, plan.headOf(h).k, dAttn, lz)); // [B, 1, ℓ_z, d_attn] per head
-  let vs = heads.map((h) => proj(Z2, w.W_v, w.b_v, plan.headOf(h).v, dMid, lz));
+  const kvHeads = Array.from({ length: Hkv }, (_, g) => g);
+  let ks = kvHeads.map((g) => proj(Z2, w.W_k, w.b_k, g, dAttn, lz)); // [B, 1, ℓ_z, d_attn] per key/value head
+  let vs = kvHeads.map((g) => proj(Z2, w.W_v, w.b_v, g, dMid, lz));
   if (o.kv) {
     const hadPast = o.kv.k !== undefined;
-    const [fullK, fullV] = appendKV(o.kv, H === 1 ? ks[0]! : tf.concat(ks, 1), H === 1 ? vs[0]! : tf.concat(vs, 1));
+    const [fullK, fullV] = appendKV(o.kv, Hkv === 1 ? ks[0]! : tf.concat(ks, 1), Hkv === 1 ? vs[0]! : tf.concat(vs, 1));
     if (hadPast) {
-      ks = heads.map((h) => tf.slice(fullK, [0, h, 0, 0], [-1, 1, -1, -1]));
-      vs = heads.map((h) => tf.slice(fullV, [0, h, 0, 0], [-1, 1, -1, -1]));
+      ks = kvHeads.map((g) => tf.slice(fullK, [0, g, 0, 0], [-1, 1, -1, -1]));
+      vs = kvHeads.map((g) => tf.slice(fullV, [0, g, 0, 0], [-1, 1, -1, -1]));
     }
   }
   const byBatch = (t: tf.Tensor, l: number, d: number) => splitRows(t.reshape([B * l, d]), B); // not tf.unstack: slow on wasm
@@ -283,9 +286,9 @@ export function attendChunked(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: Atte
     // one tidy per head: only the rotated, scaled q, the rotated k and v outlive it (O(ℓ·d) each)
     const [q, k, v] = tf.tidy(() => {
       let q = proj(X2, w.W_q, w.b_q, plan.headOf(h).q, dAttn, lq);
-      let k = ks[h]!;
+      let k = ks[plan.headOf(h).k]!;
       if (plan.rotateQ && plan.rotateK) [q, k] = [plan.rotateQ(q), plan.rotateK(k)];
-      return [tf.mul(q, scale), k, vs[h]!];
+      return [tf.mul(q, scale), k, vs[plan.headOf(h).v]!];
     });
     return { q: byBatch(q, lq, dAttn), k: byBatch(k, lk, dAttn), v: byBatch(v, lk, dMid) };
   });

@@ -16,7 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { affine2d, mm, mmT } from "../tensor/ops.js";
 import { mergeGrid, splitGrid, transpose2d } from "../tensor/fast-kernels.js";
 import { concatRows, splitRows } from "../tensor/split-rows.js";
-import { planAttention, type AttendOptions, type AttentionPlan, type QkvWeights } from "./seams.js";
+import { headCols, planAttention, type AttendOptions, type AttentionPlan, type QkvWeights } from "./seams.js";
 
 /** Per-head 2-D products with column slices of the weights (any seam). */
 export function attendPerHead(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: AttendOptions): tf.Tensor {
@@ -27,22 +27,33 @@ export function attendPerHead(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: Atte
   const maskB = plan.maskBias(qPos, kPos);
   const peBias = plan.scoreBias?.(qPos, kPos); // [H, ℓ_x, ℓ_z]
   const perBatch: tf.Tensor[][] = Array.from({ length: B }, () => []);
+  const proj = (A: tf.Tensor, W: tf.Tensor, b: tf.Tensor | undefined, d: number, l: number, g: number) => {
+    const [Wg, bg] = headCols(W, b, g, d);
+    return (bg ? affine2d(A, Wg, bg) : mm(A, Wg)).reshape([B, 1, l, d]);
+  };
+  // keys (rotated) and values of each key/value head, computed once for the H/H_kv query heads that share it
+  const kvOf = new Map<number, { ks: tf.Tensor[]; vs: tf.Tensor[] }>();
+  const kvHead = (gk: number, gv: number) => {
+    let e = kvOf.get(gk);
+    if (!e) {
+      let k = proj(Z2, w.W_k, w.b_k, dAttn, lk, gk);
+      if (plan.rotateQ && plan.rotateK) k = plan.rotateK(k);
+      e = { ks: unstackBatch(k, B, lk, dAttn), vs: unstackBatch(proj(Z2, w.W_v, w.b_v, dMid, lk, gv), B, lk, dMid) };
+      kvOf.set(gk, e);
+    }
+    return e;
+  };
   for (let h = 0; h < H; h++) {
     const at = plan.headOf(h);
-    const proj = (A: tf.Tensor, W: tf.Tensor, b: tf.Tensor, d: number, l: number, g: number) =>
-      affine2d(A, tf.slice(W, [0, g * d], [-1, d]), tf.slice(b, [g * d], [d])).reshape([B, 1, l, d]);
     let q = proj(X2, w.W_q, w.b_q, dAttn, lq, at.q); // [B, 1, ℓ_x, d_attn]: head h only
-    let k = proj(Z2, w.W_k, w.b_k, dAttn, lk, at.k);
-    const v = proj(Z2, w.W_v, w.b_v, dMid, lk, at.v);
-    if (plan.rotateQ && plan.rotateK) [q, k] = [plan.rotateQ(q), plan.rotateK(k)];
+    if (plan.rotateQ && plan.rotateK) q = plan.rotateQ(q);
+    const { ks, vs } = kvHead(at.k, at.v); // key/value head ⌊h / (H/H_kv)⌋
     let bias = maskB;
     if (peBias) {
       const hb = tf.slice(peBias, [h, 0, 0], [1, -1, -1]).reshape([lq, lk]);
       bias = bias ? tf.add(bias, hb) : hb;
     }
     const qs = unstackBatch(q, B, lq, dAttn);
-    const ks = unstackBatch(k, B, lk, dAttn);
-    const vs = unstackBatch(v, B, lk, dMid);
     for (let b = 0; b < B; b++) {
       let s = tf.mul(mmT(qs[b]!, ks[b]!), scale); // [ℓ_x, ℓ_z]
       if (bias) s = tf.add(s, bias);
@@ -68,17 +79,28 @@ export function attendFused(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: Attend
   return mergeGrid(ys, B, H).reshape([B, lq, H * dMid]);
 }
 
-/** q, k, v as (head, sequence) blocks [ℓ, d], index h·B + b. */
+/**
+ * q, k, v as (head, sequence) blocks [ℓ, d], index h·B + b for query head h; the k and v lists hold
+ * the block of query head h's key/value head (headOf), so with H_kv < H a block appears r = H/H_kv times.
+ */
 function fusedBlocks(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, plan: AttentionPlan): [tf.Tensor[], tf.Tensor[], tf.Tensor[]] {
-  const { H, B, lq, lk, dAttn, dMid } = plan;
+  const { H, Hkv, B, lq, lk, dAttn, dMid } = plan;
   const dx = X.shape[2]!;
+  const aff = (A: tf.Tensor, W: tf.Tensor, b: tf.Tensor | undefined) => (b ? affine2d(A, W, b) : mm(A, W));
+  const byQueryHead = (kv: tf.Tensor[]) => Array.from({ length: H * B }, (_, i) => kv[plan.headOf(Math.floor(i / B)).k * B + (i % B)]!);
+  let q: tf.Tensor[], k: tf.Tensor[], v: tf.Tensor[];
   if (X === Z && dAttn === dMid) {
-    const qkv = affine2d(X.reshape([B * lq, dx]), tf.concat([w.W_q, w.W_k, w.W_v], 1), tf.concat([w.b_q, w.b_k, w.b_v]));
-    const blocks = splitGrid(qkv, B, 3 * H); // index g·B + b: heads of q, then of k, then of v
-    return [blocks.slice(0, H * B), blocks.slice(H * B, 2 * H * B), blocks.slice(2 * H * B)];
+    const bs = [w.b_q, w.b_k, w.b_v];
+    const n = [H * dAttn, Hkv * dAttn, Hkv * dMid];
+    const b = bs.every((t) => !t) ? undefined : tf.concat(bs.map((t, i) => t ?? tf.zeros([n[i]!]))); // an absent bias adds 0
+    const qkv = aff(X.reshape([B * lq, dx]), tf.concat([w.W_q, w.W_k, w.W_v], 1), b);
+    const blocks = splitGrid(qkv, B, H + 2 * Hkv); // index g·B + b: heads of q, then of k, then of v
+    [q, k, v] = [blocks.slice(0, H * B), blocks.slice(H * B, (H + Hkv) * B), blocks.slice((H + Hkv) * B)];
+  } else {
+    const Z2 = Z.reshape([B * lk, Z.shape[2]!]);
+    [q, k, v] = [splitGrid(aff(X.reshape([B * lq, dx]), w.W_q, w.b_q), B, H), splitGrid(aff(Z2, w.W_k, w.b_k), B, Hkv), splitGrid(aff(Z2, w.W_v, w.b_v), B, Hkv)];
   }
-  const Z2 = Z.reshape([B * lk, Z.shape[2]!]);
-  return [splitGrid(affine2d(X.reshape([B * lq, dx]), w.W_q, w.b_q), B, H), splitGrid(affine2d(Z2, w.W_k, w.b_k), B, H), splitGrid(affine2d(Z2, w.W_v, w.b_v), B, H)];
+  return Hkv === H ? [q, k, v] : [q, byQueryHead(k), byQueryHead(v)];
 }
 
 /**

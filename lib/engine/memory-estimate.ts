@@ -21,6 +21,10 @@
  *                working set, rows·ℓ_k·(3 + 2H with ALiBi)·4 bytes (twice when training), plus the last
  *                layer's per-head tensors — O(ℓ·chunk), independent of B and H.
  *   logits       2·N_V features (the product and its bias/reshape).
+ *   options      |θ| from paramShapes (H_kv key/value heads, W_gate, absent biases); the gated MLP keeps
+ *                ~2.5× the GELU MLP's [ℓ, d_mlp] tensors (gate, up, σ, SiLU, product): +4·d_mlp features
+ *                per layer (training +42·d_mlp), scaled by tensor count, not fitted. The q/k/v term stays
+ *                20·H·d_attn under H_kv < H (the batched layout repeats K, V to H heads).
  * numBytes counts a reshape or clone as a new tensor, so it reads ~20 % above the real heap use; the
  * estimate sits between the two: 0.7–1.0× numBytes (tested: within 2×), and 0.85× / 1.09× / 0.94× the wasm
  * heap measured after a forward at ℓ = 1,024 / 16,384 / 65,536 (the heap also holds fragmentation).
@@ -74,7 +78,8 @@ export function forwardMemory(cfg: DTransformerConfig, o: ForwardMemoryOptions):
   const train = o.training ? 2 : 1;
   const rowsBytes = F32 * B * l; // one feature: [B, ℓ, 1]
   const heads = chunked ? 0 : 20 * H * dAttn;
-  const perLayer = o.training ? 120 * dE + 28 * dMlp + heads : 7 * dE + 4 * dMlp + heads;
+  const gate = cfg.mlp === "gated-silu" ? (o.training ? 42 : 4) * dMlp : 0;
+  const perLayer = (o.training ? 120 * dE + 28 * dMlp + heads : 7 * dE + 4 * dMlp + heads) + gate;
   const outside = o.training ? 20 * dE + 8 * nVocab : 4 * dE;
   // dTransformer frees each layer's temporaries at the layer's end (one tf.tidy per layer), so a
   // forward holds one layer's working set plus the residual stream of every layer; training keeps

@@ -22,14 +22,17 @@ import type { PeContext, PositionalEncoding, PositionRange } from "../positional
 import { biasFromMask, causalBias } from "./mask-bias.js";
 import type { AttentionLayout } from "./layout-options.js";
 
-/** One head's (or all heads', side by side) query/key/value parameters, row-major. */
+/**
+ * One head's (or all heads', side by side) query/key/value parameters, row-major. Keys and values
+ * have H_kv heads (grouped-query attention; H_kv = H by default). A bias may be absent (no bias).
+ */
 export interface QkvWeights {
   W_q: tf.Tensor; // [d_x, H·d_attn]
-  b_q: tf.Tensor; // [H·d_attn]
-  W_k: tf.Tensor; // [d_z, H·d_attn]
-  b_k: tf.Tensor;
-  W_v: tf.Tensor; // [d_z, H·d_mid]
-  b_v: tf.Tensor; // [H·d_mid]
+  b_q?: tf.Tensor; // [H·d_attn]
+  W_k: tf.Tensor; // [d_z, H_kv·d_attn]
+  b_k?: tf.Tensor;
+  W_v: tf.Tensor; // [d_z, H_kv·d_mid]
+  b_v?: tf.Tensor; // [H_kv·d_mid]
 }
 
 /** Mask option: "causal" (eq. 3, unidirectional), "bidirectional" (Mask ≡ 1), or a row-major 0/1 matrix [ℓ_x, ℓ_z]. */
@@ -41,13 +44,15 @@ export type MaskOption = "causal" | "bidirectional" | readonly (readonly (number
  * stay exact (docs/design.md, "KV cache"). Tensors are kept (tf.keep) and owned by the cache.
  */
 export interface LayerKV {
-  k?: tf.Tensor; // [B, H, ℓ_past, d_attn]
-  v?: tf.Tensor; // [B, H, ℓ_past, d_mid]
+  k?: tf.Tensor; // [B, H_kv, ℓ_past, d_attn]
+  v?: tf.Tensor; // [B, H_kv, ℓ_past, d_mid]
 }
 
 /** Options of one attention call (every layout takes the same). */
 export interface AttendOptions {
   nHeads: number;
+  /** H_kv: key/value heads (default H); query head h reads key/value head ⌊h / (H/H_kv)⌋ */
+  nKvHeads?: number;
   mask: MaskOption;
   pe?: PositionalEncoding;
   peCtx?: PeContext;
@@ -66,6 +71,8 @@ export interface AttendOptions {
 /** What every layout consumes (see the header). Sizes count the cached keys. */
 export interface AttentionPlan {
   H: number;
+  /** key/value heads; query head h uses key/value head headOf(h).k */
+  Hkv: number;
   B: number;
   lq: number;
   lk: number;
@@ -80,7 +87,7 @@ export interface AttentionPlan {
   scoreBias?: (q: PositionRange, k: PositionRange) => tf.Tensor;
   /** [rows, keys] (0 or −1e9) for queries at `q` and keys at `k`; undefined for "bidirectional" */
   maskBias: (q: PositionRange, k: PositionRange, rowOffset?: number) => tf.Tensor | undefined;
-  /** column block of head h's queries, keys and values in the side-by-side weights */
+  /** column block of query head h's queries, keys and values in the side-by-side weights (GQA: ⌊h / (H/H_kv)⌋ for k, v) */
   headOf: (h: number) => { q: number; k: number; v: number };
 }
 
@@ -90,10 +97,15 @@ export interface AttentionPlan {
  */
 export function planAttention(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: AttendOptions): AttentionPlan {
   const H = o.nHeads;
+  const Hkv = o.nKvHeads ?? H;
+  const group = H / Hkv;
   const [B, lq] = X.shape as [number, number];
   const lk = Z.shape[1]! + (o.kv?.k?.shape[2] ?? 0);
   const dAttn = w.W_q.shape[1]! / H;
-  const dMid = w.W_v.shape[1]! / H;
+  const dMid = w.W_v.shape[1]! / Hkv;
+  if (!Number.isInteger(group) || w.W_k.shape[1] !== Hkv * dAttn || !Number.isInteger(dMid)) {
+    throw new ShapeError(`attention: H=${H} query heads, H_kv=${Hkv} key/value heads (H_kv must divide H): W_q has ${w.W_q.shape[1]} columns (H·d_attn), W_k ${w.W_k.shape[1]} (must be H_kv·d_attn = ${Hkv * dAttn}), W_v ${w.W_v.shape[1]} (H_kv·d_mid)`);
+  }
   const qPos = o.qPos ?? { start: lk - lq, length: lq };
   const kPos = o.kPos ?? { start: 0, length: lk };
   const { pe, peCtx } = o;
@@ -101,11 +113,14 @@ export function planAttention(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: Atte
   const rot = pe?.rotate && peCtx ? pe.rotate.bind(pe) : undefined;
   const bias = pe?.scoreBias && peCtx ? pe.scoreBias.bind(pe) : undefined;
   return {
-    H, B, lq, lk, dAttn, dMid, qPos, kPos, scale,
+    H, Hkv, B, lq, lk, dAttn, dMid, qPos, kPos, scale,
     ...(rot ? { rotateQ: (q: tf.Tensor) => rot(q, qPos, "q", peCtx!), rotateK: (k: tf.Tensor) => rot(k, kPos, "k", peCtx!) } : {}),
     ...(bias ? { scoreBias: (q: PositionRange, k: PositionRange) => bias(q, k, peCtx!) } : {}),
     maskBias: (q, k, rowOffset = 0) => maskBias(o.mask, q, k, rowOffset, lq, lk),
-    headOf: (h) => ({ q: h, k: h, v: h }),
+    headOf: (h) => {
+      const g = group === 1 ? h : Math.floor(h / group); // HF's repeat_kv order: consecutive query heads share
+      return { q: h, k: g, v: g };
+    },
   };
 }
 
@@ -167,6 +182,21 @@ export function appendKV(kv: LayerKV, k: tf.Tensor, v: tf.Tensor): [tf.Tensor, t
   kv.k = tf.keep(fullK.clone());
   kv.v = tf.keep(fullV.clone());
   return [fullK, fullV];
+}
+
+/**
+ * [B, H_kv, ℓ, d] → [B, H, ℓ, d]: key/value head g repeated for query heads g·r … g·r + r − 1
+ * (r = H/H_kv, the order of `headOf`); the identity when r = 1. Differentiable (the gradient sums the copies).
+ */
+export function repeatKv(t: tf.Tensor, r: number): tf.Tensor {
+  if (r === 1) return t;
+  const [B, Hkv, l, d] = t.shape as [number, number, number, number];
+  return tf.tile(t.reshape([B, Hkv, 1, l * d]), [1, 1, r, 1]).reshape([B, Hkv * r, l, d]); // rank 4: tile's gradient stops at rank 4
+}
+
+/** Columns g·d … (g+1)·d − 1 of W [d_in, n·d] and of its bias (undefined when absent). */
+export function headCols(W: tf.Tensor, b: tf.Tensor | undefined, g: number, d: number): [tf.Tensor, tf.Tensor | undefined] {
+  return [tf.slice(W, [0, g * d], [-1, d]), b ? tf.slice(b, [g * d], [d]) : undefined];
 }
 
 /** [B, ℓ, H·d] → [B, H, ℓ, d] */

@@ -3,11 +3,9 @@
  * gpt_neox and gpt2, and the spec's rope_scaling → ctxlab's rotary encodings with Hugging Face's
  * semantics (transformers `modeling_rope_utils.py`, 5.x; differences to older 4.x noted below).
  *
- * The spec describes the architecture; whether ctxlab can BUILD it today is a separate question
- * (`missingOptions(spec)`): ctxlab's DTransformer has LayerNorm, a GELU MLP, one K/V head per query
- * head, biases everywhere and a sequential residual. So gpt2 and gpt_neox with
- * use_parallel_residual=false build today; llama and qwen2 (RMSNorm, gated SiLU MLP, GQA, no biases)
- * parse, and their rope_scaling maps, but building one says which options are not available yet.
+ * The spec describes the architecture; lib/hf/pretrained.ts maps it onto ctxlab's architecture options
+ * (`configFromHfSpec`): LayerNorm or RMSNorm, GELU or gated SiLU MLP, key/value heads, bias per
+ * projection, sequential or parallel residual, head width, tied unembedding.
  *
  * rope_scaling (`rope_type`, legacy `type`; also 5.x `rope_parameters` with rope_theta inside), L = the
  * original context, d = rotated dims = ⌊head_dim · partial_rotary_factor⌋, b = rope_theta:
@@ -274,29 +272,22 @@ export function positionalFromHf(spec: HfArchSpec): PositionalEncoding {
 }
 
 /**
- * The options of `spec` that ctxlab's DTransformer cannot build yet (empty when it can): they come
- * with the architecture options (RMSNorm, gated SiLU MLP, GQA, bias on/off, parallel residual).
+ * The options of `spec` that ctxlab's DTransformer cannot build (empty when it can). Every spec that
+ * parseHfConfig accepts builds since the architecture options (RMSNorm, gated SiLU MLP, grouped-query
+ * attention, bias per projection, parallel residual, free head width); what ctxlab cannot express is
+ * refused while parsing (sliding-window attention, other activations, other rope types) or when the
+ * encoding is built (YaRN's attention factor with partial rotary). Kept as the place for the next one.
  */
 export function missingOptions(spec: HfArchSpec): string[] {
   const out: string[] = [];
-  if (spec.norm.kind === "rmsnorm") out.push(`RMSNorm (${spec.modelType}: rms_norm_eps)`);
-  if (spec.mlp.kind === "gated-silu") out.push(`gated SiLU MLP (hidden_act "silu": gate_proj/up_proj/down_proj)`);
-  if (spec.nKvHeads !== spec.nHeads) out.push(`grouped-query attention (num_key_value_heads=${spec.nKvHeads} < num_attention_heads=${spec.nHeads})`);
-  if (!spec.bias.qkv || !spec.bias.o || !spec.bias.mlp) {
-    const off = (["qkv", "o", "mlp"] as const).filter((k) => !spec.bias[k]);
-    out.push(`projections without bias (${off.join(", ")})`);
-  }
-  if (spec.parallelResidual) out.push(`parallel residual (use_parallel_residual=true)`);
+  if (spec.modelType === "gpt_neox" && spec.nKvHeads !== spec.nHeads) out.push(`grouped-query attention in gpt_neox`);
   return out;
 }
 
-/** Throws ConfigError listing what is not available yet, unless ctxlab can build the spec today. */
+/** Throws ConfigError listing what ctxlab cannot build, unless it can build the spec. */
 export function assertBuildable(spec: HfArchSpec, source = "config.json"): void {
   const m = missingOptions(spec);
   if (m.length) {
-    throw new ConfigError(
-      `${source}: model_type "${spec.modelType}" parsed, but architecture option${m.length > 1 ? "s" : ""} ${m.join("; ")} ${m.length > 1 ? "are" : "is"} not available yet in ctxlab's DTransformer ` +
-        `(the architecture options RMSNorm, gated SiLU MLP, grouped-query attention, bias on/off and parallel residual are planned). Models that load today: gpt2, and gpt_neox with use_parallel_residual=false.`,
-    );
+    throw new ConfigError(`${source}: model_type "${spec.modelType}" parsed, but ${m.join("; ")} ${m.length > 1 ? "are" : "is"} not available in ctxlab's DTransformer`);
   }
 }

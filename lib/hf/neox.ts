@@ -1,7 +1,7 @@
 /**
- * GPT-NeoX (Pythia) layout ↔ ctxlab θ, for the NeoX models ctxlab can express today: LayerNorm,
- * GELU MLP, biases, rotary (partial allowed, half-split = NeoX's rotate_half), one K/V head per query
- * head and the SEQUENTIAL residual (use_parallel_residual=false).
+ * GPT-NeoX (Pythia) layout ↔ ctxlab θ: LayerNorm, GELU MLP, rotary (partial allowed, half-split =
+ * NeoX's rotate_half), one K/V head per query head, the parallel residual (use_parallel_residual,
+ * Pythia's default) or the sequential one; attention_bias=false drops the query_key_value and dense biases.
  *
  * HF names and shapes (nn.Linear weights are [out, in]; ctxlab's are [in, out], so each is transposed):
  *   gpt_neox.embed_in.weight [V, D]                       = W_e
@@ -39,8 +39,10 @@ export function neoxShapes(cfg: DTransformerConfig): Map<string, number[]> {
   for (let l = 0; l < cfg.nLayers; l++) {
     const p = `${P}layers.${l}.`;
     m.set(`${p}input_layernorm.weight`, [D]).set(`${p}input_layernorm.bias`, [D]);
-    m.set(`${p}attention.query_key_value.weight`, [3 * H * hd, D]).set(`${p}attention.query_key_value.bias`, [3 * H * hd]);
-    m.set(`${p}attention.dense.weight`, [D, H * hd]).set(`${p}attention.dense.bias`, [D]);
+    m.set(`${p}attention.query_key_value.weight`, [3 * H * hd, D]);
+    if (cfg.bias.q) m.set(`${p}attention.query_key_value.bias`, [3 * H * hd]);
+    m.set(`${p}attention.dense.weight`, [D, H * hd]);
+    if (cfg.bias.o) m.set(`${p}attention.dense.bias`, [D]);
     m.set(`${p}post_attention_layernorm.weight`, [D]).set(`${p}post_attention_layernorm.bias`, [D]);
     m.set(`${p}mlp.dense_h_to_4h.weight`, [M, D]).set(`${p}mlp.dense_h_to_4h.bias`, [M]);
     m.set(`${p}mlp.dense_4h_to_h.weight`, [D, M]).set(`${p}mlp.dense_4h_to_h.bias`, [D]);
@@ -65,6 +67,7 @@ export function fromNeoxTensors(cfg: DTransformerConfig, tensors: Map<string, Sa
     if (!want.has(name) && !IGNORED.test(name)) {
       const m = /^gpt_neox\.layers\.(\d+)\./.exec(name);
       if (m && Number(m[1]) >= cfg.nLayers) throw new CheckpointError(`${src}: tensor "${name}": checkpoint has layer ${m[1]} but num_hidden_layers=${cfg.nLayers}`);
+      if (/\.bias$/.test(name)) throw new CheckpointError(`${src}: tensor "${name}" is a bias the config does not have (gpt_neox: attention_bias=false); refusing to drop it`);
     }
   }
   const { dE: D, nHeads: H, dAttn: hd, dMlp: M, nVocab: V } = cfg;
@@ -77,7 +80,7 @@ export function fromNeoxTensors(cfg: DTransformerConfig, tensors: Map<string, Sa
     vals.set(`${b}ln1.gamma`, f(`${p}input_layernorm.weight`)).set(`${b}ln1.beta`, f(`${p}input_layernorm.bias`));
     vals.set(`${b}ln2.gamma`, f(`${p}post_attention_layernorm.weight`)).set(`${b}ln2.beta`, f(`${p}post_attention_layernorm.bias`));
     const w = f(`${p}attention.query_key_value.weight`); // [3·H·hd, D]
-    const bias = f(`${p}attention.query_key_value.bias`);
+    const bias = cfg.bias.q ? f(`${p}attention.query_key_value.bias`) : undefined;
     for (const [t, n] of [[0, "q"], [1, "k"], [2, "v"]] as const) {
       const W = new Float32Array(D * H * hd); // ctxlab [D, H·hd]
       const bb = new Float32Array(H * hd);
@@ -86,12 +89,14 @@ export function fromNeoxTensors(cfg: DTransformerConfig, tensors: Map<string, Sa
           const row = h * 3 * hd + t * hd + i;
           const col = h * hd + i;
           for (let c = 0; c < D; c++) W[c * H * hd + col] = w[row * D + c]!;
-          bb[col] = bias[row]!;
+          if (bias) bb[col] = bias[row]!;
         }
       }
-      vals.set(`${b}attn.W_${n}`, W).set(`${b}attn.b_${n}`, bb);
+      vals.set(`${b}attn.W_${n}`, W);
+      if (bias) vals.set(`${b}attn.b_${n}`, bb);
     }
-    vals.set(`${b}attn.W_o`, transpose(f(`${p}attention.dense.weight`), D, H * hd)).set(`${b}attn.b_o`, f(`${p}attention.dense.bias`));
+    vals.set(`${b}attn.W_o`, transpose(f(`${p}attention.dense.weight`), D, H * hd));
+    if (cfg.bias.o) vals.set(`${b}attn.b_o`, f(`${p}attention.dense.bias`));
     vals.set(`${b}mlp.W_mlp1`, transpose(f(`${p}mlp.dense_h_to_4h.weight`), M, D)).set(`${b}mlp.b_mlp1`, f(`${p}mlp.dense_h_to_4h.bias`));
     vals.set(`${b}mlp.W_mlp2`, transpose(f(`${p}mlp.dense_4h_to_h.weight`), D, M)).set(`${b}mlp.b_mlp2`, f(`${p}mlp.dense_4h_to_h.bias`));
   }
@@ -131,7 +136,7 @@ export function toNeoxTensors(model: DTransformer, perm?: readonly number[]): Ma
     const bias = new Float32Array(3 * H * hd);
     for (const [t, n] of [[0, "q"], [1, "k"], [2, "v"]] as const) {
       const W = read(`${b}attn.W_${n}`);
-      const bb = read(`${b}attn.b_${n}`);
+      const bb = cfg.bias.q ? read(`${b}attn.b_${n}`) : new Float32Array(H * hd);
       for (let h = 0; h < H; h++) {
         for (let i = 0; i < hd; i++) {
           const src = h * hd + (perm && t < 2 ? perm[i]! : i);
@@ -142,9 +147,9 @@ export function toNeoxTensors(model: DTransformer, perm?: readonly number[]): Ma
       }
     }
     put(`${p}attention.query_key_value.weight`, w, [3 * H * hd, D]);
-    put(`${p}attention.query_key_value.bias`, bias, [3 * H * hd]);
+    if (cfg.bias.q) put(`${p}attention.query_key_value.bias`, bias, [3 * H * hd]);
     put(`${p}attention.dense.weight`, transpose(read(`${b}attn.W_o`), H * hd, D), [D, H * hd]);
-    put(`${p}attention.dense.bias`, read(`${b}attn.b_o`), [D]);
+    if (cfg.bias.o) put(`${p}attention.dense.bias`, read(`${b}attn.b_o`), [D]);
     put(`${p}post_attention_layernorm.weight`, read(`${b}ln2.gamma`), [D]);
     put(`${p}post_attention_layernorm.bias`, read(`${b}ln2.beta`), [D]);
     put(`${p}mlp.dense_h_to_4h.weight`, transpose(read(`${b}mlp.W_mlp1`), D, M), [M, D]);

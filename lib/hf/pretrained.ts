@@ -2,13 +2,13 @@
  * `loadPretrained(idOrDir)`: a Hugging Face model directory or hub id → a DTransformer, and
  * `saveHf(model, dir)`: the way back (also `saveCheckpoint(model, dir, { format: "hf" })`).
  *
- * Today (before the architecture options): gpt2 (learned positions) and gpt_neox with
- * use_parallel_residual=false (rotary, partial allowed) build; llama and qwen2 parse — with their
- * rope_scaling mapped — and then stop with an error naming the options that are not available yet.
+ * Loading: gpt2 (learned positions; lib/io/checkpoint.ts), gpt_neox (lib/hf/neox.ts; sequential or
+ * parallel residual, partial rotary), llama and qwen2 (lib/hf/llama.ts; RMSNorm, gated SiLU MLP,
+ * grouped-query attention, bias per projection). The spec → config mapping is `configFromHfSpec`.
  *
- * Export: learned W_p → GPT-2 layout (lib/io/checkpoint.ts); rotary → GPT-NeoX layout (LayerNorm +
- * GELU + rotary, which is exactly today's DTransformer; Llama needs RMSNorm + SwiGLU, so it cannot
- * express these models): config keys in `neoxJsonFromConfig`. Other encodings have no HF architecture.
+ * Export (`hfLayoutOf`): learned W_p → GPT-2; rotary with LayerNorm + GELU (the small models trained
+ * here, and NeoX models) → GPT-NeoX; rotary with RMSNorm + gated SiLU → Llama, or Qwen2 when the
+ * biases are q/k/v only. Other encodings and mixed options have no HF architecture (a clear error).
  */
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -22,6 +22,7 @@ import { readSafetensorsDir, writeFileAtomic, writeSafetensorsFile } from "../io
 import { assertBuildable, parseHfConfig, positionalFromHf, type HfArchSpec } from "./config.js";
 import { hubDownload, isHubId, type HubOptions } from "./hub.js";
 import { fromNeoxTensors, toNeoxTensors } from "./neox.js";
+import { fromLlamaTensors, llamaJsonFromConfig, llamaLayoutOf, toLlamaTensors } from "./llama.js";
 
 export interface PretrainedSource {
   /** what was asked for: a hub id or a directory */
@@ -74,15 +75,19 @@ async function readConfig(dir: string): Promise<unknown> {
   }
 }
 
-/** DTransformerConfig of a gpt_neox spec (sequential residual only; checked by assertBuildable). */
-export function configFromNeoxSpec(spec: HfArchSpec): DTransformerConfig {
+/** DTransformerConfig of a rotary spec (gpt_neox, llama, qwen2): every architecture option from the config. */
+export function configFromHfSpec(spec: HfArchSpec): DTransformerConfig {
   const init = spec.raw.initializer_range;
+  const b = spec.bias;
   return makeConfig({
-    nVocab: spec.nVocab, lMax: spec.maxPositions, nLayers: spec.nLayers, nHeads: spec.nHeads, dE: spec.dE, dMlp: spec.dMlp,
-    dAttn: spec.headDim, dMid: spec.headDim, gelu: spec.mlp.gelu ?? "exact", lnEps: spec.norm.eps, tiedEmbeddings: spec.tiedEmbeddings,
-    positional: positionalFromHf(spec), initStd: typeof init === "number" && init > 0 ? init : 0.02,
+    nVocab: spec.nVocab, lMax: spec.maxPositions, nLayers: spec.nLayers, nHeads: spec.nHeads, nKvHeads: spec.nKvHeads, dE: spec.dE, dMlp: spec.dMlp,
+    dAttn: spec.headDim, dMid: spec.headDim, norm: spec.norm.kind, lnEps: spec.norm.eps, mlp: spec.mlp.kind, gelu: spec.mlp.gelu ?? "exact",
+    bias: { q: b.qkv, k: b.qkv, v: b.qkv, o: b.o, mlp: b.mlp }, residual: spec.parallelResidual ? "parallel" : "sequential",
+    tiedEmbeddings: spec.tiedEmbeddings, positional: positionalFromHf(spec), initStd: typeof init === "number" && init > 0 ? init : 0.02,
   });
 }
+/** The name from before llama/qwen2 built: configFromHfSpec. */
+export const configFromNeoxSpec = configFromHfSpec;
 
 /**
  * Load a Hugging Face model (directory or hub id; hub options as in hubDownload) as a DTransformer.
@@ -99,10 +104,12 @@ export async function loadPretrained(idOrDir: string, o: LoadPretrainedOptions =
   if (spec.modelType === "gpt2") {
     model = await loadCheckpoint(dir, o.positional ? { positional: o.positional } : {});
   } else {
-    let cfg = configFromNeoxSpec(spec);
+    let cfg = configFromHfSpec(spec);
     if (o.positional) cfg = makeConfig({ ...cfg, positional: o.positional });
     const w = await readSafetensorsDir(dir);
-    model = new DTransformer(cfg, fromNeoxTensors(cfg, w.tensors, w.files.length === 1 ? w.files[0]! : dir));
+    const file = w.files.length === 1 ? w.files[0]! : dir;
+    const params = spec.modelType === "gpt_neox" ? fromNeoxTensors(cfg, w.tensors, file) : fromLlamaTensors(cfg, w.tensors, file, spec.modelType);
+    model = new DTransformer(cfg, params);
   }
   sources.set(model.params, { source: idOrDir, dir, ...(commit ? { commit } : {}), spec });
   return model;
@@ -147,16 +154,18 @@ export function hfRopeFromEncoding(enc: RotaryEncoding, cfg: DTransformerConfig)
   }
 }
 
-/** The GPT-NeoX config.json written for a rotary DTransformer. */
-export function neoxJsonFromConfig(cfg: DTransformerConfig): Record<string, unknown> {
+/** The GPT-NeoX config.json written for a rotary DTransformer with LayerNorm + GELU. */
+export function neoxJsonFromConfig(cfg: DTransformerConfig, rope = hfRope(cfg)): Record<string, unknown> {
+  const why = (m: string): never => {
+    throw new ConfigError(`export: GPT-NeoX needs ${m}`);
+  };
+  if (cfg.dAttn !== cfg.dMid || cfg.dAttn * cfg.nHeads !== cfg.dE) why(`d_attn = d_mid = d_e/H, got d_attn=${cfg.dAttn}, d_mid=${cfg.dMid}, d_e=${cfg.dE}, H=${cfg.nHeads}`);
+  if (cfg.norm !== "layernorm" || cfg.mlp !== "gelu") why(`LayerNorm and a GELU MLP, got norm "${cfg.norm}", mlp "${cfg.mlp}"`);
+  if (cfg.nKvHeads !== cfg.nHeads) why(`one key/value head per query head, got nKvHeads=${cfg.nKvHeads}, H=${cfg.nHeads}`);
+  const b = cfg.bias;
+  if (!(b.q === b.k && b.k === b.v && b.v === b.o) || !b.mlp) why(`biases on q, k, v and o together (attention_bias) and on the MLP, got ${JSON.stringify(b)}`);
   const enc = cfg.positional;
-  if (!(enc instanceof RotaryEncoding)) throw new ConfigError(`export: the GPT-NeoX layout needs a rotary encoding, got ${enc.label}`);
-  if (cfg.dAttn !== cfg.dMid || cfg.dAttn * cfg.nHeads !== cfg.dE) {
-    throw new ConfigError(`export: GPT-NeoX needs d_attn = d_mid = d_e/H, got d_attn=${cfg.dAttn}, d_mid=${cfg.dMid}, d_e=${cfg.dE}, H=${cfg.nHeads}`);
-  }
-  const d = enc.rotaryDims(cfg);
-  const frac = d / cfg.dAttn;
-  const rope = hfRopeFromEncoding(enc, cfg);
+  const frac = enc instanceof RotaryEncoding ? enc.rotaryDims(cfg) / cfg.dAttn : 1;
   return {
     architectures: ["GPTNeoXForCausalLM"],
     model_type: "gpt_neox",
@@ -173,8 +182,8 @@ export function neoxJsonFromConfig(cfg: DTransformerConfig): Record<string, unkn
     rope_scaling: rope.rope_scaling,
     max_position_embeddings: rope.max_position_embeddings,
     layer_norm_eps: cfg.lnEps,
-    use_parallel_residual: false,
-    attention_bias: true,
+    use_parallel_residual: cfg.residual === "parallel",
+    attention_bias: b.q,
     tie_word_embeddings: cfg.tiedEmbeddings,
     initializer_range: cfg.initStd,
     attention_dropout: 0,
@@ -184,7 +193,28 @@ export function neoxJsonFromConfig(cfg: DTransformerConfig): Record<string, unkn
   };
 }
 
-/** For the interleaved layout: per-head dim order that turns pairs (2j, 2j+1) into NeoX's (j, j+d/2). */
+/** rope_theta / rope_scaling of a rotary config (ConfigError for another encoding). */
+function hfRope(cfg: DTransformerConfig): ReturnType<typeof hfRopeFromEncoding> {
+  const enc = cfg.positional;
+  if (!(enc instanceof RotaryEncoding)) throw new ConfigError(`export: the ${layoutName(cfg)} layout needs a rotary encoding, got ${enc.label}`);
+  return hfRopeFromEncoding(enc, cfg);
+}
+const layoutName = (cfg: DTransformerConfig) => (cfg.norm === "rmsnorm" ? "Llama/Qwen2" : "GPT-NeoX");
+
+/** LayerNorm, GELU MLP, one K/V head per query head, every bias, sequential residual: what GPT-2's layout holds. */
+function gpt2Architecture(cfg: DTransformerConfig): boolean {
+  const b = cfg.bias;
+  return cfg.norm === "layernorm" && cfg.mlp === "gelu" && cfg.nKvHeads === cfg.nHeads && b.q && b.k && b.v && b.o && b.mlp && cfg.residual === "sequential";
+}
+
+/** The HF architecture that expresses `cfg`, or a ConfigError saying why none does. */
+export function hfLayoutOf(cfg: DTransformerConfig): "gpt2" | "gpt_neox" | "llama" | "qwen2" {
+  if (cfg.norm === "layernorm" && cfg.mlp === "gelu") return cfg.positional.name === "learned" && gpt2Architecture(cfg) ? "gpt2" : "gpt_neox";
+  if (cfg.norm === "rmsnorm" && cfg.mlp === "gated-silu") return llamaLayoutOf(cfg);
+  throw new ConfigError(`export: norm "${cfg.norm}" with mlp "${cfg.mlp}" has no Hugging Face architecture; exportable: LayerNorm + GELU (GPT-2, GPT-NeoX), RMSNorm + gated SiLU (Llama, Qwen2)`);
+}
+
+/** For the interleaved layout: per-head dim order that turns pairs (2j, 2j+1) into HF's (j, j+d/2). */
 function interleavedToHalfSplit(dAttn: number, d: number): number[] {
   const h = d / 2;
   const perm = Array.from({ length: dAttn }, (_, i) => i);
@@ -196,26 +226,32 @@ function interleavedToHalfSplit(dAttn: number, d: number): number[] {
 }
 
 /**
- * Write `model` in a Hugging Face layout its architecture allows: GPT-2 (learned W_p) or GPT-NeoX
- * (rotary; an interleaved model's q/k dims are permuted into NeoX's half-split pairs). Atomic files.
+ * Write `model` in the Hugging Face layout of its architecture (`hfLayoutOf`): GPT-2, GPT-NeoX, Llama
+ * or Qwen2; an interleaved rotary model's q/k dims are permuted into HF's half-split pairs. Atomic files.
  */
 export async function saveHf(model: DTransformer, dir: string, o: { metadata?: Record<string, string> } = {}): Promise<void> {
   const cfg = model.cfg;
   const enc = cfg.positional;
-  if (enc.name === "learned") return saveCheckpoint(model, dir, { ...(o.metadata ? { metadata: o.metadata } : {}) });
+  const layout = hfLayoutOf(cfg);
+  if (layout === "gpt2") return saveCheckpoint(model, dir, { ...(o.metadata ? { metadata: o.metadata } : {}) });
   if (!(enc instanceof RotaryEncoding)) {
     throw new ConfigError(
-      `saveCheckpoint(format "hf"): the ${enc.label} has no Hugging Face architecture; exportable: learned W_p → gpt2, rotary (RoPE, PI, NTK, dynamic NTK, YaRN, Llama-3) → gpt_neox`,
+      `saveCheckpoint(format "hf"): the ${enc.label} has no Hugging Face ${layout} equivalent; exportable: learned W_p → gpt2 (LayerNorm + GELU, every bias, sequential), rotary (RoPE, PI, NTK, dynamic NTK, YaRN, Llama-3) → gpt_neox, llama or qwen2`,
     );
   }
-  const config = neoxJsonFromConfig(cfg);
+  if ((layout === "llama" || layout === "qwen2") && enc.rotaryDims(cfg) !== cfg.dAttn) {
+    throw new ConfigError(`export: ${layout} rotates every dim of a head; this model rotates ${enc.rotaryDims(cfg)} of d_attn=${cfg.dAttn} (partial rotary exports as gpt_neox only)`);
+  }
+  const rope = hfRope(cfg);
+  const config = layout === "gpt_neox" ? neoxJsonFromConfig(cfg, rope) : llamaJsonFromConfig(cfg, rope, layout);
   const perm = enc.settings.layout === "interleaved" ? interleavedToHalfSplit(cfg.dAttn, enc.rotaryDims(cfg)) : undefined;
+  const tensors = layout === "gpt_neox" ? toNeoxTensors(model, perm) : toLlamaTensors(model, perm);
   try {
     await mkdir(dir, { recursive: true });
   } catch (e) {
     throw new CheckpointError(`saveCheckpoint: cannot create directory ${dir}: ${(e as Error).message}`, { cause: e });
   }
-  await writeSafetensorsFile(join(dir, "model.safetensors"), toNeoxTensors(model, perm), { format: "pt", ...o.metadata });
+  await writeSafetensorsFile(join(dir, "model.safetensors"), tensors, { format: "pt", ...o.metadata });
   await writeFileAtomic(join(dir, "config.json"), JSON.stringify(config, null, 2) + "\n");
 }
 
@@ -226,7 +262,7 @@ export async function saveHf(model: DTransformer, dir: string, o: { metadata?: R
 export async function loadModel(pathOrId: string, o: LoadPretrainedOptions = {}): Promise<DTransformer> {
   if (await isDir(pathOrId)) {
     const cfg = await readFile(join(pathOrId, "config.json"), "utf8").then((t) => JSON.parse(t) as Record<string, unknown>, () => undefined);
-    if (cfg && cfg.model_type !== undefined && cfg.model_type !== "gpt2") return loadPretrained(pathOrId, o);
+    if (cfg && cfg.model_type !== undefined && cfg.model_type !== "gpt2" && cfg.model_type !== "ctxlab") return loadPretrained(pathOrId, o);
     return loadCheckpoint(pathOrId, o.positional ? { positional: o.positional } : {});
   }
   if (isHubId(pathOrId) && !/^\.{0,2}\//.test(pathOrId)) return loadPretrained(pathOrId, o);

@@ -24,6 +24,9 @@
  *   lm_head.weight [N_V, d_e]             = W_uᵀ when untied; when tied it must equal wte.weight
  * Old buffers h.{l}.attn.bias / masked_bias and other unknown names are ignored; h.{l} with
  * l ≥ L is an error. Every shape is checked against the config before any data is converted.
+ * A model with architecture options the GPT-2 layout cannot hold (RMSNorm, gated MLP, H_kv < H,
+ * biases off, parallel residual) is written with model_type "ctxlab" and θ's own tensor names
+ * (lib/io/arch-tensors.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import { mkdir, readFile, stat } from "node:fs/promises";
@@ -33,6 +36,7 @@ import { CheckpointError } from "../errors.js";
 import { DTransformer } from "../model/dtransformer.js";
 import { ParamStore, paramShapes } from "../model/params.js";
 import { positionalFrom, type PositionalEncoding, type PositionalSpec } from "../positional/index.js";
+import { archFromJson, archJson, CTXLAB_TENSORS, fromCtxlabTensors, isGpt2Architecture, toCtxlabTensors } from "./arch-tensors.js";
 import { readSafetensorsDir, SAFETENSORS_INDEX_FILE, toFloat32, writeFileAtomic, writeSafetensorsFile, type SafeTensor } from "./safetensors.js";
 
 export const CONFIG_FILE = "config.json";
@@ -65,7 +69,7 @@ export function configFromGpt2Json(json: unknown, source = CONFIG_FILE): DTransf
     throw new CheckpointError(`${source}: ${m}`);
   };
   if (!isObj(json)) return fail(`expected a JSON object (Hugging Face GPT-2 config), got ${Array.isArray(json) ? "an array" : show(json)}`);
-  if (json.model_type !== undefined && json.model_type !== "gpt2") fail(`model_type ${show(json.model_type)} is not supported; only "gpt2" checkpoints can be loaded`);
+  if (json.model_type !== undefined && json.model_type !== "gpt2" && json.model_type !== "ctxlab") fail(`model_type ${show(json.model_type)} is not supported here; loadCheckpoint reads "gpt2" and ctxlab's own "ctxlab" (other Hugging Face models: loadPretrained)`);
   const int = (field: string, sym: string, v: unknown = json[field]): number => {
     if (v === undefined) fail(`field "${field}" (${sym}) is missing`);
     if (!isPosInt(v)) fail(`field "${field}" (${sym}) must be a positive integer, got ${show(v)}`);
@@ -116,7 +120,10 @@ export function configFromGpt2Json(json: unknown, source = CONFIG_FILE): DTransf
     return fail(`ctxlab.positional: ${msg(e)}`);
   }
   try {
-    return makeConfig({ nVocab, lMax, nLayers, nHeads, dE, dMlp, dAttn, dMid, gelu, lnEps, tiedEmbeddings: tied as boolean, positional, initStd });
+    const cfg = makeConfig({ nVocab, lMax, nLayers, nHeads, dE, dMlp, dAttn, dMid, gelu, lnEps, tiedEmbeddings: tied as boolean, positional, initStd, ...archFromJson(c) });
+    if (!isGpt2Architecture(cfg) && c.tensors !== CTXLAB_TENSORS) fail(`the ctxlab fields set architecture options (norm, mlp, n_kv_heads, bias, residual) that the GPT-2 tensor layout cannot hold; ctxlab.tensors must be "${CTXLAB_TENSORS}"`);
+    if (json.model_type === "ctxlab" && c.tensors !== CTXLAB_TENSORS) fail(`model_type "ctxlab" needs ctxlab.tensors = "${CTXLAB_TENSORS}"`);
+    return cfg;
   } catch (e) {
     return fail(msg(e));
   }
@@ -124,9 +131,10 @@ export function configFromGpt2Json(json: unknown, source = CONFIG_FILE): DTransf
 
 /** config.json contents for `cfg`: the GPT-2 fields plus ctxlab's own under "ctxlab". */
 export function gpt2JsonFromConfig(cfg: DTransformerConfig): Record<string, unknown> {
+  const gpt2 = isGpt2Architecture(cfg);
   return {
-    architectures: ["GPT2LMHeadModel"],
-    model_type: "gpt2",
+    architectures: [gpt2 ? "GPT2LMHeadModel" : "CtxlabDTransformer"],
+    model_type: gpt2 ? "gpt2" : "ctxlab",
     vocab_size: cfg.nVocab,
     n_positions: cfg.lMax,
     n_ctx: cfg.lMax,
@@ -147,6 +155,7 @@ export function gpt2JsonFromConfig(cfg: DTransformerConfig): Record<string, unkn
       ln_eps: cfg.lnEps,
       init_std: cfg.initStd,
       tied: cfg.tiedEmbeddings,
+      ...archJson(cfg),
     },
   };
 }
@@ -242,6 +251,7 @@ function transpose(data: Float32Array, rows: number, cols: number): Float32Array
 /** GPT-2-named tensors (no "transformer." prefix) → θ for `cfg`. Throws CheckpointError. */
 export function fromGpt2Tensors(cfg: DTransformerConfig, tensors: Map<string, SafeTensor>, source = WEIGHTS_FILE): ParamStore {
   const src = source;
+  if (!isGpt2Architecture(cfg)) throw new CheckpointError(`${src}: the config's architecture options have no GPT-2 tensor layout (ctxlab's own layout: ctxlab.tensors = "${CTXLAB_TENSORS}")`);
   const all = normalise(tensors, src);
   for (const name of all.keys()) {
     const m = /^h\.(\d+)\./.exec(name);
@@ -348,6 +358,7 @@ function checkTiedHead(all: Map<string, SafeTensor>, cfg: DTransformerConfig, sr
 /** θ of `model` as GPT-2-named F32 tensors (no "transformer." prefix; copies, not views of backend memory). */
 export function toGpt2Tensors(model: DTransformer): Map<string, SafeTensor> {
   const { cfg, params } = model;
+  if (!isGpt2Architecture(cfg)) throw new CheckpointError(`toGpt2Tensors: the model's architecture options (norm=${cfg.norm}, mlp=${cfg.mlp}, H_kv=${cfg.nKvHeads}, bias=${JSON.stringify(cfg.bias)}, residual=${cfg.residual}) have no GPT-2 layout; saveCheckpoint writes ctxlab's own layout for them`);
   const { dE, nHeads: H, dAttn, dMid } = cfg;
   const read = (name: string) => new Float32Array(params.get(name).dataSync() as Float32Array);
   const out = new Map<string, SafeTensor>();
@@ -434,7 +445,8 @@ export async function loadCheckpoint(dir: string, opts: { positional?: Positiona
       throw new CheckpointError(`checkpoint ${dir} has no ${WEIGHTS_FILE} (expected ${wPath}) and no ${SAFETENSORS_INDEX_FILE}${bin}`);
     }
     const file = await readSafetensorsDir(dir); // single file or shards
-    return new DTransformer(cfg, fromGpt2Tensors(cfg, file.tensors, file.files.length === 1 ? file.files[0]! : join(dir, SAFETENSORS_INDEX_FILE)));
+    const src = file.files.length === 1 ? file.files[0]! : join(dir, SAFETENSORS_INDEX_FILE);
+    return new DTransformer(cfg, isGpt2Architecture(cfg) ? fromGpt2Tensors(cfg, file.tensors, src) : fromCtxlabTensors(cfg, file.tensors, src));
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
     throw new CheckpointError(`loadCheckpoint(${dir}): ${msg(e)}`, { cause: e });
@@ -443,13 +455,14 @@ export async function loadCheckpoint(dir: string, opts: { positional?: Positiona
 
 /**
  * Write `model` to `dir` (created if needed): model.safetensors, then config.json, each atomically.
- * `format: "hf"` writes the Hugging Face layout of the architecture (GPT-2 for learned W_p, GPT-NeoX
- * for rotary encodings; lib/hf/pretrained.ts); the default is the GPT-2 layout with ctxlab's fields.
+ * `format: "hf"` writes the Hugging Face layout of the architecture (GPT-2 for learned W_p; GPT-NeoX,
+ * Llama or Qwen2 for rotary encodings: lib/hf/pretrained.ts, saveHf); the default is the GPT-2 layout
+ * with ctxlab's fields.
  */
 export async function saveCheckpoint(model: DTransformer, dir: string, opts: { metadata?: Record<string, string>; format?: "ctxlab" | "hf" } = {}): Promise<void> {
   if (opts.format !== undefined && opts.format !== "ctxlab" && opts.format !== "hf") throw new CheckpointError(`saveCheckpoint: format ${show(opts.format)} is not one of "ctxlab", "hf"`);
-  if (opts.format === "hf" && model.cfg.positional.name !== "learned") {
-    const { saveHf } = await import("../hf/pretrained.js"); // lazy: lib/hf imports this module
+  if (opts.format === "hf") {
+    const { saveHf } = await import("../hf/pretrained.js"); // lazy: lib/hf imports this module; it comes back here for GPT-2
     return saveHf(model, dir, opts.metadata ? { metadata: opts.metadata } : {});
   }
   try {
@@ -461,7 +474,8 @@ export async function saveCheckpoint(model: DTransformer, dir: string, opts: { m
   }
   try {
     const config = JSON.stringify(gpt2JsonFromConfig(model.cfg), null, 2) + "\n";
-    await writeSafetensorsFile(join(dir, WEIGHTS_FILE), toGpt2Tensors(model), { format: "pt", ...opts.metadata });
+    const tensors = isGpt2Architecture(model.cfg) ? toGpt2Tensors(model) : toCtxlabTensors(model);
+    await writeSafetensorsFile(join(dir, WEIGHTS_FILE), tensors, { format: "pt", ...opts.metadata });
     await writeFileAtomic(join(dir, CONFIG_FILE), config);
   } catch (e) {
     if (e instanceof CheckpointError) throw e;

@@ -14,7 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ShapeError } from "../errors.js";
-import { appendKV, planAttention, splitHeads, type AttendOptions, type MaskOption, type QkvWeights } from "../engine/seams.js";
+import { appendKV, headCols, planAttention, splitHeads, type AttendOptions, type MaskOption, type QkvWeights } from "../engine/seams.js";
 import { assertDims, assertSameDim, type SeqOrBatch, type Tensor } from "../tensor/typed.js";
 
 export { mergeHeads, type AttendOptions, type LayerKV, type MaskOption, type QkvWeights } from "../engine/seams.js";
@@ -25,16 +25,16 @@ export { mergeHeads, type AttendOptions, type LayerKV, type MaskOption, type Qkv
  */
 export function attendReference(X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, o: AttendOptions): tf.Tensor {
   const plan = planAttention(X, Z, w, o);
-  const { H, dAttn } = plan;
-  const cols = (W: tf.Tensor, b: tf.Tensor, g: number, d: number) => [tf.slice(W, [0, g * d], [-1, d]), tf.slice(b, [g * d], [d])] as const;
-  let K = splitHeads(tf.add(tf.matMul(flat(Z), w.W_k), w.b_k).reshape([plan.B, Z.shape[1]!, -1]), H);
-  let V = splitHeads(tf.add(tf.matMul(flat(Z), w.W_v), w.b_v).reshape([plan.B, Z.shape[1]!, -1]), H);
+  const { H, Hkv, dAttn } = plan;
+  const affine = (A: tf.Tensor, W: tf.Tensor, b: tf.Tensor | undefined) => (b ? tf.add(tf.matMul(A, W), b) : tf.matMul(A, W));
+  let K = splitHeads(affine(flat(Z), w.W_k, w.b_k).reshape([plan.B, Z.shape[1]!, -1]), Hkv); // H_kv key heads
+  let V = splitHeads(affine(flat(Z), w.W_v, w.b_v).reshape([plan.B, Z.shape[1]!, -1]), Hkv);
   if (o.kv) [K, V] = appendKV(o.kv, K, V); // keys before rotation, as the cache stores them
   const ys: tf.Tensor[] = [];
   for (let h = 0; h < H; h++) {
-    const at = plan.headOf(h);
-    const [Wq, bq] = cols(w.W_q, w.b_q, at.q, dAttn);
-    let q = tf.add(tf.matMul(flat(X), Wq), bq).reshape([plan.B, 1, plan.lq, dAttn]); // line 1: Q = X·W_q + b_q
+    const at = plan.headOf(h); // query head h, its key/value head
+    const [Wq, bq] = headCols(w.W_q, w.b_q, at.q, dAttn);
+    let q = affine(flat(X), Wq, bq).reshape([plan.B, 1, plan.lq, dAttn]); // line 1: Q = X·W_q + b_q
     let k = tf.slice(K, [0, at.k, 0, 0], [-1, 1, -1, -1]); // line 2: K = Z·W_k + b_k
     const v = tf.slice(V, [0, at.v, 0, 0], [-1, 1, -1, -1]); // line 3: V = Z·W_v + b_v
     if (plan.rotateQ && plan.rotateK) [q, k] = [plan.rotateQ(q), plan.rotateK(k)];
@@ -52,7 +52,7 @@ function flat(t: tf.Tensor): tf.Tensor {
 }
 
 /** Check X, Z and the weights against each other; returns whether the input was batched. */
-export function checkQkv(where: string, X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, H: number): boolean {
+export function checkQkv(where: string, X: tf.Tensor, Z: tf.Tensor, w: QkvWeights, H: number, Hkv = H): boolean {
   if (X.rank !== 2 && X.rank !== 3) throw new ShapeError(`${where}: X must be [ℓ_x, d_x] or [B, ℓ_x, d_x], got [${X.shape.join(", ")}]`);
   if (Z.rank !== X.rank) throw new ShapeError(`${where}: Z must have the same rank as X (${X.rank}), got [${Z.shape.join(", ")}]`);
   if (X.rank === 3 && X.shape[0] !== Z.shape[0]) throw new ShapeError(`${where}: X has B=${X.shape[0]} but Z has B=${Z.shape[0]}`);
@@ -61,12 +61,13 @@ export function checkQkv(where: string, X: tf.Tensor, Z: tf.Tensor, w: QkvWeight
   assertSameDim(where, "X", X, -1, "W_q", w.W_q, 0, dx);
   assertSameDim(where, "Z", Z, -1, "W_k", w.W_k, 0, dz);
   assertSameDim(where, "Z", Z, -1, "W_v", w.W_v, 0, dz);
-  assertSameDim(where, "W_q", w.W_q, 1, "W_k", w.W_k, 1, "d_attn");
-  assertSameDim(where, "W_q", w.W_q, 1, "b_q", w.b_q, 0, "d_attn");
-  assertSameDim(where, "W_k", w.W_k, 1, "b_k", w.b_k, 0, "d_attn");
-  assertSameDim(where, "W_v", w.W_v, 1, "b_v", w.b_v, 0, "d_mid");
-  if (w.W_q.shape[1]! % H !== 0 || w.W_v.shape[1]! % H !== 0) {
-    throw new ShapeError(`${where}: W_q has ${w.W_q.shape[1]} and W_v ${w.W_v.shape[1]} columns; both must be divisible by H=${H}`);
+  if (Hkv === H) assertSameDim(where, "W_q", w.W_q, 1, "W_k", w.W_k, 1, "d_attn");
+  else if (w.W_q.shape[1]! * Hkv !== w.W_k.shape[1]! * H) throw new ShapeError(`${where}: W_k has ${w.W_k.shape[1]} columns but H_kv·d_attn = ${Hkv}·${w.W_q.shape[1]! / H} (W_q has H·d_attn = ${w.W_q.shape[1]})`);
+  if (w.b_q) assertSameDim(where, "W_q", w.W_q, 1, "b_q", w.b_q, 0, "d_attn");
+  if (w.b_k) assertSameDim(where, "W_k", w.W_k, 1, "b_k", w.b_k, 0, "d_attn");
+  if (w.b_v) assertSameDim(where, "W_v", w.W_v, 1, "b_v", w.b_v, 0, "d_mid");
+  if (w.W_q.shape[1]! % H !== 0 || w.W_v.shape[1]! % Hkv !== 0) {
+    throw new ShapeError(`${where}: W_q has ${w.W_q.shape[1]} columns (must be divisible by H=${H}) and W_v ${w.W_v.shape[1]} (must be divisible by H_kv=${Hkv})`);
   }
   return X.rank === 3;
 }
@@ -97,15 +98,16 @@ export function singleQueryAttention(e: Tensor<["d_x" | "d_e"]>, E: Tensor<["ℓ
   assertSameDim("singleQueryAttention", "e", e, 0, "W_q", w.W_q, 0, "d_x");
   assertSameDim("singleQueryAttention", "context", E, 1, "W_k", w.W_k, 0, "d_z");
   return tf.tidy(() => {
-    const q = tf.add(tf.matMul(e.expandDims(0), w.W_q), w.b_q).squeeze([0]);
+    const add = (t: tf.Tensor, b: tf.Tensor | undefined) => (b ? tf.add(t, b) : t);
+    const q = add(tf.matMul(e.expandDims(0), w.W_q), w.b_q).squeeze([0]);
     const T = E.shape[0]!;
     const dAttn = q.shape[0]!;
     const logits: tf.Tensor[] = [];
     const values: tf.Tensor[] = [];
     for (let t = 0; t < T; t++) {
       const et = tf.slice(E, [t, 0], [1, -1]);
-      const kt = tf.add(tf.matMul(et, w.W_k), w.b_k).squeeze([0]);
-      values.push(tf.add(tf.matMul(et, w.W_v), w.b_v).squeeze([0]));
+      const kt = add(tf.matMul(et, w.W_k), w.b_k).squeeze([0]);
+      values.push(add(tf.matMul(et, w.W_v), w.b_v).squeeze([0]));
       logits.push(tf.div(tf.sum(tf.mul(q, kt)), Math.sqrt(dAttn)));
     }
     const alpha = tf.softmax(tf.stack(logits));

@@ -16,6 +16,12 @@
  * Row-major and batched: x is [B, ℓ] token ids, X is [B, ℓ, d_e], P is [B, ℓ, N_V] (row t of P is the
  * paper's column t). Every line's value passes a hook point (lib/hooks/names.ts), which is how
  * `trace` records the algorithm line by line. Deviations: ε and the GELU form are config choices.
+ *
+ * Architecture options (lib/config.ts; docs/design.md, "Architecture options"), each off by default:
+ * norm "rmsnorm" (lines 5, 7, 10: RMSNorm, no β); mlp "gated-silu" (line 8: W_mlp2 (SiLU(W_gate X̃ + b_gate)
+ * ⊙ (W_mlp1 X̃ + b_mlp1)) + b_mlp2); nKvHeads < H (line 6: grouped-query attention); bias off per
+ * projection (the term is absent); residual "parallel" (lines 6–8: X ← X + MHAttn(X̃¹) + MLP(X̃²), both
+ * normalised from the layer's input, as GPT-NeoX).
  */
 import * as tf from "@tensorflow/tfjs";
 import { makeConfig, type DTransformerConfig, type DTransformerOptions } from "../config.js";
@@ -26,7 +32,7 @@ import type { PeContext, PositionalEncoding } from "../positional/types.js";
 import { gelu, linear } from "../tensor/ops.js";
 import { Rng } from "../tensor/random.js";
 import type { BSeq, Seq, Tensor } from "../tensor/typed.js";
-import { _layerNorm } from "./layer-norm.js";
+import { _norm } from "./layer-norm.js";
 import type { LayerKV } from "../engine/seams.js";
 import { resolveLayout, type AttentionLayout } from "../engine/layout-options.js";
 import { checkFits } from "../engine/memory-estimate.js";
@@ -190,11 +196,32 @@ export class KVCache {
   }
 }
 
-/** Weights of layer l's multi-head attention. */
+/** Weights of layer l's multi-head attention (a bias that the config turns off is absent). */
 function mhaWeights(p: ParamStore, l: number): MhaWeights {
   const a = `blocks.${l}.attn`;
   const g = (n: string) => p.get(`${a}.${n}`);
-  return { W_q: g("W_q"), b_q: g("b_q"), W_k: g("W_k"), b_k: g("b_k"), W_v: g("W_v"), b_v: g("b_v"), W_o: g("W_o"), b_o: g("b_o") };
+  const opt = (n: string) => (p.has(`${a}.${n}`) ? { [n]: p.get(`${a}.${n}`) } : {});
+  return { W_q: g("W_q"), W_k: g("W_k"), W_v: g("W_v"), W_o: g("W_o"), ...opt("b_q"), ...opt("b_k"), ...opt("b_v"), ...opt("b_o") };
+}
+
+/** A parameter that the architecture options may leave out (a bias, LayerNorm's β under RMSNorm). */
+function maybe(p: ParamStore, name: string): tf.Tensor | undefined {
+  return p.has(name) ? p.get(name) : undefined;
+}
+
+/** Line 8's MLP of block `b` on X̃ [B, ℓ, d_e]: GELU (Alg 10) or the gated SiLU MLP (gate/up/down). */
+function mlp(Xt: tf.Tensor, p: ParamStore, cfg: DTransformerConfig, b: string, h: HookContext | undefined): tf.Tensor {
+  const g = (n: string) => p.get(`${b}.mlp.${n}`);
+  let post: tf.Tensor;
+  if (cfg.mlp === "gated-silu") {
+    const pre = hp(h, `${b}.mlp.hook_pre`, linear(Xt, g("W_gate"), maybe(p, `${b}.mlp.b_gate`))); // gate
+    const lin = hp(h, `${b}.mlp.hook_pre_linear`, linear(Xt, g("W_mlp1"), maybe(p, `${b}.mlp.b_mlp1`))); // up
+    post = hp(h, `${b}.mlp.hook_post`, tf.mul(tf.mul(pre, tf.sigmoid(pre)), lin)); // SiLU(gate) ⊙ up
+  } else {
+    const pre = hp(h, `${b}.mlp.hook_pre`, linear(Xt, g("W_mlp1"), maybe(p, `${b}.mlp.b_mlp1`))); // [B, ℓ, d_mlp]
+    post = hp(h, `${b}.mlp.hook_post`, gelu(pre, cfg.gelu));
+  }
+  return hp(h, `${b}.hook_mlp_out`, linear(post, g("W_mlp2"), maybe(p, `${b}.mlp.b_mlp2`))); // down
 }
 
 /**
@@ -218,19 +245,21 @@ export function dTransformer(ids: tf.Tensor, model: DTransformer, o: { hooks?: H
     X = tf.tidy(() => {
       const b = `blocks.${i}`;
       const g = (n: string) => p.get(`${b}.${n}`);
+      const norm = (n: string, X: tf.Tensor) => _norm(cfg.norm, X, g(`${n}.gamma`), maybe(p, `${b}.${n}.beta`), cfg.lnEps);
       let R = hp(h, `${b}.hook_resid_pre`, Xin); // line 3 (i = 0) / residual entering layer i
-      const Xt = hp(h, `${b}.ln1.hook_normalized`, _layerNorm(R, g("ln1.gamma"), g("ln1.beta"), cfg.lnEps)); // line 5
-      const attnOut = _mhAttention(Xt, Xt, mhaWeights(p, i), { nHeads: cfg.nHeads, mask: "causal", pe, peCtx, qPos: pos, kPos, hooks: h, prefix: `${b}.attn`, kv: o.kv?.layers[i], layout });
-      R = hp(h, `${b}.hook_resid_mid`, tf.add(R, hp(h, `${b}.hook_attn_out`, attnOut))); // line 6
-      const Xt2 = hp(h, `${b}.ln2.hook_normalized`, _layerNorm(R, g("ln2.gamma"), g("ln2.beta"), cfg.lnEps)); // line 7
-      const pre = hp(h, `${b}.mlp.hook_pre`, linear(Xt2, g("mlp.W_mlp1"), g("mlp.b_mlp1"))); // [B, ℓ, d_mlp]
-      const post = hp(h, `${b}.mlp.hook_post`, gelu(pre, cfg.gelu));
-      const mlpOut = hp(h, `${b}.hook_mlp_out`, linear(post, g("mlp.W_mlp2"), g("mlp.b_mlp2")));
-      return hp(h, `${b}.hook_resid_post`, tf.add(R, mlpOut)); // line 8
+      const Xt = hp(h, `${b}.ln1.hook_normalized`, norm("ln1", R)); // line 5
+      const attnOut = hp(h, `${b}.hook_attn_out`, _mhAttention(Xt, Xt, mhaWeights(p, i), { nHeads: cfg.nHeads, nKvHeads: cfg.nKvHeads, mask: "causal", pe, peCtx, qPos: pos, kPos, hooks: h, prefix: `${b}.attn`, kv: o.kv?.layers[i], layout }));
+      if (cfg.residual === "parallel") { // GPT-NeoX: both branches read the layer's input
+        const mlpOut = mlp(hp(h, `${b}.ln2.hook_normalized`, norm("ln2", R)), p, cfg, b, h);
+        return hp(h, `${b}.hook_resid_post`, tf.add(tf.add(R, attnOut), mlpOut)); // lines 6–8 in one
+      }
+      R = hp(h, `${b}.hook_resid_mid`, tf.add(R, attnOut)); // line 6
+      const Xt2 = hp(h, `${b}.ln2.hook_normalized`, norm("ln2", R)); // line 7
+      return hp(h, `${b}.hook_resid_post`, tf.add(R, mlp(Xt2, p, cfg, b, h))); // line 8
     });
   }
   if (o.kv) o.kv.length += l;
-  X = hp(h, "ln_final.hook_normalized", _layerNorm(X, p.get("ln_final.gamma"), p.get("ln_final.beta"), cfg.lnEps)); // line 10
+  X = hp(h, "ln_final.hook_normalized", _norm(cfg.norm, X, p.get("ln_final.gamma"), maybe(p, "ln_final.beta"), cfg.lnEps)); // line 10
   const tied = cfg.tiedEmbeddings;
   const logits = hp(h, "hook_logits", _unembedLogits(X, tied ? p.get("W_e") : p.get("W_u"), tied)); // line 11: W_u X
   if (!o.probs && !h) return logits;

@@ -75,9 +75,59 @@ export function layerNorm<T extends Rows<"d_e">>(e: T, gamma: tf.Tensor, beta: t
   return _layerNorm(e, gamma, beta, eps) as T;
 }
 
-/** RMSnorm: e/√(mean(e²) + ε) ⊙ γ (layer norm with m = β = 0). */
+/**
+ * RMSNorm core without checks (config option norm: "rmsnorm"; Llama, Qwen2): ê = e/√(mean(e²) + ε),
+ * y = ê ⊙ γ, one op with a hand-written gradient (inv = 1/√(mean(e²) + ε), g = dY ⊙ γ):
+ *   dγ = Σ_rows dY ⊙ ê;  de = inv ⊙ (g − ê ⊙ mean(g ⊙ ê))   (layer norm's without the mean terms).
+ */
+export function _rmsNorm(e: tf.Tensor, gamma: tf.Tensor, eps: number): tf.Tensor {
+  return (rmsNormOp(eps) as (e: tf.Tensor, g: tf.Tensor) => tf.Tensor)(e, gamma);
+}
+
+const rmsNormOps = new Map<number, ReturnType<typeof tf.customGrad>>();
+
+function rmsNormOp(eps: number): ReturnType<typeof tf.customGrad> {
+  let op = rmsNormOps.get(eps);
+  if (op) return op;
+  op = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [e, gamma, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const d = e.shape[e.rank - 1]!;
+    const x = e.reshape([-1, d]);
+    const ms = tf.mean(tf.square(x), 1, true);
+    const inv = eps > 0 ? tf.rsqrt(tf.add(ms, eps)) : tf.rsqrt(ms);
+    const xh = tf.mul(x, inv);
+    save([xh, inv, gamma]);
+    return {
+      value: tf.mul(xh, gamma).reshape(e.shape),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [sxh, sinv, sg] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const g2 = (dy as tf.Tensor).reshape([-1, d]);
+        const g = tf.mul(g2, sg);
+        const de = tf.mul(sinv, tf.sub(g, tf.mul(sxh, tf.mean(tf.mul(g, sxh), 1, true))));
+        return [de.reshape(e.shape), sumRows(tf.mul(g2, sxh))];
+      },
+    };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  rmsNormOps.set(eps, op);
+  return op;
+}
+
+/** RMSNorm op by op (the reference for `_rmsNorm`; the same values). */
+export function _rmsNormOps(e: tf.Tensor, gamma: tf.Tensor, eps: number): tf.Tensor {
+  return tf.tidy(() => tf.mul(tf.mul(e, tf.rsqrt(tf.add(tf.mean(tf.square(e), e.rank - 1, true), eps))), gamma));
+}
+
+/**
+ * RMSNorm: e/√(mean(e²) + ε) ⊙ γ (layer norm with m = β = 0) on the last axis of e [..., d_e].
+ * @example rmsNorm(tf.tensor1d([3, 4]), tf.ones([2]), 0)  // [3, 4]/√12.5 ≈ [0.849, 1.131]
+ */
 export function rmsNorm<T extends Rows<"d_e">>(e: T, gamma: tf.Tensor, eps = 1e-5): T {
   if (typeof eps !== "number" || !(eps >= 0) || !Number.isFinite(eps)) throw new ConfigError(`rmsNorm: ε=${eps} must be a finite number ≥ 0`);
   assertSameDim("rmsNorm", "e", e, -1, "γ", gamma, 0, "d_e");
-  return tf.tidy(() => tf.mul(tf.mul(e, tf.rsqrt(tf.add(tf.mean(tf.square(e), e.rank - 1, true), eps))), gamma)) as T;
+  return _rmsNorm(e, gamma, eps) as T;
+}
+
+/** The config's normalisation (Alg 10 lines 5, 7, 10): layer norm with β, or RMSNorm (β absent). */
+export function _norm(kind: "layernorm" | "rmsnorm", e: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor | undefined, eps: number): tf.Tensor {
+  return kind === "rmsnorm" ? _rmsNorm(e, gamma, eps) : _layerNorm(e, gamma, beta!, eps);
 }

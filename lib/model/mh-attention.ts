@@ -19,7 +19,7 @@ import { checkQkv } from "./attention.js";
 /** All parameters of one multi-head attention (the paper's W, eq. 4), row-major. */
 export interface MhaWeights extends QkvWeights {
   W_o: tf.Tensor; // [H·d_mid, d_out]
-  b_o: tf.Tensor; // [d_out]
+  b_o?: tf.Tensor; // [d_out] (absent: no output bias)
 }
 
 /** Core without checks: X [B, ℓ_x, d_e], Z [B, ℓ_z, d_e] → [B, ℓ_x, d_out]. */
@@ -33,16 +33,18 @@ export function _mhAttention(X: tf.Tensor, Z: tf.Tensor, w: MhaWeights, o: Atten
  * `layout` picks how the heads are computed (default automatic; every layout gives the same values).
  * @example mhAttention(X, X, W, { nHeads: 4, mask: "causal" })   // [ℓ, d_e]
  */
-export function mhAttention<T extends SeqOrBatch<"d_e">>(X: T, Z: SeqOrBatch<"d_e">, w: MhaWeights, opts: { nHeads: number; mask?: MaskOption; layout?: Partial<AttentionLayout> }): T {
+export function mhAttention<T extends SeqOrBatch<"d_e">>(X: T, Z: SeqOrBatch<"d_e">, w: MhaWeights, opts: { nHeads: number; nKvHeads?: number; mask?: MaskOption; layout?: Partial<AttentionLayout> }): T {
   const H = opts.nHeads;
+  const Hkv = opts.nKvHeads ?? H;
   if (!Number.isInteger(H) || H < 1) throw new ShapeError(`mhAttention: H=${H} must be a positive integer`);
-  const batched = checkQkv("mhAttention", X, Z, w, H);
-  assertSameDim("mhAttention", "W_v", w.W_v, 1, "W_o", w.W_o, 0, "H·d_mid");
-  assertSameDim("mhAttention", "W_o", w.W_o, 1, "b_o", w.b_o, 0, "d_out");
+  if (!Number.isInteger(Hkv) || Hkv < 1 || H % Hkv !== 0) throw new ShapeError(`mhAttention: H_kv=${Hkv} must be a positive integer that divides H=${H}`);
+  const batched = checkQkv("mhAttention", X, Z, w, H, Hkv);
+  if (w.W_o.shape[0] !== (w.W_v.shape[1]! / Hkv) * H) throw new ShapeError(`mhAttention: W_o has ${w.W_o.shape[0]} rows but H·d_mid = ${H}·${w.W_v.shape[1]! / Hkv}`);
+  if (w.b_o) assertSameDim("mhAttention", "W_o", w.W_o, 1, "b_o", w.b_o, 0, "d_out");
   return tf.tidy(() => {
     const Xb = batched ? X : X.expandDims(0);
     const Zb = batched ? Z : Z.expandDims(0);
-    const y = _mhAttention(Xb, Zb, w, { nHeads: H, mask: opts.mask ?? "bidirectional", ...(opts.layout ? { layout: opts.layout } : {}) });
+    const y = _mhAttention(Xb, Zb, w, { nHeads: H, nKvHeads: Hkv, mask: opts.mask ?? "bidirectional", ...(opts.layout ? { layout: opts.layout } : {}) });
     return batched ? y : y.squeeze([0]);
   }) as T;
 }

@@ -7,9 +7,11 @@
  *   W_v [d_e, H·d_mid], b_v [H·d_mid], W_o [H·d_mid, d_e], b_o [d_e];
  *   blocks.{l}.ln2.{gamma,beta}; blocks.{l}.mlp.W_mlp1 [d_e, d_mlp], b_mlp1, W_mlp2 [d_mlp, d_e], b_mlp2;
  *   ln_final.{gamma,beta}; W_u [d_e, N_V] unless tied to W_e.
+ * Architecture options (lib/config.ts): RMSNorm has γ only; the gated MLP adds mlp.W_gate [d_e, d_mlp]
+ * (+ b_gate); W_k/b_k/W_v/b_v have H_kv heads; a bias that is off is absent.
  *
  * GPT-2 initialisation: weights N(0, initStd²) with initStd = 0.02, the residual projections W_o and
- * W_mlp2 scaled by 1/√(2L) (GPT-2 paper §2.3), biases 0, γ = 1, β = 0. Values are drawn in JS in
+ * W_mlp2 scaled by 1/√(2L) (GPT-2 paper §2.3), biases 0, γ = 1, β = 0 (W_gate as W_mlp1, RMSNorm's γ = 1). Values are drawn in JS in
  * the order of `paramShapes`, so a seed gives bit-identical parameters on every backend.
  */
 import * as tf from "@tensorflow/tfjs";

@@ -1,6 +1,6 @@
 /** `ctxlab finetune` (cli/finetune.ts) on tiny checkpoints in a temporary directory: runs, resume, argument errors. */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -45,6 +45,52 @@ describe("ctxlab finetune", () => {
     assert.ok(existsSync(join(out, "metrics.csv")));
     assert.equal(JSON.parse(readFileSync(join(out, FINETUNE_CONFIG_FILE), "utf8")).pe, "pi:2");
     await assert.rejects(finetuneCommand(finetuneArgsFromFlags(flags), sink().out), /already holds a training checkpoint; continue it with --resume/);
+  });
+  it("--from a Hugging Face Llama directory: fine-tunes, resumes, the checkpoint keeps every architecture option; generate and eval read it", async () => {
+    const hf = join(tmp, "llama-hf");
+    const m = DTransformer.create({ ...tiny, nKvHeads: 1, norm: "rmsnorm", mlp: "gated-silu", bias: false, tiedEmbeddings: false, positional: rope() }, 3);
+    await saveCheckpoint(m, hf, { format: "hf" });
+    m.dispose();
+    assert.equal(JSON.parse(readFileSync(join(hf, "config.json"), "utf8")).model_type, "llama");
+    const out = join(tmp, "llama-pi");
+    const r = await finetuneCommand({ from: hf, pe: "pi:2", length: 128, steps: 2, batch: 2, warmup: 1, backend: "wasm", out }, sink().out);
+    assert.equal(r.status, "completed");
+    const more = await finetuneCommand({ resume: out, steps: 3 }, sink().out);
+    assert.equal(more.steps, 3);
+    const back = await loadCheckpoint(out);
+    assert.deepEqual([back.cfg.norm, back.cfg.mlp, back.cfg.nKvHeads, back.cfg.bias.q, back.positional.toJSON().name, back.positional.toJSON().factor], ["rmsnorm", "gated-silu", 1, false, "pi", 2]);
+    back.dispose();
+    for (const [cmd, ...rest] of [["generate", "--prompt", "Call me", "--tokens", "4", "--seed", "1"], ["eval", "--task", "perplexity", "--lengths", "32", "--windows", "1"]]) {
+      const g = sink();
+      assert.equal(await cli([cmd!, "--checkpoint", out, ...rest, "--backend", "wasm"], g.out as never, g.out as never), 0, g.text());
+    }
+  });
+  it("--from a Hugging Face directory with its own tokenizer (N_V 273): trains on text in that tokenizer; --mix and the curriculum are refused", async () => {
+    const hf = join(tmp, "llama-tok");
+    const special = (content: string, id: number) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+    const vocab: Record<string, number> = { "<unk>": 0, "<s>": 1, "</s>": 2 };
+    for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`] = 3 + b;
+    for (const t of ["▁", "e", "t", "h", "th", "▁th", "▁the", "a", "n", "d", "an", "▁an", "▁and", "▁a"]) vocab[t] = Object.keys(vocab).length;
+    const tokenizer = {
+      version: "1.0", truncation: null, padding: null, added_tokens: [special("<unk>", 0), special("<s>", 1), special("</s>", 2)],
+      normalizer: { type: "Sequence", normalizers: [{ type: "Prepend", prepend: "▁" }, { type: "Replace", pattern: { String: " " }, content: "▁" }] }, pre_tokenizer: null, post_processor: null,
+      decoder: { type: "Sequence", decoders: [{ type: "Replace", pattern: { String: "▁" }, content: " " }, { type: "ByteFallback" }, { type: "Fuse" }, { type: "Strip", content: " ", start: 1, stop: 0 }] },
+      model: { type: "BPE", dropout: null, unk_token: "<unk>", continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, vocab, merges: ["t h", "▁ th", "▁th e", "a n", "▁ an", "▁an d", "▁ a"] },
+    };
+    const m = DTransformer.create({ ...tiny, nVocab: 273, nKvHeads: 1, norm: "rmsnorm", mlp: "gated-silu", bias: false, positional: rope() }, 4);
+    await saveCheckpoint(m, hf, { format: "hf" });
+    m.dispose();
+    writeFileSync(join(hf, "tokenizer.json"), JSON.stringify(tokenizer));
+    writeFileSync(join(hf, "tokenizer_config.json"), JSON.stringify({ bos_token: "<s>", eos_token: "</s>", unk_token: "<unk>" }));
+    const s = sink();
+    const r = await finetuneCommand({ from: hf, pe: "pi:2", length: 128, steps: 2, batch: 2, warmup: 1, backend: "wasm", out: join(tmp, "llama-tok-pi") }, s.out);
+    assert.equal(r.status, "completed");
+    assert.match(s.text(), /data: windows of 128 tokens of Moby Dick's training split \([\d,]+ tokens in the model's tokenizer\)/);
+    const g = sink(); // generate finds the tokenizer through the run's --from
+    assert.equal(await cli(["generate", "--checkpoint", join(tmp, "llama-tok-pi"), "--prompt", "the", "--tokens", "3", "--seed", "1", "--backend", "wasm"], g.out as never, g.out as never), 0, g.text());
+    assert.match(g.text(), /^the/);
+    await assert.rejects(finetuneCommand({ from: hf, pe: "pi:2", length: 128, steps: 1, mix: { text: 1 }, backend: "wasm", out: join(tmp, "llama-tok-mix") }, sink().out), /--mix weights the byte-level retrieval mix; the model from .* has N_V=273/);
+    await assert.rejects(finetuneCommand({ from: hf, recipe: "curriculum", length: 128, steps: 1, backend: "wasm", out: join(tmp, "llama-tok-cur") }, sink().out), /the curriculum trains from scratch on byte-level data/);
   });
   it("--resume continues to more steps, to the losses of one uninterrupted run", async () => {
     const a = join(tmp, "ext-a");

@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import { makeConfig } from "../../lib/config.js";
 import { ConfigError } from "../../lib/errors.js";
 import { missingOptions, parseHfConfig, positionalFromHf, type HfArchSpec } from "../../lib/hf/config.js";
+import { configFromHfSpec } from "../../lib/hf/pretrained.js";
 import { llama3Bands, RotaryEncoding } from "../../lib/positional/rope.js";
 
 const smol = {
@@ -38,7 +39,7 @@ function freqs(spec: HfArchSpec, seqLen?: number): { inv: number[]; scale: numbe
 const close = (a: number[], b: number[], rtol = 1e-7) => a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) <= rtol * Math.abs(b[i]!), `[${i}] ${v} vs ${b[i]}`));
 
 describe("config.json → architecture spec", () => {
-  it("SmolLM-135M (llama): sizes, GQA 9/3, RMSNorm ε, SwiGLU, tied; lists what ctxlab lacks", () => {
+  it("SmolLM-135M (llama): sizes, GQA 9/3, RMSNorm ε, SwiGLU, tied; ctxlab's config has every option", () => {
     const s = parseHfConfig(smol);
     assert.deepEqual([s.nVocab, s.dE, s.nLayers, s.nHeads, s.nKvHeads, s.headDim, s.dMlp, s.maxPositions], [49152, 576, 30, 9, 3, 64, 1536, 2048]);
     assert.deepEqual(s.norm, { kind: "rmsnorm", eps: 1e-5 });
@@ -46,15 +47,22 @@ describe("config.json → architecture spec", () => {
     assert.deepEqual(s.bias, { qkv: false, o: false, mlp: false });
     assert.equal(s.tiedEmbeddings, true);
     assert.deepEqual(s.positional, { kind: "rotary", base: 10000, rotaryFraction: 1, rotaryDims: 64, layout: "half-split", scaling: null });
-    assert.equal(missingOptions(s).length, 4);
+    assert.deepEqual(missingOptions(s), []);
+    const c = configFromHfSpec(s);
+    assert.deepEqual([c.norm, c.lnEps, c.mlp, c.nKvHeads, c.dAttn, c.dMid, c.residual, c.tiedEmbeddings], ["rmsnorm", 1e-5, "gated-silu", 3, 64, 64, "sequential", true]);
+    assert.deepEqual(c.bias, { q: false, k: false, v: false, o: false, mlp: false });
   });
-  it("Pythia-70M (gpt_neox): rotary_pct 0.25 → 16 of 64 dims, exact GELU, untied, parallel residual missing", () => {
+  it("Pythia-70M (gpt_neox): rotary_pct 0.25 → 16 of 64 dims, exact GELU, untied, parallel residual", () => {
     const s = parseHfConfig(pythia70m);
     assert.equal(s.headDim, 64);
     assert.equal(s.positional.kind === "rotary" && s.positional.rotaryDims, 16);
     assert.deepEqual(s.mlp, { kind: "gelu", activation: "gelu", gelu: "exact" });
-    assert.deepEqual(missingOptions(s), ["parallel residual (use_parallel_residual=true)"]);
-    assert.deepEqual(missingOptions(parseHfConfig({ ...pythia70m, use_parallel_residual: false })), []);
+    assert.deepEqual(missingOptions(s), []);
+    const c = configFromHfSpec(s);
+    assert.deepEqual([c.norm, c.mlp, c.gelu, c.nKvHeads, c.residual, c.tiedEmbeddings], ["layernorm", "gelu", "exact", 8, "parallel", false]);
+    assert.deepEqual(c.bias, { q: true, k: true, v: true, o: true, mlp: true });
+    assert.equal(configFromHfSpec(parseHfConfig({ ...pythia70m, use_parallel_residual: false })).residual, "sequential");
+    assert.deepEqual(configFromHfSpec(parseHfConfig({ ...pythia70m, attention_bias: false })).bias, { q: false, k: false, v: false, o: false, mlp: true });
   });
   it("Qwen2.5-0.5B (qwen2): q/k/v biases only, θ = 1e6, head_dim 64; sliding window refused", () => {
     const s = parseHfConfig(qwen);
@@ -62,6 +70,12 @@ describe("config.json → architecture spec", () => {
     assert.equal(s.positional.kind === "rotary" && s.positional.base, 1e6);
     assert.equal(s.headDim, 64);
     assert.throws(() => parseHfConfig({ ...qwen, use_sliding_window: true }), /use_sliding_window=true is not supported/);
+    assert.deepEqual(configFromHfSpec(s).bias, { q: true, k: true, v: true, o: false, mlp: false });
+  });
+  it("llama attention_bias / mlp_bias → bias on q, k, v, o / on gate, up, down", () => {
+    assert.deepEqual(configFromHfSpec(parseHfConfig({ ...smol, attention_bias: true })).bias, { q: true, k: true, v: true, o: true, mlp: false });
+    assert.deepEqual(configFromHfSpec(parseHfConfig({ ...smol, mlp_bias: true })).bias, { q: false, k: false, v: false, o: false, mlp: true });
+    assert.throws(() => parseHfConfig({ ...smol, attention_bias: "yes" }), /key "attention_bias" must be true or false, got "yes"/);
   });
   it("explicit head_dim; 5.x rope_parameters with rope_theta inside", () => {
     assert.equal(parseHfConfig({ ...smol, head_dim: 32 }).headDim, 32);

@@ -138,9 +138,9 @@ describe("Alg 5 multi-head attention", () => {
     const heads: tf.Tensor[] = [];
     for (let h = 0; h < H; h++) {
       const cols = (t: tf.Tensor) => (t.rank === 2 ? t.slice([0, h * d], [-1, d]) : t.slice([h * d], [d]));
-      heads.push(attention(X, X, { W_q: cols(W.W_q), b_q: cols(W.b_q), W_k: cols(W.W_k), b_k: cols(W.b_k), W_v: cols(W.W_v), b_v: cols(W.b_v) }, { mask: "causal" }));
+      heads.push(attention(X, X, { W_q: cols(W.W_q), b_q: cols(W.b_q!), W_k: cols(W.W_k), b_k: cols(W.b_k!), W_v: cols(W.W_v), b_v: cols(W.b_v!) }, { mask: "causal" }));
     }
-    const expected = tf.add(tf.matMul(tf.concat(heads, 1), W.W_o), W.b_o);
+    const expected = tf.add(tf.matMul(tf.concat(heads, 1), W.W_o), W.b_o!);
     expectClose(mhAttention(X, X, W, { nHeads: H, mask: "causal" }), expected, { atol: 1e-5 });
   });
   it("reports mismatched widths in the paper's notation", () => {

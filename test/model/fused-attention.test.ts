@@ -51,9 +51,9 @@ function run(which: Which, X: tf.Tensor, Z: tf.Tensor | undefined, w: MhaWeights
     const zz = Z ? z : x;
     return LAYOUTS[which](x, zz, ww, { nHeads: H, mask, ...extra });
   };
-  const y = f(X, Z ?? X, ...KEYS.map((k) => w[k]));
+  const y = f(X, Z ?? X, ...KEYS.map((k) => w[k]!));
   const G = tf.randomNormal(y.shape, 0, 1, "float32", 99);
-  const ws = KEYS.map((k) => w[k]);
+  const ws = KEYS.map((k) => w[k]!);
   const grads = Z
     ? tf.grads((x: tf.Tensor, z: tf.Tensor, ...v: tf.Tensor[]) => tf.sum(tf.mul(f(x, z, ...v), G)))([X, Z, ...ws])
     : tf.grads((x: tf.Tensor, ...v: tf.Tensor[]) => tf.sum(tf.mul(f(x, x, ...v), G)))([X, ...ws]);
