@@ -67,6 +67,7 @@ export function checkQkv(where: string, X: tf.Tensor, Z: tf.Tensor, w: QkvWeight
   if (w.b_k) assertSameDim(where, "W_k", w.W_k, 1, "b_k", w.b_k, 0, "d_attn");
   if (w.b_v) assertSameDim(where, "W_v", w.W_v, 1, "b_v", w.b_v, 0, "d_mid");
   if (w.W_q.shape[1]! % H !== 0 || w.W_v.shape[1]! % Hkv !== 0) {
+    if (Hkv === H) throw new ShapeError(`${where}: W_q has ${w.W_q.shape[1]} and W_v ${w.W_v.shape[1]} columns; both must be divisible by H=${H}`);
     throw new ShapeError(`${where}: W_q has ${w.W_q.shape[1]} columns (must be divisible by H=${H}) and W_v ${w.W_v.shape[1]} (must be divisible by H_kv=${Hkv})`);
   }
   return X.rank === 3;

@@ -5,7 +5,7 @@
  * a few steps of Alg 13 lower the loss; ctxlab's checkpoint round-trips the options and reproduces the logits.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -17,6 +17,7 @@ import { JsDecoder } from "../../lib/infer/js-decoder.js";
 import { loadCheckpoint, saveCheckpoint } from "../../lib/io/checkpoint.js";
 import { DTransformer, dTransformer, KVCache } from "../../lib/model/dtransformer.js";
 import { dTraining } from "../../lib/train/dtraining.js";
+import { resolveOptimizer } from "../../lib/train/optim.js";
 import { nextTokenLoss } from "../../lib/train/loss.js";
 import { expectClose, testBackend } from "../helpers/setup.js";
 import { fixedSource } from "../train/sources.js";
@@ -92,6 +93,19 @@ describe("architecture options: hooks", () => {
     m.dispose();
   });
 
+  it("runWithHooks: replacing the gated MLP's up projection (hook_pre_linear) by 0 zeroes the MLP's output (no biases)", () => {
+    const m = DTransformer.create(VARIANTS.find((v) => v.name === "llama-like")!.opts, 1);
+    let out: number[] = [];
+    const y = m.runWithHooks([X], [
+      ["blocks.1.mlp.hook_pre_linear", (v) => tf.zerosLike(v)],
+      ["blocks.1.hook_mlp_out", (v) => void (out = Array.from(v.dataSync()))],
+    ]);
+    assert.equal(out.length, 10 * 16);
+    assert.ok(out.every((x) => x === 0));
+    tf.dispose(y);
+    m.dispose();
+  });
+
   it("parallel residual: no hook_resid_mid; resid_post = resid_pre + attn_out + mlp_out, the MLP reads LN2(resid_pre)", () => {
     const m = DTransformer.create(VARIANTS.find((v) => v.name === "neox-like")!.opts, 2);
     const { logits, cache } = m.trace([X]);
@@ -122,6 +136,14 @@ describe("architecture options: hooks", () => {
 });
 
 describe("architecture options: training and checkpoints", () => {
+  it("weight decay: RMSNorm's γ and the gate's bias do not decay, W_gate does (as W_mlp1)", () => {
+    const m = DTransformer.create({ ...ARCH_BASE, norm: "rmsnorm", mlp: "gated-silu" }, 0);
+    const decay = new Set(resolveOptimizer(m.params.names()).decay);
+    for (const n of ["blocks.0.ln1.gamma", "ln_final.gamma", "blocks.0.mlp.b_gate", "blocks.1.attn.b_k"]) assert.ok(!decay.has(n), n);
+    for (const n of ["blocks.0.mlp.W_gate", "blocks.0.mlp.W_mlp1", "blocks.1.attn.W_k"]) assert.ok(decay.has(n), n);
+    m.dispose();
+  });
+
   for (const name of ["llama-like", "qwen2-like", "neox-like", "multi-query (H_kv = 1)", "free head width (H·d_attn ≠ d_e) with H_kv = 2"]) {
     it(`${name}: 8 steps of Alg 13 lower the loss on a fixed sequence`, async () => {
       const m = DTransformer.create(VARIANTS.find((v) => v.name === name)!.opts, 3);
@@ -152,6 +174,23 @@ describe("architecture options: training and checkpoints", () => {
       m.dispose();
     });
   }
+
+  it("a ctxlab-layout config.json with a bad option or without tensors: \"ctxlab\" is a CheckpointError naming it", async () => {
+    const m = DTransformer.create(VARIANTS.find((v) => v.name === "llama-like")!.opts, 4);
+    const dir = join(tmp, "bad");
+    await saveCheckpoint(m, dir);
+    const path = join(dir, "config.json");
+    const good = JSON.parse(await readFile(path, "utf8")) as { ctxlab: Record<string, unknown> };
+    const tryWith = async (ctxlab: Record<string, unknown>, re: RegExp) => {
+      await writeFile(path, JSON.stringify({ ...good, ctxlab: { ...good.ctxlab, ...ctxlab } }));
+      await assert.rejects(loadCheckpoint(dir), (e: Error) => e.name === "CheckpointError" && re.test(e.message));
+    };
+    await tryWith({ n_kv_heads: 3 }, /H_kv \(nKvHeads\) must be a positive integer that divides H=4.*got 3/);
+    await tryWith({ norm: "scalenorm" }, /norm must be "layernorm" or "rmsnorm", got "scalenorm"/);
+    await tryWith({ tensors: undefined }, /ctxlab\.tensors must be "ctxlab"/);
+    await tryWith({ n_kv_heads: 1 }, /tensor "blocks\.0\.attn\.W_k" has shape \[16, 8\] but the config implies \[16, 4\]/);
+    m.dispose();
+  });
 
   it("a default-architecture model is still written in the GPT-2 layout with no option fields", async () => {
     const m = DTransformer.create(ARCH_BASE, 4);
