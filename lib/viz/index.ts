@@ -13,3 +13,4 @@ export { attentionGrid, attentionByDistance, attentionEntropy, readPattern, patt
 export { lossCurve, accuracyVsLength, accuracyVsDepth, depthLengthHeatmap, meanBy, rowsOf, type TableLike, type MeanPoint, type LossCurveOptions, type AccuracyOptions } from "./curves.js";
 export { linesBy, traceDiffBars, costVsLength, type LinesByOptions, type CostOptions } from "./compare.js";
 export { methodStyle, methodLine, ENCODING_COLORS, SCALING_COLORS, type MethodStyle } from "./methods.js";
+export { scoreZoom, offsetMass, strongestOffsetHead, positionBins, positionCurve, styleByMethod, withReferenceLine, type ScoreZoomOptions, type PositionBinOptions, type PositionBin, type PositionCurveOptions } from "./extension.js";
