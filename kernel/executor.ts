@@ -70,13 +70,18 @@ function diagnosticsError(diags: Diagnostic[]): CellError {
   return { ename: "TSError", evalue: `${lines[0]!.replace(/ - .*$/, "")}: ${first}${more}`, traceback: lines };
 }
 
-/** The error of an interrupted cell (ename "Interrupted"), or undefined for any other error. */
-function interruptError(e: unknown): CellError | undefined {
+/**
+ * The error of an interrupted cell (ename "Interrupted"), or undefined for any other error. `missed`:
+ * the names the cell declares but never assigned (its await had not returned within the grace
+ * period), which later cells do not have.
+ */
+function interruptError(e: unknown, missed: readonly string[] = []): CellError | undefined {
   let evalue: string;
   if (e instanceof Error && (e as NodeJS.ErrnoException).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED") evalue = "synchronous code stopped by SIGINT";
   else if (e instanceof CellInterrupted) evalue = "stopped the cell's code at its next loop step or await";
   else if (e instanceof Abandoned) evalue = "stopped waiting for the cell after a second interrupt (code it runs outside any loop step or await may go on)";
   else return undefined;
+  if (missed.length) evalue += `; not assigned, so later cells do not have them: ${missed.join(", ")}`;
   return { ename: "Interrupted", evalue, traceback: [`Interrupted: ${evalue}`] };
 }
 
@@ -248,7 +253,8 @@ export function createTslabEngine(rootDir: string = process.cwd(), o: { settleMs
       // keep what the cell completed: values stay in `values`, and later cells see their declarations
       prevDecl = keptDeclarations(prevDecl, converted.declOutput ?? "", declared, completed);
       if (last) delete values[last];
-      return { status: "error", error: interruptError(e) ?? toCellError(e) };
+      const missed = [...declared].filter((n) => !completed.has(n));
+      return { status: "error", error: interruptError(e, missed) ?? toCellError(e) };
     } finally {
       abandon = undefined;
     }

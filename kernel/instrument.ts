@@ -8,7 +8,9 @@
  *     interrupted, its code throws `CellInterrupted` at the next checkpoint, and an await it is
  *     blocked in is rejected at once. So an interrupted cell stops *its own code* — the loop, the
  *     awaited chain, the timer callback — not only the kernel's wait for it. Library calls that
- *     honour the signal (dTraining, dInference, …) stop at their next step by themselves.
+ *     honour the signal (dTraining, dInference, …) stop at their next step by themselves; a top-level
+ *     statement that awaits one (`const r = await dTraining(…)`) completes with its result before the
+ *     cell stops, so later cells read `r`.
  *  2. **Declarations survive a throw.** The CommonJS emit starts with `exports.a = exports.b = void 0`,
  *     which would reset names of earlier cells that this cell redeclares before it reached them; it is
  *     dropped, so a cell that throws keeps what it completed and leaves the rest as it was
@@ -34,23 +36,58 @@ function withCheck(f: TS.NodeFactory, body: TS.Statement): TS.Block {
   return ts.isBlock(body) ? f.updateBlock(body, [check, ...body.statements]) : f.createBlock([check, body], true);
 }
 
-/** The `before` transformer of the second emit (ES module → CommonJS): checkpoints (1). */
+/** Whether `s` awaits outside any nested function. */
+function awaitsDirectly(s: TS.Node): boolean {
+  let found = false;
+  const look = (n: TS.Node): void => {
+    if (found || ts.isFunctionLike(n) || ts.isClassLike(n)) return;
+    if (ts.isAwaitExpression(n)) found = true;
+    else ts.forEachChild(n, look);
+  };
+  look(s);
+  return found;
+}
+
+/**
+ * The `before` transformer of the second emit (ES module → CommonJS): checkpoints (1). A top-level
+ * declaration or expression statement that awaits (`const r = await longThing()`) checks after the
+ * whole statement instead of right after its await: when the awaited call returns within the grace
+ * period after an interrupt (a library call that honours the signal returns its result at its next
+ * step), the statement completes — `r` holds that result in later cells — and the cell stops there.
+ */
 export function checkpoints(context: TS.TransformationContext): (sf: TS.SourceFile) => TS.SourceFile {
   const f = context.factory;
-  const visit = (node: TS.Node): TS.Node => {
-    const n = ts.visitEachChild(node, visit, context);
-    if (ts.isForStatement(n)) return f.updateForStatement(n, n.initializer, n.condition, n.incrementor, withCheck(f, n.statement));
-    if (ts.isForOfStatement(n)) return f.updateForOfStatement(n, n.awaitModifier, n.initializer, n.expression, withCheck(f, n.statement));
-    if (ts.isForInStatement(n)) return f.updateForInStatement(n, n.initializer, n.expression, withCheck(f, n.statement));
-    if (ts.isWhileStatement(n)) return f.updateWhileStatement(n, n.expression, withCheck(f, n.statement));
-    if (ts.isDoStatement(n)) return f.updateDoStatement(n, withCheck(f, n.statement), n.expression);
-    if (ts.isAwaitExpression(n)) return hook(f, "after", [f.updateAwaitExpression(n, hook(f, "race", [n.expression]))]);
-    if (ts.isCallExpression(n) && ts.isPropertyAccessExpression(n.expression) && ["then", "catch", "finally"].includes(n.expression.name.text)) {
-      return f.updateCallExpression(n, n.expression, n.typeArguments, n.arguments.map((a) => (ts.isFunctionLike(a) ? hook(f, "cb", [a]) : a)));
-    }
-    return n;
+  const make = (deferred: boolean): ((node: TS.Node) => TS.Node) => {
+    const visit = (node: TS.Node): TS.Node => {
+      if (deferred && (ts.isFunctionLike(node) || ts.isClassLike(node))) return normal(node); // its own awaits check at once
+      const n = ts.visitEachChild(node, visit, context);
+      if (ts.isForStatement(n)) return f.updateForStatement(n, n.initializer, n.condition, n.incrementor, withCheck(f, n.statement));
+      if (ts.isForOfStatement(n)) return f.updateForOfStatement(n, n.awaitModifier, n.initializer, n.expression, withCheck(f, n.statement));
+      if (ts.isForInStatement(n)) return f.updateForInStatement(n, n.initializer, n.expression, withCheck(f, n.statement));
+      if (ts.isWhileStatement(n)) return f.updateWhileStatement(n, n.expression, withCheck(f, n.statement));
+      if (ts.isDoStatement(n)) return f.updateDoStatement(n, withCheck(f, n.statement), n.expression);
+      if (ts.isAwaitExpression(n)) {
+        const raced = f.updateAwaitExpression(n, hook(f, "race", [n.expression]));
+        return deferred ? raced : hook(f, "after", [raced]);
+      }
+      if (ts.isCallExpression(n) && ts.isPropertyAccessExpression(n.expression) && ["then", "catch", "finally"].includes(n.expression.name.text)) {
+        return f.updateCallExpression(n, n.expression, n.typeArguments, n.arguments.map((a) => (ts.isFunctionLike(a) ? hook(f, "cb", [a]) : a)));
+      }
+      return n;
+    };
+    return visit;
   };
-  return (sf) => ts.visitNode(sf, visit) as TS.SourceFile;
+  const normal = make(false);
+  const deferred = make(true);
+  return (sf) =>
+    f.updateSourceFile(
+      sf,
+      sf.statements.flatMap((s) =>
+        (ts.isVariableStatement(s) || ts.isExpressionStatement(s)) && awaitsDirectly(s)
+          ? [deferred(s) as TS.Statement, f.createExpressionStatement(hook(f, "after", []))]
+          : [normal(s) as TS.Statement],
+      ),
+    );
 }
 
 /** `exports.a = exports.b = … = void 0;` */
@@ -123,12 +160,12 @@ function runtimeNames(s: TS.Statement): string[] {
   if ((ts.isFunctionDeclaration(s) || ts.isClassDeclaration(s) || ts.isEnumDeclaration(s)) && s.name) return [s.name.text];
   if (ts.isModuleDeclaration(s) && ts.isIdentifier(s.name)) return [s.name.text];
   if (ts.isImportEqualsDeclaration(s)) return [s.name.text];
-  if (ts.isImportDeclaration(s) && s.importClause) {
+  if (ts.isImportDeclaration(s) && s.importClause && !s.importClause.isTypeOnly) {
     const c = s.importClause;
     const out = c.name ? [c.name.text] : [];
     if (c.namedBindings) {
       if (ts.isNamespaceImport(c.namedBindings)) out.push(c.namedBindings.name.text);
-      else for (const e of c.namedBindings.elements) out.push(e.name.text);
+      else for (const e of c.namedBindings.elements) if (!e.isTypeOnly) out.push(e.name.text); // `type T` binds nothing at run time
     }
     return out;
   }

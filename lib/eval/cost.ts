@@ -18,6 +18,7 @@ import type { DTransformer } from "../model/dtransformer.js";
 import type { AttentionMode } from "../engine/layout-options.js";
 import { forwardMemory } from "../engine/memory-estimate.js";
 import { currentSignal, startProgress } from "../runtime/context.js";
+import { forwardMacs, refuseLongRunOnCpu } from "../runtime/long-run.js";
 
 export type { AttentionMode };
 
@@ -33,6 +34,8 @@ export interface ForwardCostOptions {
   /** the method column (default the attention mode) */
   label?: string;
   signal?: AbortSignal;
+  /** time ≥ LONG_RUN_MACS multiply-adds on TF.js's slow cpu backend although wasm is available (lib/runtime/long-run.ts) */
+  allowCpu?: boolean;
 }
 
 export interface ForwardCostRow {
@@ -70,9 +73,11 @@ export async function forwardCost(model: DTransformer, o: ForwardCostOptions): P
   if (!Number.isSafeInteger(batch) || batch < 1) throw new ConfigError(`forwardCost: batch must be an integer ≥ 1, got ${batch}`);
   if (!Number.isSafeInteger(repeats) || repeats < 1) throw new ConfigError(`forwardCost: repeats must be an integer ≥ 1, got ${repeats}`);
   if (!["auto", "per-head", "batched", "chunked"].includes(attention)) throw new ConfigError(`forwardCost: attention must be auto, per-head, batched or chunked, got ${JSON.stringify(attention)}`);
+  const cfg = model.cfg;
+  const passes = repeats + 2; // the warm-up, the timed repeats, the profiled pass
+  await refuseLongRunOnCpu(`forwardCost: ℓ ∈ {${lengths.join(", ")}}, ${passes} passes each`, lengths.reduce((n, l) => n + passes * forwardMacs(cfg, l, batch), 0), o.allowCpu);
   const signal = currentSignal(o.signal);
   const method = o.label ?? attention;
-  const cfg = model.cfg;
   const m = model.withAttentionLayout({ mode: attention });
   const progress = startProgress(`forward cost (${method})`, lengths.length);
   const rows: ForwardCostRow[] = [];

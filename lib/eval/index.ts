@@ -18,6 +18,7 @@ import { ConfigError } from "../errors.js";
 import type { Tokenizer } from "../data/types.js";
 import type { DTransformer } from "../model/dtransformer.js";
 import { currentSignal, startProgress } from "../runtime/context.js";
+import { forwardMacs, refuseLongRunOnCpu } from "../runtime/long-run.js";
 import { checkVocab, defaultTokenizer } from "./common.js";
 import { jsonlExamples, readJsonl } from "./jsonl.js";
 import { perplexityVsLength, type PerplexityOptions } from "./perplexity.js";
@@ -64,6 +65,10 @@ export async function evaluateExamples(model: DTransformer, examples: readonly E
   checkVocab(tok, model.cfg.nVocab);
   const method = o.label ?? model.positional.label;
   const scorer = o.scorer ?? DEFAULT_SCORER;
+  const cfg = model.cfg;
+  // the positions each example feeds through TF.js (greedy decoding's later steps run in plain JS on wasm/cpu)
+  const macs = examples.reduce((n, ex) => n + forwardMacs(cfg, positionsNeeded(ex)), 0);
+  await refuseLongRunOnCpu(`evaluation of ${examples.length} examples (${method})`, macs, o.allowCpu);
   const signal = currentSignal(o.signal);
   const progress = startProgress(`eval (${method})`, examples.length);
   const rows: EvalRow[] = [];

@@ -24,6 +24,7 @@ import type { Tokenizer } from "../data/types.js";
 import type { HookFilter, HookFn } from "../hooks/context.js";
 import type { DTransformer } from "../model/dtransformer.js";
 import { currentSignal, startProgress } from "../runtime/context.js";
+import { forwardMacs, refuseLongRunOnCpu } from "../runtime/long-run.js";
 import { Rng } from "../tensor/random.js";
 import { cut2d } from "../engine/attention-chunked.js";
 import { checkVocab, defaultTokenizer } from "./common.js";
@@ -50,6 +51,8 @@ export interface PerplexityOptions {
   label?: string;
   hooks?: readonly (readonly [HookFilter, HookFn])[];
   signal?: AbortSignal;
+  /** score ≥ LONG_RUN_MACS multiply-adds on TF.js's slow cpu backend although wasm is available (lib/runtime/long-run.ts) */
+  allowCpu?: boolean;
 }
 
 export interface PerplexityRow {
@@ -154,6 +157,8 @@ export async function perplexityVsLength(model: DTransformer, o: PerplexityOptio
   const limit = model.positional.maxPositions?.(model.cfg);
   const signal = currentSignal(o.signal);
   const plan = o.lengths.map((length) => ({ length, windows: limit !== undefined && length > limit ? [] : windowsFor(tokens.length, length, n, mode, o) }));
+  const macs = plan.reduce((n, p) => n + p.windows.length * forwardMacs(model.cfg, p.length), 0);
+  await refuseLongRunOnCpu(`perplexity of ${plan.reduce((n, p) => n + p.windows.length, 0)} windows (${method})`, macs, o.allowCpu);
   const progress = startProgress(`perplexity (${method})`, plan.reduce((s, p) => s + Math.max(1, p.windows.length), 0));
   const rows: PerplexityRow[] = [];
   const base = { method, mode };

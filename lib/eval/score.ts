@@ -55,6 +55,8 @@ export interface ScoreOptions {
   /** greedy: tokens generated beyond the continuation's length (default 0) */
   extraTokens?: number;
   signal?: AbortSignal;
+  /** evaluate ≥ LONG_RUN_MACS multiply-adds on TF.js's slow cpu backend although wasm is available (lib/runtime/long-run.ts) */
+  allowCpu?: boolean;
 }
 
 /** Exact match after trimming: does `generated` (leading whitespace removed) start with `answer` (trimmed)? */

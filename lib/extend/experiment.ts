@@ -33,6 +33,7 @@ import { writeFileAtomic } from "../io/safetensors.js";
 import { perplexityTable } from "../eval/perplexity.js";
 import type { DTransformer } from "../model/dtransformer.js";
 import { currentSignal } from "../runtime/context.js";
+import { forwardMacs, refuseLongRunOnCpu, trainingMacs } from "../runtime/long-run.js";
 import { recipeApplies, recipeFrom } from "./recipes.js";
 import { runRecipe } from "./run-recipe.js";
 
@@ -85,6 +86,8 @@ export interface ExperimentOptions {
   seed?: number;
   workers?: number;
   signal?: AbortSignal;
+  /** run ≥ LONG_RUN_MACS multiply-adds on TF.js's slow cpu backend although wasm is available (lib/runtime/long-run.ts) */
+  allowCpu?: boolean;
   /**
    * models already produced by a recipe, by recipe name (e.g. { curriculum: loadCheckpoint(dir) }):
    * evaluated as that recipe's run instead of training it again; `steps` / `tokens` go to the runs table
@@ -213,6 +216,19 @@ interface UnitResult {
 const objs = (t: aq.ColumnTable): Rows => t.objects() as Rows;
 const slug = (s: string) => s.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "");
 
+/** The experiment's work in multiply-adds (lib/runtime/long-run.ts): each unit's training, passkey sweeps and perplexity windows. */
+function experimentMacs(o: ExperimentOptions, s: ReturnType<typeof experimentSettings>, units: readonly { run: ExperimentRun }[], fillers: number): number {
+  let total = 0;
+  for (const { run } of units) {
+    const cfg = o.bases[run.base]!.cfg;
+    const training = o.pretrained?.[run.recipe] ? "none" : recipeFrom(run.recipe).training;
+    if (training === "finetune") total += s.steps * trainingMacs(cfg, s.targetLength, s.batch);
+    if (training === "scratch") total += (s.curriculumTokens / s.targetLength) * trainingMacs(cfg, s.targetLength);
+    for (const l of s.lengths) total += (fillers * s.depths.length * s.n + s.windows) * forwardMacs(cfg, l);
+  }
+  return total;
+}
+
 /**
  * Run the experiment (see the header); returns the tables for report.ts. On abort returns what has
  * finished, with status "interrupted".
@@ -227,7 +243,9 @@ export async function contextExtension(o: ExperimentOptions): Promise<Experiment
   const fillers = (o.fillers ?? FILLER_NAMES) as readonly FillerSpec[];
   const units = s.plan.flatMap((run) => (recipeFrom(run.recipe).training === "finetune" ? s.seeds.map((seed, k) => ({ run, seed: seed as number | null, k })) : [{ run, seed: null as number | null, k: 0 }]));
   const results: UnitResult[] = [];
-  const sweep = { variant: "compact" as const, tokenizer: tok, seed: s.seed, ...(signal ? { signal } : {}) };
+  await refuseLongRunOnCpu(`contextExtension: ${units.length} runs`, experimentMacs(o, s, units, fillers.length), o.allowCpu);
+  const allowCpu = o.allowCpu ? { allowCpu: true } : {};
+  const sweep = { variant: "compact" as const, tokenizer: tok, seed: s.seed, ...allowCpu, ...(signal ? { signal } : {}) };
   const hashes = new Map<DTransformer, string>();
   const hashOf = (m: DTransformer) => hashes.get(m) ?? (hashes.set(m, weightsHash(m)), hashes.get(m)!);
   if (o.cacheDir) await mkdir(o.cacheDir, { recursive: true });
@@ -265,7 +283,7 @@ export async function contextExtension(o: ExperimentOptions): Promise<Experiment
       ...(lr !== undefined ? { lr } : {}), ...(scratch && o.curriculumWarmup !== undefined ? { warmup: o.curriculumWarmup } : {}),
       ...(scratch && o.curriculumBatchTokens !== undefined ? { batchTokens: o.curriculumBatchTokens } : {}),
       ...(scratch && o.curriculumDecaySteps ? { decaySteps: o.curriculumDecaySteps, ...(o.curriculumMinLr !== undefined ? { minLr: o.curriculumMinLr } : {}) } : {}),
-      ...(o.text ? { text: o.text } : {}), ...(signal ? { signal } : {}),
+      ...(o.text ? { text: o.text } : {}), ...allowCpu, ...(signal ? { signal } : {}),
       ...(snap ? {
         snapshots: s.snapshots,
         onSnapshot: async (m: DTransformer, step: number) => {
@@ -289,7 +307,7 @@ export async function contextExtension(o: ExperimentOptions): Promise<Experiment
       const t = await runEval(r.model, "passkey", { ...sweep, lengths: s.lengths, depths: s.depths, n: s.n, offset: k * s.n, filler, label: method });
       pk.push(...objs(addCols(t, { recipe: run.recipe, base: run.base, seed, filler: fillerName(filler) })));
     }
-    const pp = await runEval(r.model, "perplexity", { lengths: s.lengths, windows: s.windows, tokenizer: tok, label: method, ...(signal ? { signal } : {}) });
+    const pp = await runEval(r.model, "perplexity", { lengths: s.lengths, windows: s.windows, tokenizer: tok, label: method, ...allowCpu, ...(signal ? { signal } : {}) });
     if (owns) r.model.dispose();
     if (signal?.aborted) break;
     const evalS = (performance.now() - tEval) / 1000;

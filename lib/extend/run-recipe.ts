@@ -32,6 +32,7 @@ import { ParamStore } from "../model/params.js";
 import { extendLearned } from "../model/extend-learned.js";
 import type { PositionalSpec } from "../positional/types.js";
 import { currentSignal } from "../runtime/context.js";
+import { describedStepMacs, refuseLongRunOnCpu } from "../runtime/long-run.js";
 import { dTraining, type TrainingStatus } from "../train/dtraining.js";
 import { logTable } from "../train/log.js";
 import { resolveSchedule, type ScheduleSpec } from "../train/schedule.js";
@@ -75,6 +76,8 @@ export interface RecipeOptions {
   /** seed of the batches (and of a fresh model's initialisation); default 0 */
   seed?: number;
   signal?: AbortSignal;
+  /** train ≥ LONG_RUN_MACS multiply-adds on TF.js's slow cpu backend although wasm is available (lib/runtime/long-run.ts) */
+  allowCpu?: boolean;
   /** gradient worker threads (dTraining `workers`, default 1) */
   workers?: number;
   /** save resumable training checkpoints here (dTraining), every `checkpointEvery` steps and at the end */
@@ -178,12 +181,14 @@ function plan(recipe: Recipe, model: DTransformer, o: RecipeOptions) {
 async function train(recipe: Recipe, model: DTransformer, o: RecipeOptions, signal: AbortSignal | undefined) {
   const p = plan(recipe, model, o);
   const start = o.resume?.step ?? 0;
+  const perStep = describedStepMacs(model.cfg, p.source.describe()); // a custom source without a shape: dTraining measures it
+  if (perStep !== undefined) await refuseLongRunOnCpu(`runRecipe "${recipe.name}": ${p.steps - start} steps at ℓ′ = ${o.targetLength}`, (p.steps - start) * (o.accumulate ?? 1) * perStep, o.allowCpu);
   const marks = [...new Set([...(o.snapshots ?? []).filter((s) => s > start && s < p.steps), p.steps])].sort((a, b) => a - b);
   if (o.snapshots?.includes(start) && o.onSnapshot) await o.onSnapshot(model, start);
   let state = o.resume;
   let last: Awaited<ReturnType<typeof dTraining>> | undefined;
   const common = {
-    source: p.source, signal, workers: o.workers ?? 1,
+    source: p.source, signal, workers: o.workers ?? 1, ...(o.allowCpu ? { allowCpu: true } : {}),
     ...(o.checkpointDir ? { checkpointDir: o.checkpointDir, checkpointEvery: o.checkpointEvery ?? 50 } : {}),
     run: { recipe: recipe.name, targetLength: o.targetLength, positional: model.positional.toJSON() },
   };

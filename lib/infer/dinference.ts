@@ -20,6 +20,7 @@ import { dTransformer, DTransformer, KVCache } from "../model/dtransformer.js";
 import { toTokenBatch } from "../model/token-embedding.js";
 import { Rng } from "../tensor/random.js";
 import { currentSignal } from "../runtime/context.js";
+import { forwardMacs, generationMacs, refuseLongRunOnCpu } from "../runtime/long-run.js";
 import { JsDecoder, jsDecoderUnsupported } from "./js-decoder.js";
 import { sampleToken, validateSampling, type SamplingOptions } from "./sampling.js";
 
@@ -41,6 +42,8 @@ export interface GenerateOptions extends SamplingOptions {
   decoder?: "auto" | "js" | "tfjs";
   /** stop at the next token when aborted (default: the host's signal, e.g. the running cell's interrupt) */
   signal?: AbortSignal;
+  /** generate ≥ LONG_RUN_MACS multiply-adds on TF.js's slow cpu backend although wasm is available (lib/runtime/long-run.ts) */
+  allowCpu?: boolean;
 }
 
 export interface GenerateResult {
@@ -75,8 +78,12 @@ export async function dInference(model: DTransformer, prompt: readonly number[],
   });
   const stop = new Set(o.stop ?? []);
   const useCache = o.cache ?? true;
-  const kv = useCache ? new KVCache(model.cfg.nLayers) : undefined;
   const decoder = useCache ? chooseDecoder(model, o.decoder) : "none";
+  // the plain-JS decoder's steps do not run on TF.js: then only the prompt's pass does
+  const newTokens = Math.max(0, Math.min(o.maxTokens, max - prompt.length + 1));
+  const macs = decoder === "js" ? forwardMacs(model.cfg, prompt.length) : generationMacs(model.cfg, prompt.length, newTokens, useCache);
+  await refuseLongRunOnCpu(`dInference: ${newTokens} tokens after a ${prompt.length}-token prompt`, macs, o.allowCpu);
+  const kv = useCache ? new KVCache(model.cfg.nLayers) : undefined;
   let js: JsDecoder | undefined;
   const x = prompt.slice();
   const out: number[] = [];

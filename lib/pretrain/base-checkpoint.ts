@@ -26,6 +26,8 @@ import type { TrainRow } from "../train/log.js";
 import { loadTrainingState, type TrainingState } from "../train/state.js";
 import { BASE_ENCODINGS, baseArchitecture, baseSchedule, phaseSpans, type BaseName, type BaseRecipe } from "./recipes.js";
 import { retrievalMixSource } from "./retrieval-mix.js";
+import { makeConfig } from "../config.js";
+import { refuseLongRunOnCpu, trainingMacs } from "../runtime/long-run.js";
 
 const tok = byteTokenizer({ specials: false });
 
@@ -44,6 +46,8 @@ export interface TrainBaseOptions {
   stopAfter?: number;
   /** progress lines (default: none) */
   log?: (line: string) => void;
+  /** train (and evaluate) with ≥ LONG_RUN_MACS multiply-adds on TF.js's slow cpu backend although wasm is available (lib/runtime/long-run.ts) */
+  allowCpu?: boolean;
 }
 
 /** One point of the passkey curve (passkey-curve.csv). */
@@ -141,6 +145,9 @@ export async function trainBase(name: BaseName, R: BaseRecipe, o: TrainBaseOptio
   const stop = Math.min(o.stopAfter ?? R.steps, R.steps);
   const phases = phaseSpans(R).filter((p) => p.first <= stop).map((p) => ({ until: Math.min(p.until, stop), source: mix(p.weights) }));
   const valSource = windowSource(textTokens(val, tok), { batch: 8, length: R.length });
+  // before startingPoint, which clears the work directory of a fresh run
+  const cfg = makeConfig({ ...baseArchitecture(R), positional: positionalFrom(BASE_ENCODINGS[name]) });
+  await refuseLongRunOnCpu(`trainBase("${name}"): ${stop} steps of ${R.batch} × ${R.length} tokens`, stop * trainingMacs(cfg, R.length, R.batch), o.allowCpu);
   const { model, resume, curve } = await startingPoint(name, R, work, o);
   const curvePath = join(work, "passkey-curve.csv");
   await mkdir(work, { recursive: true });
@@ -170,7 +177,7 @@ export async function trainBase(name: BaseName, R: BaseRecipe, o: TrainBaseOptio
     r = await dTraining(model, {
       source: ph.source, steps: ph.until, valSource, onStep, valEvery: evalEvery, valBatches: 8,
       schedule: baseSchedule(R), clip: R.clip,
-      checkpointDir: work, checkpointEvery: o.saveEvery ?? 100, workers: o.workers ?? 1,
+      checkpointDir: work, checkpointEvery: o.saveEvery ?? 100, workers: o.workers ?? 1, ...(o.allowCpu ? { allowCpu: true } : {}),
       ...(from ? { resume: from } : { seed: R.seed, optimizer: { weightDecay: R.weightDecay } }),
       run: { recipe: R, encoding: name, phase: i + 1 },
     });

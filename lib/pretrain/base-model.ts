@@ -19,6 +19,7 @@ import { byteTokenizer } from "../data/tokenizer.js";
 import { DTransformer } from "../model/dtransformer.js";
 import { positionalFrom } from "../positional/registry.js";
 import { dTraining } from "../train/dtraining.js";
+import { refuseLongRunOnCpu, trainingMacs } from "../runtime/long-run.js";
 import { CONFIG_FILE, loadCheckpoint } from "../io/checkpoint.js";
 import { BASE_ENCODINGS, type BaseName } from "./recipes.js";
 
@@ -36,6 +37,8 @@ export interface LoadBaseOptions {
   /** fallback: seed of the weights and batches (default 0) */
   seed?: number;
   signal?: AbortSignal;
+  /** fallback: train the stand-in with ≥ LONG_RUN_MACS multiply-adds on TF.js's slow cpu backend although wasm is available (lib/runtime/long-run.ts) */
+  allowCpu?: boolean;
 }
 
 export interface BaseModel {
@@ -65,9 +68,16 @@ export async function loadBase(name: BaseName, o: LoadBaseOptions = {}): Promise
   const model = DTransformer.create({ ...presets.tiny, nVocab: tok.vocabSize, positional: positionalFrom(BASE_ENCODINGS[name]) }, o.seed ?? 0);
   if (steps === 0) return { model, fromCheckpoint: false, note: `${dir} not found: using a tiny ${model.positional.label} byte model at its initialisation instead (not trained).` };
   const length = o.length ?? model.cfg.lMax;
+  const batch = o.batch ?? 8;
+  try {
+    await refuseLongRunOnCpu(`loadBase("${name}"): ${dir} not found; training a stand-in for ${steps} steps`, steps * trainingMacs(model.cfg, length, batch), o.allowCpu);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   const { train } = corpusSplit(mobyDick());
   const r = await dTraining(model, {
-    source: windowSource(textTokens(train, tok), { batch: o.batch ?? 8, length }),
+    source: windowSource(textTokens(train, tok), { batch, length }), ...(o.allowCpu ? { allowCpu: true } : {}),
     steps, schedule: { kind: "cosine", lr: 3e-3, warmup: Math.min(10, steps) }, seed: o.seed ?? 0,
     ...(o.signal ? { signal: o.signal } : {}),
   });

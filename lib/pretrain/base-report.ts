@@ -40,11 +40,11 @@ function accuracyBy(rows: readonly Row[], key: (r: Row) => number): Record<strin
 }
 
 /** The final evaluation: the committed evalsets at ℓ ≤ 128 and a larger generated sweep. */
-export async function finalEval(model: DTransformer, name: string, evalsets = "data/evalsets"): Promise<{ sets: Record<string, SetEval>; csv: object[] }> {
+export async function finalEval(model: DTransformer, name: string, evalsets = "data/evalsets", o: { allowCpu?: boolean } = {}): Promise<{ sets: Record<string, SetEval>; csv: object[] }> {
   const sets: Record<string, SetEval> = {};
   const csv: object[] = [];
   const add = async (label: string, examples: EvalExample[]) => {
-    const rows = (await evaluateExamples(model, examples, tok, { label: name })).objects() as Row[];
+    const rows = (await evaluateExamples(model, examples, tok, { label: name, ...(o.allowCpu ? { allowCpu: true } : {}) })).objects() as Row[];
     for (const r of rows) csv.push({ set: label, ...r });
     const byL = new Map<number, Row[]>();
     for (const r of rows) (byL.get(r.length) ?? byL.set(r.length, []).get(r.length)!).push(r);
@@ -75,8 +75,8 @@ export function recordOf(name: BaseName, R: BaseRecipe, t: TrainedBase, sets: Re
 export type BaseRecord = ReturnType<typeof recordOf>;
 
 /** Evaluate a trained base and write `out/<name>/` atomically (see the header of base-checkpoint.ts). */
-export async function writeBase(name: BaseName, R: BaseRecipe, t: TrainedBase, out: string, wallS: number): Promise<BaseRecord> {
-  const ev = await finalEval(t.model, name);
+export async function writeBase(name: BaseName, R: BaseRecipe, t: TrainedBase, out: string, wallS: number, o: { allowCpu?: boolean } = {}): Promise<BaseRecord> {
+  const ev = await finalEval(t.model, name, undefined, o);
   const record = recordOf(name, R, t, ev.sets, wallS);
   const tmp = resolve(out, `.${name}.tmp-${process.pid}`);
   const dest = resolve(out, name);
@@ -100,7 +100,7 @@ export async function makeBaseCheckpoint(name: BaseName, R: BaseRecipe, o: Train
   const t0 = performance.now();
   const t = await trainBase(name, R, o);
   try {
-    return await writeBase(name, R, t, o.out ?? "data/checkpoints", (performance.now() - t0) / 1000);
+    return await writeBase(name, R, t, o.out ?? "data/checkpoints", (performance.now() - t0) / 1000, o.allowCpu ? { allowCpu: true } : {});
   } finally {
     t.model.dispose();
   }

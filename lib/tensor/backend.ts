@@ -267,19 +267,26 @@ export function ensureBackend(): Promise<BackendInfo> {
   return ensuring;
 }
 
+/** How much slower TF.js's plain-JavaScript cpu backend is than wasm here (a training step of presets.tiny, B = 16, ℓ = 128). */
+export const CPU_SLOWDOWN = "~30×";
+
 /**
- * Entry points that start a long computation call this first. On TF.js's plain-JavaScript `cpu`
- * backend — because nothing selected a backend (TF.js's default) or "auto" fell back to it — while
- * the wasm backend can be loaded, it throws a BackendError saying why (cpu is one to two orders of
- * magnitude slower and holds far more memory) and what to do. Running on cpu anyway is a choice:
- * `useBackend("cpu")` (or CTXLAB_BACKEND=cpu) before, or `allowCpu` (the entry point's option).
+ * Entry points that start a long computation call this first (through lib/runtime/long-run.ts, which
+ * decides "long" by the work's multiply-adds). On TF.js's plain-JavaScript `cpu` backend — because
+ * nothing selected a backend (TF.js's default) or "auto" fell back to it — while the wasm backend can
+ * be loaded, it throws a BackendError saying why (cpu is CPU_SLOWDOWN slower and holds far more
+ * memory) and what to do. Running on cpu anyway is a choice: `useBackend("cpu")` (or
+ * CTXLAB_BACKEND=cpu), or `allowCpu` (the entry point's option).
  *
  * @param what - the computation, for the message ("dTraining: 400 steps")
  * @param allowCpu - the caller's explicit consent to run on cpu
  */
 export async function refuseSlowBackend(what: string, allowCpu = false): Promise<void> {
-  if (allowCpu || tf.getBackend() !== "cpu") return;
+  if (allowCpu) return;
+  if (tf.getBackend() === undefined) await tf.ready(); // nothing computed yet: the backend the first op would get
+  if (tf.getBackend() !== "cpu") return;
   if (current?.active === "cpu" && current.requested === "cpu") return; // asked for by name
+  if (current === undefined && process.env[ENV_VAR]?.trim().toLowerCase() === "cpu") return; // CTXLAB_BACKEND=cpu, never passed to useBackend
   const wasm = await loader(PACKAGE.wasm).then(
     () => tf.findBackendFactory("wasm") != null,
     () => false,
@@ -287,8 +294,8 @@ export async function refuseSlowBackend(what: string, allowCpu = false): Promise
   if (!wasm) return;
   throw new BackendError(
     `${what} would run on TF.js's plain-JavaScript "cpu" backend (${current ? `selected by ${current.requested}` : "nothing selected a backend"}), ` +
-      `one to two orders of magnitude slower than wasm, which is available: call \`await useBackend()\` first ` +
-      `(it picks the fastest: tfjs-node, else wasm), or choose cpu explicitly with useBackend("cpu") or the option allowCpu: true`,
+      `${CPU_SLOWDOWN} slower than wasm and far hungrier for memory, and wasm is available: call \`await useBackend()\` first ` +
+      `(it picks the fastest: tfjs-node, else wasm), or choose cpu explicitly with useBackend("cpu"), CTXLAB_BACKEND=cpu or the option allowCpu: true`,
   );
 }
 

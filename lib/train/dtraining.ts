@@ -16,7 +16,6 @@
  * A generic evented loop (docs/design.md, "Training loop"): it knows nothing of tasks or plots; it yields to the event
  * loop between steps so a notebook interrupt (AbortSignal) is seen at the next step boundary.
  */
-import { refuseSlowBackend } from "../tensor/backend.js";
 import type * as aq from "arquero";
 import * as tf from "@tensorflow/tfjs";
 import type { Batch, BatchSource } from "../data/types.js";
@@ -31,6 +30,7 @@ import { gradPoolFor, type GradPool } from "./parallel.js";
 import { lrAt, resolveSchedule, type ResolvedSchedule, type ScheduleSpec } from "./schedule.js";
 import { saveTrainingState, type TrainingState } from "./state.js";
 import { currentSignal, startProgress } from "../runtime/context.js";
+import { describedStepMacs, refuseLongRunOnCpu, trainingMacs } from "../runtime/long-run.js";
 
 export interface TrainingOptions {
   /** where batches come from; `next(rng)` must draw only from the given Rng */
@@ -57,7 +57,7 @@ export interface TrainingOptions {
   valSeed?: number | string;
   /** called after every step with its row (live progress) */
   onStep?: (row: TrainRow) => void;
-  /** run more than 20 steps on TF.js's slow cpu backend although wasm is available (see refuseSlowBackend) */
+  /** run a long training (≥ LONG_RUN_MACS multiply-adds, lib/runtime/long-run.ts) on TF.js's slow cpu backend although wasm is available */
   allowCpu?: boolean;
   /** called after each checkpoint save */
   onCheckpoint?: (e: { step: number; dir: string }) => void;
@@ -117,6 +117,8 @@ interface Run {
   timeS: number;
   pool: GradPool | undefined;
   signal?: AbortSignal | undefined;
+  /** set when the source's description gives no batch shape: the long-run check then measures step 1's batches */
+  checkFirstBatch?: (batches: readonly Batch[]) => Promise<void>;
 }
 
 function count(v: number | undefined, dflt: number, name: string, min = 1): number {
@@ -164,6 +166,36 @@ function prepare(model: DTransformer, o: TrainingOptions): Run {
 const describeNonFinite = (loss: number, norm: number) =>
   [!Number.isFinite(loss) ? `loss is ${loss}` : "", !Number.isFinite(norm) ? `gradient norm is ${norm}` : ""].filter(Boolean).join(" and ");
 
+/**
+ * Refuses a long run on an unrequested cpu backend (lib/runtime/long-run.ts): the work of `steps`
+ * steps from the source's described batch shape, the validation passes included; a source that does
+ * not describe its shape is measured on the first step's batches instead (before any computation).
+ */
+async function refuseLongTraining(run: Run, steps: number): Promise<void> {
+  const o = run.opts;
+  const what = `dTraining: ${steps} steps`;
+  const vals = o.valSource && o.valEvery ? Math.ceil(steps / o.valEvery) * (o.valBatches ?? 8) : 0;
+  const valMacs = vals && o.valSource ? (describedStepMacs(run.model.cfg, o.valSource.describe()) ?? 0) / 3 : 0;
+  const perStep = describedStepMacs(run.model.cfg, o.source.describe());
+  if (perStep !== undefined) return refuseLongRunOnCpu(what, steps * run.accumulate * perStep + vals * valMacs, o.allowCpu);
+  run.checkFirstBatch = (batches) => {
+    const macs = batches.reduce((n, b) => n + trainingMacs(run.model.cfg, b.length, b.batch), 0);
+    return refuseLongRunOnCpu(what, steps * macs + vals * valMacs, o.allowCpu);
+  };
+}
+
+/** The long-run check on step 1's batches (refuseLongTraining); a refusal rewinds the Rng. */
+async function checkFirstBatch(run: Run, batches: readonly Batch[], rngBefore: ReturnType<Rng["state"]>): Promise<void> {
+  const check = run.checkFirstBatch!;
+  run.checkFirstBatch = undefined;
+  try {
+    await check(batches);
+  } catch (e) {
+    run.rng.setState(rngBefore); // nothing drawn, nothing applied
+    throw e;
+  }
+}
+
 /** Steps 1–5 of the header for update s; returns the row, or why it diverged (nothing applied, Rng rewound). */
 async function trainStep(run: Run, s: number): Promise<{ row: TrainRow } | { diverged: string } | { interrupted: string }> {
   const rngBefore = run.rng.state();
@@ -174,6 +206,7 @@ async function trainStep(run: Run, s: number): Promise<{ row: TrainRow } | { div
     checkBatch(run.model, b, `dTraining: step ${s}, ${run.opts.source.name} micro-batch ${i}`, { training: true, rowsPerPass: Math.ceil(b?.batch / (run.pool?.participants ?? 1)) });
     batches.push(b);
   }
+  if (run.checkFirstBatch) await checkFirstBatch(run, batches, rngBefore);
   const lr = lrAt(run.schedule, s);
   const t0 = performance.now();
   // With gradient workers the step awaits other threads (their start-up, their shards), so an interrupt
@@ -285,7 +318,13 @@ async function afterStep(run: Run, row: TrainRow): Promise<boolean> {
 export async function dTraining(model: DTransformer, opts: TrainingOptions): Promise<TrainingResult> {
   const run = prepare(model, opts);
   const start = run.step;
-  if (opts.steps - start > 20) await refuseSlowBackend(`dTraining: ${opts.steps - start} steps`, opts.allowCpu);
+  try {
+    await refuseLongTraining(run, opts.steps - start);
+  } catch (e) {
+    if (run.ownsOptimizer) run.optimizer.dispose();
+    await run.pool?.close();
+    throw e;
+  }
   const signal = currentSignal(opts.signal); // default: the host's (a notebook cell's interrupt)
   run.signal = signal;
   const progress = startProgress(`training to step ${opts.steps}`, opts.steps);

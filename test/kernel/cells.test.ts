@@ -50,6 +50,12 @@ describe("cells that throw, stack traces", { timeout: 180_000 }, () => {
     assert.equal(missing.reply.content.ename, "TSError", "a declaration after the throw must not exist");
   });
 
+  test("a failed cell's import line that also imports a type (`type T`) is kept with its values", async () => {
+    const r = await k.execute('import { presets, type BatchSource } from "ctxlab";\nconst rows: BatchSource["name"] = "x";\nthrow new Error("after the import");');
+    assert.equal(r.reply.content.evalue, "after the import");
+    assert.equal(await value(k, "presets.micro.dE + rows.length"), "9");
+  });
+
   test("a name the failed cell redeclares after its throw keeps its earlier value and type", async () => {
     await value(k, "let x = 1; x");
     const r = await k.execute('throw new RangeError("early");\nlet x = "text";');

@@ -44,7 +44,7 @@ async function assertStopped(name: string): Promise<void> {
   assert.ok(Number(a) > 0, `${name} never ran`);
 }
 
-describe("interrupting the ctxlab kernel with SIGINT", { timeout: 150_000 }, () => {
+describe("interrupting the ctxlab kernel with SIGINT", { timeout: 240_000 }, () => {
   before(async () => {
     k = await startKernel({ env: { CTXLAB_INTERRUPT_GRACE_MS: "2500" } });
   });
@@ -120,6 +120,38 @@ describe("interrupting the ctxlab kernel with SIGINT", { timeout: 150_000 }, () 
     assert.equal(await value("(globalThis as any).final === (globalThis as any).sums.at(-1)"), "true");
     await assertStopped("steps");
     assert.equal(await value("1 + 1"), "2");
+  });
+
+  test("`const r = await runRecipe(…)` interrupted mid-training: the statement completes, r holds the interrupted result", async () => {
+    const code = [
+      'import { DTransformer, presets, rope, runRecipe, type BatchSource } from "ctxlab";',
+      "const base = DTransformer.create({ ...presets.micro, positional: rope() }, 0);",
+      "const rows: BatchSource = { name: 'rows', describe: () => ({ batch: 2, length: 32 }), next: (rng) => ({ tokens: Int32Array.from({ length: 64 }, () => rng.int(0, 11)), batch: 2, length: 32 }) };",
+      'const r = await runRecipe(base, "pi-ft", { targetLength: 32, steps: 1_000_000, source: rows });',
+      "(globalThis as any).afterRecipe = true;",
+    ].join("\n");
+    const id = k.send("shell", "execute_request", { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: false });
+    // the live progress bar has moved: training runs inside the awaited call
+    await k.waitFor(() => k.iopubLog.some((m) => m.parent_header.msg_id === id && m.header.msg_type === "update_display_data"), 90_000);
+    await sleep(300);
+    k.proc.kill("SIGINT");
+    const r = await k.collect(id, 90_000);
+    assertInterrupted(r);
+    assert.doesNotMatch(String(r.reply.content.evalue), /not assigned/);
+    assert.equal(await value("r.status"), "'interrupted'");
+    assert.ok(Number(await value("r.steps")) > 0, "no step completed");
+    assert.match(String(await value("r.message")), /^'interrupted at step \d+/);
+    assert.equal(await value("r.model.cfg.lMax === base.cfg.lMax && r.model !== base"), "true");
+    assert.equal(await value("(globalThis as any).afterRecipe"), undefined, "the cell went on after the interrupted statement");
+  });
+
+  test("an await that never settles: the reply names what the cell could not assign, and later cells say it does not exist", async () => {
+    const { r } = await interruptAfter('console.log("waiting");\nconst q: number = await new Promise<number>(() => {});', "waiting", 300);
+    assertInterrupted(r);
+    assert.match(String(r.reply.content.evalue), /not assigned, so later cells do not have them: q$/);
+    const later = await k.execute("q");
+    assert.equal(later.reply.content.ename, "TSError");
+    assert.match(String(later.reply.content.evalue), /Cannot find name 'q'/);
   });
 
   test("the plain async loop (an endless await loop) stops at once, and `i` stays readable and typed", async () => {
