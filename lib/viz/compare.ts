@@ -171,8 +171,9 @@ export function costVsLength(table: TableLike, o: CostOptions = {}): Figure {
       x: theme.axis("ℓ", { type: "log" }),
       y: theme.axis(c === 0 ? "ms" : "MiB", { type: "log", exponentformat: "power" }),
     }), { h: 0.1 }),
-    height: 560,
-    legend: { bgcolor: "rgba(0,0,0,0)", orientation: "h", yanchor: "top", y: -0.2, xanchor: "left", x: 0, groupclick: "toggleitem" },
+    height: 720,
+    margin: { l: 70, r: 30, t: 80, b: 250 },
+    legend: { bgcolor: "rgba(0,0,0,0)", orientation: "h", yanchor: "top", y: -0.17, xanchor: "left", x: 0, groupclick: "toggleitem" },
   });
   return { data, layout };
 }
