@@ -102,4 +102,4 @@ export async function forwardCost(model: DTransformer, o: ForwardCostOptions): P
   return aq.table(Object.fromEntries(COST_COLUMNS.map((c) => [c, rows.map((r) => r[c])])));
 }
 
-export { quadraticFit } from "../util/fit.js";
+export { quadraticFit, powerLawFit } from "../util/fit.js";

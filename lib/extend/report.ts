@@ -256,7 +256,7 @@ export function accuracyLengthFigure(r: ExperimentResult): Figure {
     return { x: l, y: a.accuracy, lo: a.lo, hi: a.hi, n: a.n };
   });
   const seeds = (r.settings.seeds as number[] | undefined)?.length ?? 1;
-  return panelFigure(`Passkey accuracy against ℓ (${fillersOf(r).length} fillers pooled${seeds > 1 ? `, fine-tunes: ${seeds} seeds pooled` : ""}; bars: 95 % Wilson interval)`, methodPanels(methodsOf(r)), pts, { xTitle: "context length ℓ (tokens)", yTitle: "accuracy", logX: true, xs, yRange: [-0.03, 1.05], lMax: r.settings.lMax as number });
+  return panelFigure(`Passkey accuracy against ℓ (${fillersOf(r).length > 1 ? `${fillersOf(r).length} fillers pooled` : "one filler"}${seeds > 1 ? `, fine-tunes: ${seeds} seeds pooled` : ""}; bars: 95 % Wilson interval)`, methodPanels(methodsOf(r)), pts, { xTitle: "context length ℓ (tokens)", yTitle: "accuracy", logX: true, xs, yRange: [-0.03, 1.05], lMax: r.settings.lMax as number });
 }
 
 /** Perplexity against ℓ with its bootstrap interval, the same panels. */

@@ -75,3 +75,23 @@ export function quadraticFit(xs: ArrayLike<number>, ys: ArrayLike<number>): { a:
   const total = a! + (b! * xMax) / scale + (c! * xMax ** 2) / scale ** 2;
   return { a: a!, b: b! / scale, c: c! / scale ** 2, quadraticShare: total !== 0 ? (c! * xMax ** 2) / scale ** 2 / total : NaN };
 }
+
+/**
+ * y ≈ k·x^p by least squares on log y = log k + p·log x: the exponent p of a power law (p ≈ 2 for a
+ * cost that is quadratic in x, 1 for a linear one; in between where both terms matter). r2 is the
+ * coefficient of determination of the log–log fit. Needs ≥ 2 distinct x, every x and y > 0.
+ */
+export function powerLawFit(xs: ArrayLike<number>, ys: ArrayLike<number>): { exponent: number; coefficient: number; r2: number } {
+  if (xs.length !== ys.length) throw new ConfigError(`powerLawFit: ${xs.length} x values but ${ys.length} y values`);
+  for (let i = 0; i < xs.length; i++) {
+    if (!(xs[i]! > 0) || !(ys[i]! > 0)) throw new ConfigError(`powerLawFit: point ${i} is (x=${xs[i]}, y=${ys[i]}); a log–log fit needs x > 0 and y > 0`);
+  }
+  if (new Set(Array.from(xs)).size < 2) throw new ConfigError("powerLawFit: needs at least 2 distinct x values");
+  const lx = Array.from(xs, Math.log);
+  const ly = Array.from(ys, Math.log);
+  const [c0, p] = leastSquares(lx.map((x) => [1, x]), ly);
+  const mean = ly.reduce((s, v) => s + v, 0) / ly.length;
+  const tot = ly.reduce((s, v) => s + (v - mean) ** 2, 0);
+  const res = ly.reduce((s, v, i) => s + (v - (c0! + p! * lx[i]!)) ** 2, 0);
+  return { exponent: p!, coefficient: Math.exp(c0!), r2: tot > 0 ? 1 - res / tot : 1 };
+}

@@ -8,6 +8,7 @@ import { InputError } from "../errors.js";
 import { quadraticFit } from "../util/fit.js";
 import { plotlyText, subplotGrid, theme, type Figure, type Trace } from "./figure.js";
 import { meanBy, rowsOf, type TableLike } from "./curves.js";
+import { methodStyle } from "./methods.js";
 
 type Row = Record<string, unknown>;
 
@@ -177,3 +178,58 @@ export function costVsLength(table: TableLike, o: CostOptions = {}): Figure {
   });
   return { data, layout };
 }
+
+export interface AccuracyPerplexityOptions {
+  /** the context length ℓ whose columns acc_ℓ, ppl_ℓ (and their _lo, _hi) are drawn */
+  length: number;
+  /** which methods, in this order (default: every row); at most 6 — one panel stays readable */
+  methods?: readonly string[];
+  title?: string;
+}
+
+const finite = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+
+/**
+ * Passkey accuracy against perplexity at one ℓ, one point per method, from a summary table (one row
+ * per method with acc_ℓ, acc_ℓ_lo, acc_ℓ_hi, ppl_ℓ, ppl_ℓ_lo, ppl_ℓ_hi: lib/extend's summaryTable).
+ * Bars are the table's intervals (there: 95 % Wilson for accuracy, 95 % bootstrap over windows for
+ * perplexity); colour and marker per method (methodStyle). A method without both numbers at ℓ
+ * (e.g. a learned W_p past ℓ_max) is left out and named in the subtitle. Perplexity is log-scaled.
+ * @example accuracyVsPerplexity(summaryTable(readReport(dir)), { length: 512 })
+ */
+export function accuracyVsPerplexity(table: TableLike, o: AccuracyPerplexityOptions): Figure {
+  const rows = rowsOf(table);
+  const [a, p] = [`acc_${o.length}`, `ppl_${o.length}`];
+  need(rows, ["method", a, p], "accuracyVsPerplexity");
+  const names = o.methods ?? rows.map((r) => String(r.method));
+  if (names.length > 6) throw new InputError(`accuracyVsPerplexity: ${names.length} methods in one panel; pass methods with at most 6 (one figure per group)`);
+  const missing: string[] = [];
+  const data: Trace[] = [];
+  for (const m of names) {
+    const r = rows.find((x) => x.method === m);
+    if (!r) throw new InputError(`accuracyVsPerplexity: no row for method "${m}"; methods are ${rows.map((x) => x.method).join(", ")}`);
+    const [y, x] = [finite(r[a]), finite(r[p])];
+    if (y === null || x === null) {
+      missing.push(m);
+      continue;
+    }
+    const [ylo, yhi, xlo, xhi] = [finite(r[`${a}_lo`]) ?? y, finite(r[`${a}_hi`]) ?? y, finite(r[`${p}_lo`]) ?? x, finite(r[`${p}_hi`]) ?? x];
+    const st = methodStyle(m);
+    data.push({
+      type: "scatter", mode: "markers", name: plotlyText(m), x: [x], y: [y],
+      marker: { color: st.color, symbol: st.symbol, size: 12 },
+      error_y: { type: "data", symmetric: false, array: [yhi - y], arrayminus: [y - ylo], visible: true, thickness: 1.5, width: 4, color: st.color },
+      error_x: { type: "data", symmetric: false, array: [xhi - x], arrayminus: [x - xlo], visible: true, thickness: 1.5, width: 4, color: st.color },
+      hovertemplate: `${plotlyText(m)}<br>perplexity %{x:.2f} (${xlo.toFixed(2)}–${xhi.toFixed(2)})<br>accuracy %{y:.0%} (${Math.round(100 * ylo)}–${Math.round(100 * yhi)} %)<extra></extra>`,
+    });
+  }
+  const note = missing.length ? ` — no value at ℓ = ${o.length}: ${missing.map(plotlyText).join(", ")}` : "";
+  return {
+    data,
+    layout: theme.layout(o.title ?? `Passkey accuracy against perplexity at ℓ = ${o.length}${note}`, {
+      xaxis: theme.axis(`perplexity at ℓ = ${o.length} (log scale)`, { type: "log" }),
+      yaxis: theme.axis(`passkey accuracy at ℓ = ${o.length}`, { range: [-0.03, 1.05] }),
+    }),
+  };
+}
+

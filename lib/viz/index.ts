@@ -11,6 +11,7 @@ export { rotarySpectra, rotaryScaleFactors, encodingSpectra, spectraOf, waveleng
 export { ropeRelativeBound, ropeDecayCurve, rotaryScoreCurve, fitScoreCoefficients, extrapolationVsInterpolation, type ScoreCoefficients, type ExtrapolationOptions } from "./relative.js";
 export { attentionGrid, attentionByDistance, attentionEntropy, readPattern, patternLayers, meanByDistance, rowEntropy, type AttentionOptions } from "./attention.js";
 export { lossCurve, accuracyVsLength, accuracyVsDepth, depthLengthHeatmap, meanBy, rowsOf, type TableLike, type MeanPoint, type LossCurveOptions, type AccuracyOptions } from "./curves.js";
-export { linesBy, traceDiffBars, costVsLength, type LinesByOptions, type CostOptions } from "./compare.js";
+export { linesBy, traceDiffBars, costVsLength, accuracyVsPerplexity, type LinesByOptions, type CostOptions, type AccuracyPerplexityOptions } from "./compare.js";
 export { stepRatio, stepRatios, type StepRatioOptions } from "./step-ratio.js";
 export { methodStyle, methodLine, ENCODING_COLORS, SCALING_COLORS, type MethodStyle } from "./methods.js";
+export { scoreZoom, offsetMass, strongestOffsetHead, positionBins, positionCurve, styleByMethod, withReferenceLine, type ScoreZoomOptions, type PositionBinOptions, type PositionBin, type PositionCurveOptions } from "./extension.js";

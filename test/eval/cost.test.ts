@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { presets } from "../../lib/config.js";
 import { ConfigError } from "../../lib/errors.js";
-import { COST_COLUMNS, forwardCost, quadraticFit } from "../../lib/eval/cost.js";
+import { COST_COLUMNS, forwardCost, powerLawFit, quadraticFit } from "../../lib/eval/cost.js";
 import { DTransformer } from "../../lib/model/dtransformer.js";
 import { DEFAULT_LAYOUT } from "../../lib/engine/layout-options.js";
 import { forwardMemory } from "../../lib/engine/memory-estimate.js";
@@ -74,5 +74,22 @@ describe("quadraticFit", () => {
     assert.equal(f.a, 0);
     const rss = ls.reduce((s, l, i) => s + (ys[i]! - (f.a + f.b * l + f.c * l * l)) ** 2, 0);
     assert.ok(rss < 40 ** 2 * ls.length, `a sensible fit: rss ${rss}`);
+  });
+});
+
+describe("powerLawFit", () => {
+  it("recovers k·x^p exactly, and a mixed a·ℓ + c·ℓ² gives an exponent between 1 and 2", () => {
+    const ls = [256, 512, 1024, 2048];
+    const f = powerLawFit(ls, ls.map((l) => 3e-4 * l ** 2));
+    assert.ok(Math.abs(f.exponent - 2) < 1e-9 && Math.abs(f.coefficient - 3e-4) < 1e-12 && Math.abs(f.r2 - 1) < 1e-12, JSON.stringify(f));
+    assert.ok(Math.abs(powerLawFit(ls, ls.map((l) => 5 * l)).exponent - 1) < 1e-9);
+    const mixed = powerLawFit(ls, ls.map((l) => 0.5 * l + 1e-3 * l * l)).exponent;
+    assert.ok(mixed > 1.2 && mixed < 1.9, `mixed exponent ${mixed}`);
+  });
+
+  it("refuses a non-positive point, one distinct x, or mismatched lengths, naming them", () => {
+    assert.throws(() => powerLawFit([1, 2, 3], [1, 0, 2]), /point 1 is \(x=2, y=0\)/);
+    assert.throws(() => powerLawFit([4, 4], [1, 2]), /at least 2 distinct x/);
+    assert.throws(() => powerLawFit([1, 2], [1]), /2 x values but 1 y values/);
   });
 });

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as aq from "arquero";
 import { experimentArgs, experimentCommand, pretraining, replaceGenerated } from "../../cli/experiment.js";
-import { comparisons, contextExtension, experimentSettings, fillerTable, reportFigures, seedTable, spreadTable, summaryTable, table4, writeReport, type ExperimentResult } from "../../lib/extend/index.js";
+import { comparisons, contextExtension, experimentSettings, fillerTable, readReport, reportFigures, seedTable, spreadTable, summaryTable, table4, writeReport, type ExperimentResult } from "../../lib/extend/index.js";
 import { saveCheckpoint } from "../../lib/io/checkpoint.js";
 import { DTransformer } from "../../lib/model/dtransformer.js";
 import { positionalFrom } from "../../lib/positional/index.js";
@@ -145,6 +145,12 @@ describe("contextExtension (smoke: every recipe of the plan on tiny bases)", () 
     assert.equal(env.settings.targetLength, 128);
     assert.deepEqual(env.settings.fillers, ["pi", "moby-dick", "sotu"]);
     assert.ok(!existsSync(`${dir}.tmp-${process.pid}`));
+    // readReport reads the folder back: the same summary, intervals and all, and the same settings
+    const back = readReport(dir);
+    assert.deepEqual(summaryTable(back).objects(), summaryTable(result).objects());
+    assert.deepEqual(back.settings.lengths, result.settings.lengths);
+    assert.equal(back.passkey.numRows(), result.passkey.numRows());
+    assert.throws(() => readReport(join(tmp, "no-such-report")), /no-such-report\/env\.json is missing/);
     // writing again keeps a README.md written beside the report and replaces everything else
     writeFileSync(join(dir, "README.md"), "# my write-up\n");
     writeFileSync(join(dir, "stale.png"), "x");

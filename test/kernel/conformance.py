@@ -4,13 +4,30 @@ Run by test/kernel/conformance.test.ts with JUPYTER_PATH pointing at a kernelspe
 temporary prefix (`kernelCli(["kernel", "install", "--prefix", tmp])`), from test/kernel/ so that
 `ctxlab/kernel` resolves. Not applicable: code_page_something (the kernel has no pager payloads).
 """
+import os
 import unittest
 
 import jupyter_kernel_test
+from jupyter_client.manager import start_new_kernel
 
 
 class CtxlabKernelTests(jupyter_kernel_test.KernelTests):
     kernel_name = "ctxlab"
+
+    @classmethod
+    def setUpClass(cls):
+        # The kernel's own log (stderr) goes to CTXLAB_KERNEL_LOG when set, not into unittest's -v
+        # stream: interleaved there, a kernel line could split "test_x ... ok" and hide a pass.
+        path = os.environ.get("CTXLAB_KERNEL_LOG")
+        cls._kernel_log = open(path, "w") if path else None
+        extra = {"stderr": cls._kernel_log} if cls._kernel_log else {}
+        cls.km, cls.kc = start_new_kernel(kernel_name=cls.kernel_name, **extra)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        if cls._kernel_log:
+            cls._kernel_log.close()
     language_name = "typescript"
     file_extension = ".ts"
 

@@ -5,7 +5,7 @@
  * dir is temporary too, so the user's Jupyter directories are never read or written.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -25,13 +25,17 @@ test("jupyter_kernel_test conformance suite passes", { timeout: 180_000 }, async
   const prefix = mkdtempSync(join(tmpdir(), "ctxlab-jupyter-"));
   try {
     assert.equal(await kernelCli(["kernel", "install", "--prefix", prefix]), 0);
+    // The kernel's stderr goes to its own file (conformance.py), so that its log lines cannot split
+    // unittest's "test_x (…) ... ok" lines; the file is shown with any failure.
+    const kernelLog = join(prefix, "kernel.log");
     const r = spawnSync(PYTHON, ["-m", "unittest", "-v", "conformance"], {
       cwd: join(REPO, "test", "kernel"),
-      env: { ...process.env, JUPYTER_PATH: join(prefix, "share", "jupyter"), JUPYTER_RUNTIME_DIR: join(prefix, "runtime"), PYTHONDONTWRITEBYTECODE: "1" },
+      env: { ...process.env, JUPYTER_PATH: join(prefix, "share", "jupyter"), JUPYTER_RUNTIME_DIR: join(prefix, "runtime"), PYTHONDONTWRITEBYTECODE: "1", CTXLAB_KERNEL_LOG: kernelLog },
       encoding: "utf8",
       timeout: 170_000,
     });
-    const out = `${r.stdout}\n${r.stderr}`;
+    const log = existsSync(kernelLog) ? readFileSync(kernelLog, "utf8") : "(no kernel log)";
+    const out = `${r.stdout}\n${r.stderr}\n--- kernel log ---\n${log}`;
     const lines = out.split("\n");
     const passed = lines.filter((l) => /^test_\w+ .* \.\.\. ok$/.test(l));
     const skipped = lines.filter((l) => / \.\.\. skipped/.test(l));

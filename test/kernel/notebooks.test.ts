@@ -43,8 +43,9 @@ const NOTEBOOKS = join(REPO, "notebooks");
 const names = readdirSync(NOTEBOOKS).filter((f) => f.endsWith(".ipynb")).sort().map((f) => f.replace(/\.ipynb$/, ""));
 const text = (t: unknown): string => (Array.isArray(t) ? t.join("") : String(t ?? ""));
 
-test("the committed notebooks are the seven walkthroughs plus the quick start, without outputs or machine paths", () => {
-  for (const n of ["00-quickstart", "01-algorithm-10", "02-positional-geometry", "03-why-extrapolation-fails", "04-context-extension", "05-lost-in-the-middle", "06-memory-and-compute", "07-gpt2-beyond-1024"]) assert.ok(names.includes(n), `notebooks/${n}.ipynb is missing`);
+test("the committed notebooks are the walkthroughs, the quick start and the synthesis, without outputs or machine paths", () => {
+  const expected = ["00-quickstart", "01-algorithm-10", "02-positional-geometry", "03-why-extrapolation-fails", "04-context-extension", "05-lost-in-the-middle", "06-memory-and-compute"];
+  for (const n of [...expected, "07-gpt2-beyond-1024", "08-your-own-model", "09-the-answer"]) assert.ok(names.includes(n), `notebooks/${n}.ipynb is missing`);
   for (const n of names) {
     const raw = readFileSync(join(NOTEBOOKS, `${n}.ipynb`), "utf8");
     const nb = JSON.parse(raw) as { cells: Cell[]; metadata: { kernelspec?: { name?: string } } };
@@ -87,6 +88,10 @@ test("every notebook executes headless in smoke mode and its HTML export renders
     // Notebook 01's table puts each pseudo-code line of Algorithm 10 above its values.
     const alg = (JSON.parse(readFileSync(join(out, "01-algorithm-10.ipynb"), "utf8")) as { cells: Cell[] }).cells;
     assert.ok(alg.some((c) => (c.outputs ?? []).some((o) => /X̃\[:, t\] ← layer_norm\(X\[:, t\]/.test(text(o.data?.["text/plain"])) && /blocks\.0\.attn\.hook_q/.test(text(o.data?.["text/plain"])))), "Algorithm 10 table");
+    // Notebook 09 shows the refusal at ℓ_max + 1 and reads the committed report back.
+    const answer = (JSON.parse(readFileSync(join(out, "09-the-answer.ipynb"), "utf8")) as { cells: Cell[] }).cells;
+    assert.ok(answer.some((c) => (c.outputs ?? []).some((o) => /Algorithm 10 on ℓ_max \+ 1 = 129 tokens[\s\S]*exceed ℓ_max=128/.test(text(o.data?.["text/plain"])))), "the refusal past ℓ_max");
+    assert.ok(answer.some((c) => (c.outputs ?? []).some((o) => /extrapolate \(alibi\)/.test(text(o.data?.["text/plain"])))), "the report's rows");
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as aq from "arquero";
 import { InputError } from "../../lib/errors.js";
-import { costVsLength, linesBy, traceDiffBars } from "../../lib/viz/compare.js";
+import { accuracyVsPerplexity, costVsLength, linesBy, traceDiffBars } from "../../lib/viz/compare.js";
+import { methodStyle } from "../../lib/viz/methods.js";
 
 describe("linesBy", () => {
   it("draws the mean of y per x, one line per group, and a dashed line at ℓ_max", () => {
@@ -95,3 +96,29 @@ describe("costVsLength", () => {
     for (const panel of ["y", "y2"]) assert.ok(f.data.filter((d) => d.yaxis === panel).length <= 6, `≤ 6 series in panel ${panel}`);
   });
 });
+
+describe("accuracyVsPerplexity", () => {
+  const summary = [
+    { method: "yarn (rope)", acc_512: 0.84, acc_512_lo: 0.76, acc_512_hi: 0.9, ppl_512: 5.79, ppl_512_lo: 5.55, ppl_512_hi: 6.08 },
+    { method: "ft (rope)", acc_512: 0, acc_512_lo: 0, acc_512_hi: 0.04, ppl_512: 5.42, ppl_512_lo: 5.2, ppl_512_hi: 5.6 },
+    { method: "extrapolate (learned)", acc_512: null, acc_512_lo: null, acc_512_hi: null, ppl_512: null, ppl_512_lo: null, ppl_512_hi: null },
+  ];
+  it("draws one point per method with both intervals as asymmetric bars, in the method's colour; names what has no value", () => {
+    const f = accuracyVsPerplexity(summary, { length: 512 });
+    const tr = f.data as { name: string; x: number[]; y: number[]; marker: { color: string }; error_x: { array: number[]; arrayminus: number[] }; error_y: { array: number[]; arrayminus: number[] } }[];
+    assert.deepEqual(tr.map((t) => t.name), ["yarn (rope)", "ft (rope)"]);
+    assert.deepEqual([tr[0]!.x[0], tr[0]!.y[0]], [5.79, 0.84]);
+    assert.ok(Math.abs(tr[0]!.error_y.array[0]! - 0.06) < 1e-12 && Math.abs(tr[0]!.error_y.arrayminus[0]! - 0.08) < 1e-12);
+    assert.ok(Math.abs(tr[0]!.error_x.array[0]! - 0.29) < 1e-12 && Math.abs(tr[0]!.error_x.arrayminus[0]! - 0.24) < 1e-12);
+    assert.equal(tr[1]!.marker.color, methodStyle("ft (rope)").color);
+    assert.match(JSON.stringify(f.layout.title), /no value at ℓ = 512: extrapolate \(learned\)/);
+    assert.equal((f.layout.xaxis as { type: string }).type, "log");
+  });
+  it("selects and orders methods, refuses more than six, an unknown method or a missing column", () => {
+    assert.deepEqual(accuracyVsPerplexity(summary, { length: 512, methods: ["ft (rope)"] }).data.map((t) => t.name), ["ft (rope)"]);
+    assert.throws(() => accuracyVsPerplexity(summary, { length: 512, methods: Array(7).fill("ft (rope)") }), /7 methods in one panel/);
+    assert.throws(() => accuracyVsPerplexity(summary, { length: 512, methods: ["pi (rope)"] }), /no row for method "pi \(rope\)"/);
+    assert.throws(() => accuracyVsPerplexity(summary, { length: 256 }), InputError);
+  });
+});
+
