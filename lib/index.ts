@@ -32,7 +32,7 @@ export { maskPaper, maskRows, causalBias } from "./model/mask.js";
 export { DTransformer, dTransformer, type ForwardOptions, type LogitsOf } from "./model/dtransformer.js"; // Alg 10
 export { ParamStore, paramShapes } from "./model/params.js";
 export { DEFAULT_LAYOUT, ATTENTION_MODES, resolveLayout, attentionPath, type AttentionLayout, type AttentionMode } from "./engine/layout-options.js";
-export { estimateForwardMemory, forwardMemory, checkFits, WASM_HEAP_LIMIT, type ForwardMemoryEstimate, type ForwardMemoryOptions, type CheckFitsOptions } from "./engine/memory-estimate.js";
+export { estimateForwardMemory, forwardMemory, kvCacheMemory, checkFits, WASM_HEAP_LIMIT, type ForwardMemoryEstimate, type ForwardMemoryOptions, type CheckFitsOptions } from "./engine/memory-estimate.js";
 
 // Positional encodings
 export { learned, none, positionalFrom, registerPositional, positionalNames, positionalForms, W_P, type PositionalEncoding, type PositionalSpec, type PositionRange, type PeContext } from "./positional/index.js";
@@ -104,6 +104,7 @@ export { retrievalMixSource, retrievalRows, cleanFillerText, retrievalMixDefault
 
 // Memory and compute of a forward pass against ℓ
 export { forwardCost, quadraticFit, powerLawFit, COST_COLUMNS, type ForwardCostOptions, type ForwardCostRow } from "./eval/cost.js";
+export { scoreBuffers, trainingCost, kvCacheCost } from "./eval/memory-cost.js";
 
 // Context extension: recipes, one call per recipe, the headline experiment and its report
 export { RECIPES, recipeNames, recipeFrom, finetuneRecipe, recipeApplies, checkApplies, scaleOf, scaledRotary, adaptPositional, runRecipe, adaptModel, cloneModel, recipeSource, contextExtension, experimentSettings, methodLabel, weightsHash, DEFAULT_PLAN, TABLE4_RECIPES, summaryTable, fillerTable, seedTable, spreadTable, comparisons, table4, methodPanels, reportFigures, accuracyLengthFigure, perplexityFigure, depthFigure, fillerFigure, seedFigure, table4Figure, trainingFigure, pctCell, pplCell, htmlTable, markdownTable, reportMarkdown, tablesMarkdown, writeReport, readReport, type Recipe, type RecipePe, type RecipeTraining, type RecipeOptions, type RecipeResult, type ExperimentOptions, type ExperimentResult, type ExperimentRun, type ReportOptions } from "./extend/index.js";

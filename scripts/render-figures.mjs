@@ -49,16 +49,17 @@ const add = (name, fig, height = 500) => (!only || only.includes(name)) && figur
 // ---- encoding geometry: learned (GPT-2 init), sinusoidal, bounded, RoPE over 0…n−1 ----
 const geoCfg = makeConfig({ ...presets.ref, lMax: 1024, dE: 64, nHeads: 1 }); // d_e = d_attn = 64
 const model = DTransformer.create({ ...presets.ref, lMax: 1024, dE: 64, nHeads: 1, positional: learned() }, 0);
-const sets = [{ label: "learned W<sub>p</sub> (init)", vectors: viz.positionVectors(learned(), 1024, viz.modelContext(model)) }];
-if (sinMod) sets.push({ label: "sinusoidal", vectors: viz.positionVectors(sinMod.sinusoidal(), 2048, { cfg: geoCfg }) });
-if (boundedMod) sets.push({ label: "bounded", vectors: viz.positionVectors(boundedMod.bounded(), 2048, { cfg: geoCfg }) });
-if (ropeMod) sets.push({ label: "RoPE R(t)·q", vectors: viz.positionVectors(ropeMod.rope(), 2048, { cfg: geoCfg }) });
+const sets = [{ label: "learned W<sub>p</sub> (init)", method: "learned", vectors: viz.positionVectors(learned(), 1024, viz.modelContext(model)) }];
+if (sinMod) sets.push({ label: "sinusoidal", method: "sinusoidal", vectors: viz.positionVectors(sinMod.sinusoidal(), 2048, { cfg: geoCfg }) });
+if (boundedMod) sets.push({ label: "bounded", method: "bounded", vectors: viz.positionVectors(boundedMod.bounded(), 2048, { cfg: geoCfg }) });
+if (ropeMod) sets.push({ label: "RoPE R(t)·q", method: "rope", vectors: viz.positionVectors(ropeMod.rope(), 2048, { cfg: geoCfg }) });
 const pick = (label) => sets.find((s) => s.label.startsWith(label)) ?? sets[0];
 add("pca-trajectory", viz.pcaTrajectory(pick("sinusoidal").vectors.slice(0, 512), { dims: 2, title: `${pick("sinusoidal").label}, d<sub>e</sub> = 64` }));
 add("pca-trajectory-3d", viz.pcaTrajectory(pick("bounded").vectors, { dims: 3, title: `${pick("bounded").label}, d<sub>e</sub> = 64` }), 600);
 add("similarity-heatmap", viz.similarityHeatmap(pick("sinusoidal").vectors.slice(0, 1024), { title: `${pick("sinusoidal").label}, d<sub>e</sub> = 64` }), 600);
 add("consecutive-distance", viz.consecutiveDistance(sets, { logY: true, title: "Step length ‖p(t+1) − p(t)‖, d<sub>e</sub> = 64" }));
 add("norm-curve", viz.normCurve(sets, { title: "Norm ‖p(t)‖, d<sub>e</sub> = 64" }));
+add("step-ratio", viz.stepRatio(sets, { lMax: 1024, title: "Relative step ‖p(t+1) − p(t)‖ / ‖p(t)‖, d<sub>e</sub> = 64 (learned W<sub>p</sub> at initialisation)" }));
 model.dispose();
 
 // ---- rotary spectra (d = 128, L = 2048, s = 4) ----

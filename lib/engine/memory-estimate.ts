@@ -99,6 +99,17 @@ export function forwardMemory(cfg: DTransformerConfig, o: ForwardMemoryOptions):
   return { bytes: params + activations + attention + logits, params, activations, attention, logits, chunked };
 }
 
+/**
+ * Bytes of a KV cache (Alg 14) holding ℓ positions: per layer the keys [B, H_kv, ℓ, d_attn] and
+ * values [B, H_kv, ℓ, d_mid], float32: 4·L·B·H_kv·ℓ·(d_attn + d_mid). Linear in ℓ.
+ * @example kvCacheMemory(cfg, { batch: 1, length: 1024 })
+ */
+export function kvCacheMemory(cfg: DTransformerConfig, o: { batch: number; length: number }): number {
+  if (!(Number.isSafeInteger(o.batch) && o.batch >= 1)) throw new InputError(`kvCacheMemory: batch must be an integer ≥ 1, got ${o.batch}`);
+  if (!(Number.isSafeInteger(o.length) && o.length >= 0)) throw new InputError(`kvCacheMemory: length must be an integer ≥ 0, got ${o.length}`);
+  return F32 * cfg.nLayers * o.batch * cfg.nKvHeads * o.length * (cfg.dAttn + cfg.dMid);
+}
+
 /** Estimated bytes of tensors alive at the high-water mark of one forward (or training) pass. */
 export function estimateForwardMemory(cfg: DTransformerConfig, o: ForwardMemoryOptions): number {
   return forwardMemory(cfg, o).bytes;

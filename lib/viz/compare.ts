@@ -79,25 +79,46 @@ export function linesBy(table: TableLike, o: LinesByOptions): Figure {
 
 /**
  * Relative difference ‖a − b‖/‖a‖ per hook of two traces (a `traceDiff` table), as horizontal bars
- * on a log axis, in the order of the forward pass. Exactly equal activations show as 10⁻¹² bars.
+ * on a log axis, in the order of the forward pass, every hook labelled. A log axis has no zero, so
+ * an exactly equal hook gets no bar: a marker "= 0" at the axis' left edge says so. Hooks with a
+ * non-finite value in either trace are a second, differently coloured bar series.
  */
 export function traceDiffBars(table: TableLike, o: { title?: string } = {}): Figure {
   const rows = rowsOf(table);
   need(rows, ["hook", "rel_diff"], "traceDiffBars");
-  const floor = 1e-12;
-  const y = rows.map((r) => `${String(r.hook)} (line ${String(r.line ?? "")})`);
-  const x = rows.map((r) => Math.max(floor, Number(r.rel_diff)));
+  const labels = rows.map((r) => `${String(r.hook)} (line ${String(r.line ?? "")})`);
+  const rel = rows.map((r) => Number(r.rel_diff));
+  const bad = rows.map((r) => Number(r.non_finite_b) > 0 || Number(r.non_finite_a) > 0);
+  const positive = rel.filter((v) => v > 0 && Number.isFinite(v));
+  const lo = Math.floor(Math.log10(positive.length ? Math.min(...positive) : 1e-8)) - 1; // one decade of room for the "= 0" markers
+  const hi = Math.ceil(Math.log10(positive.length ? Math.max(...positive) : 1)) + 0.3;
+  const custom = rows.map((r) => [Number(r.max_abs_diff), String(r.symbol ?? "")]);
+  const bars = (name: string, color: string, pick: (i: number) => boolean): Trace => ({
+    type: "bar", orientation: "h", name, marker: { color },
+    x: rel.map((v, i) => (pick(i) && v > 0 ? v : null)), y: labels, customdata: custom,
+    hovertemplate: "%{y}<br>%{customdata[1]}<br>‖a − b‖/‖a‖ = %{x:.3g}<br>max |a − b| = %{customdata[0]:.3g}<extra></extra>",
+  });
+  const zeros = rel.map((v, i) => (v === 0 && !bad[i] ? i : -1)).filter((i) => i >= 0);
+  const data: Trace[] = [bars("‖a − b‖ / ‖a‖", theme.palette[0]!, (i) => !bad[i])];
+  if (bad.some(Boolean)) data.push(bars("a NaN or ±∞ in either trace", theme.palette[3]!, (i) => bad[i]!));
+  if (zeros.length) {
+    data.push({
+      type: "scatter", mode: "markers+text", name: "exactly 0 (identical values)", x: zeros.map(() => 10 ** (lo + 0.15)), y: zeros.map((i) => labels[i]!),
+      text: zeros.map(() => "= 0"), textposition: "middle right", textfont: { color: theme.fontColor, size: 10 },
+      marker: { symbol: "line-ns-open", size: 12, color: theme.fontColor }, hovertemplate: "%{y}<br>a and b are identical (‖a − b‖ = 0)<extra></extra>",
+    });
+  }
   return {
-    data: [{
-      type: "bar", orientation: "h", x, y, marker: { color: rows.map((r) => (Number(r.non_finite_b) > 0 || Number(r.non_finite_a) > 0 ? theme.palette[3] : theme.palette[0])) },
-      customdata: rows.map((r) => [Number(r.max_abs_diff), String(r.symbol ?? "")]),
-      hovertemplate: "%{y}<br>%{customdata[1]}<br>‖a − b‖/‖a‖ = %{x:.3g}<br>max |a − b| = %{customdata[0]:.3g}<extra></extra>",
-    }],
+    data,
     layout: theme.layout(o.title ?? "Relative difference per line of Algorithm 10", {
-      xaxis: theme.axis("‖a − b‖ / ‖a‖", { type: "log", exponentformat: "power" }),
-      yaxis: theme.axis("", { autorange: "reversed", tickfont: { size: 10 } }),
-      height: Math.max(400, 18 * rows.length + 120),
+      barmode: "overlay",
+      xaxis: theme.axis("‖a − b‖ / ‖a‖", { type: "log", exponentformat: "power", range: [lo, hi] }),
+      // every hook gets its label (Plotly thins crowded category ticks otherwise)
+      yaxis: theme.axis("", { autorange: "reversed", tickfont: { size: 10 }, type: "category", categoryorder: "array", categoryarray: labels, tickmode: "array", tickvals: labels, ticktext: labels, automargin: true }),
+      height: Math.max(400, 20 * rows.length + 160),
       margin: { l: 10, r: 20, t: 60, b: 50 },
+      legend: { bgcolor: "rgba(0,0,0,0)", orientation: "h", yanchor: "bottom", y: 1.0, xanchor: "left", x: 0 },
+      showlegend: data.length > 1,
     }),
   };
 }
@@ -112,7 +133,9 @@ export interface CostOptions {
  * Two panels from a `forwardCost` table. Left: measured time per forward vs ℓ (points) with the
  * least-squares a + b·ℓ + c·ℓ² of the first group, drawn whole and as its linear (a + b·ℓ) and
  * quadratic (c·ℓ²) parts. Right: measured peak bytes vs ℓ, the estimate, and one layer's attention
- * scores 2·B·H·ℓ²·4 — the quadratic term. Log–log axes, so ℓ² is a line of slope 2.
+ * scores S and pattern softmax(S), 2·B·H·ℓ²·4 bytes — the quadratic term. Log–log axes, so ℓ² is a
+ * line of slope 2. Every legend entry has its own look (colour, dash, marker), and the legend is
+ * grouped by panel.
  */
 export function costVsLength(table: TableLike, o: CostOptions = {}): Figure {
   const rows = rowsOf(table);
@@ -120,36 +143,38 @@ export function costVsLength(table: TableLike, o: CostOptions = {}): Figure {
   need(rows, ["length", "ms", "peak_bytes", "score_bytes", by], "costVsLength");
   const data: Trace[] = [];
   const MiB = 2 ** 20;
+  const time = { legendgroup: "time", legendgrouptitle: { text: "left: time" }, xaxis: "x", yaxis: "y" };
+  const mem = { legendgroup: "memory", legendgrouptitle: { text: "right: memory" }, xaxis: "x2", yaxis: "y2" };
   const gs = groups(rows, by);
   gs.forEach(([g, rs], i) => {
     const pts = [...rs].sort((a, b) => Number(a.length) - Number(b.length));
     const ls = pts.map((r) => Number(r.length));
     const color = theme.color(i);
-    data.push({ type: "scatter", mode: "markers", name: `${plotlyText(g)}: time`, x: ls, y: pts.map((r) => Number(r.ms)), marker: { color, size: 8 }, xaxis: "x", yaxis: "y", hovertemplate: "ℓ = %{x}<br>%{y:.1f} ms<extra></extra>" });
-    data.push({ type: "scatter", mode: "lines+markers", name: `${plotlyText(g)}: peak memory`, x: ls, y: pts.map((r) => Number(r.peak_bytes) / MiB), line: { color, width: 2 }, xaxis: "x2", yaxis: "y2", hovertemplate: "ℓ = %{x}<br>%{y:.1f} MiB<extra></extra>" });
-    if (i === 0 && "estimate_bytes" in pts[0]!) {
-      data.push({ type: "scatter", mode: "lines", name: `${plotlyText(g)}: estimate`, x: ls, y: pts.map((r) => Number(r.estimate_bytes) / MiB), line: { color, dash: "dot", width: 1.5 }, xaxis: "x2", yaxis: "y2", hovertemplate: "ℓ = %{x}<br>estimate %{y:.1f} MiB<extra></extra>" });
+    const symbol = ["circle", "square", "diamond", "triangle-up"][i % 4];
+    data.push({ type: "scatter", mode: "markers", name: `${plotlyText(g)}: measured time`, x: ls, y: pts.map((r) => Number(r.ms)), marker: { color, size: 8, symbol }, ...time, hovertemplate: "ℓ = %{x}<br>%{y:.1f} ms<extra></extra>" });
+    data.push({ type: "scatter", mode: "lines+markers", name: `${plotlyText(g)}: measured peak`, x: ls, y: pts.map((r) => Number(r.peak_bytes) / MiB), line: { color, width: 2 }, marker: { color, symbol }, ...mem, hovertemplate: "ℓ = %{x}<br>%{y:.1f} MiB<extra></extra>" });
+    if ("estimate_bytes" in pts[0]!) {
+      data.push({ type: "scatter", mode: "lines", name: `${plotlyText(g)}: estimate (forwardMemory)`, x: ls, y: pts.map((r) => Number(r.estimate_bytes) / MiB), line: { color, dash: "dot", width: 1.5 }, ...mem, hovertemplate: "ℓ = %{x}<br>estimate %{y:.1f} MiB<extra></extra>" });
     }
-    if (i === 0) {
-      data.push({ type: "scatter", mode: "lines", name: "attention scores 2·B·H·ℓ²·4 B (one layer)", x: ls, y: pts.map((r) => Number(r.score_bytes) / MiB), line: { color: theme.palette[3], dash: "dash", width: 1.5 }, xaxis: "x2", yaxis: "y2", hovertemplate: "ℓ = %{x}<br>%{y:.2f} MiB<extra></extra>" });
-      if (new Set(ls).size >= 3) {
-        const f = quadraticFit(ls, pts.map((r) => Number(r.ms)));
-        const grid = Array.from({ length: 60 }, (_, k) => Math.exp(Math.log(ls[0]!) + ((Math.log(ls[ls.length - 1]!) - Math.log(ls[0]!)) * k) / 59));
-        const part = (name: string, fn: (l: number) => number, dash: string, c: string) =>
-          data.push({ type: "scatter", mode: "lines", name, x: grid, y: grid.map(fn), line: { color: c, dash, width: 1.5 }, xaxis: "x", yaxis: "y", hoverinfo: "skip" });
-        part(`fit ${f.a.toFixed(2)} + ${f.b.toExponential(2)}·ℓ + ${f.c.toExponential(2)}·ℓ² ms`, (l) => f.a + f.b * l + f.c * l * l, "solid", theme.palette[6]);
-        part("linear part a + b·ℓ", (l) => f.a + f.b * l, "dot", theme.palette[2]);
-        part("quadratic part c·ℓ²", (l) => f.c * l * l, "dash", theme.palette[3]);
-      }
-    }
+    if (i > 0) return;
+    data.push({ type: "scatter", mode: "lines", name: "S and softmax(S) of one layer, 2·B·H·ℓ²·4 B", x: ls, y: pts.map((r) => Number(r.score_bytes) / MiB), line: { color: theme.palette[4], dash: "longdash", width: 1.5 }, ...mem, hovertemplate: "ℓ = %{x}<br>%{y:.2f} MiB<extra></extra>" });
+    if (new Set(ls).size < 3) return;
+    const f = quadraticFit(ls, pts.map((r) => Number(r.ms)));
+    const grid = Array.from({ length: 60 }, (_, k) => Math.exp(Math.log(ls[0]!) + ((Math.log(ls[ls.length - 1]!) - Math.log(ls[0]!)) * k) / 59));
+    const part = (name: string, fn: (l: number) => number, dash: string, c: string) =>
+      data.push({ type: "scatter", mode: "lines", name, x: grid, y: grid.map(fn), line: { color: c, dash, width: 1.5 }, ...time, hoverinfo: "skip" });
+    part(`fit ${f.a.toPrecision(3)} + ${f.b.toExponential(2)}·ℓ + ${f.c.toExponential(2)}·ℓ² ms`, (l) => f.a + f.b * l + f.c * l * l, "solid", theme.palette[6]);
+    part("its linear part a + b·ℓ", (l) => f.a + f.b * l, "dot", theme.palette[2]);
+    part("its quadratic part c·ℓ²", (l) => f.c * l * l, "dash", theme.palette[3]);
   });
   const layout = theme.layout(o.title ?? "One forward pass vs context length ℓ", {
     ...subplotGrid(1, 2, ["time per forward (ms)", "memory (MiB)"], (_r, c) => ({
       x: theme.axis("ℓ", { type: "log" }),
       y: theme.axis(c === 0 ? "ms" : "MiB", { type: "log", exponentformat: "power" }),
     }), { h: 0.1 }),
-    height: 520,
-    legend: { bgcolor: "rgba(0,0,0,0)", orientation: "h", yanchor: "top", y: -0.18, xanchor: "left", x: 0 },
+    height: 720,
+    margin: { l: 70, r: 30, t: 80, b: 250 },
+    legend: { bgcolor: "rgba(0,0,0,0)", orientation: "h", yanchor: "top", y: -0.17, xanchor: "left", x: 0, groupclick: "toggleitem" },
   });
   return { data, layout };
 }

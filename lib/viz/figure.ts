@@ -134,7 +134,7 @@ export interface HtmlOptions {
   fullPage?: boolean;
   /** element id (default: derived from a hash of the figure, so output is deterministic) */
   divId?: string;
-  /** CSS size of the div (defaults 100% × 500px) */
+  /** CSS size of the div (defaults: 100% × the layout's height, or 500px when it sets none) */
   width?: string;
   height?: string;
   /** page background (full page only; default transparent) */
@@ -220,7 +220,9 @@ export function toHtml(figure: Figure, opts: HtmlOptions = {}): string {
   const json = scriptJson(fig);
   const id = opts.divId ?? `ctxlab-plot-${hashString(json)}`;
   const config = scriptJson(opts.config ?? { responsive: true, displaylogo: false });
-  const style = `width:${opts.width ?? "100%"};height:${opts.height ?? "500px"};`;
+  // a figure that sets its own height (tall bar charts, legends below the plot) gets a div that tall: a 500px div would clip it
+  const own = Number((fig.layout as { height?: unknown }).height);
+  const style = `width:${opts.width ?? "100%"};height:${opts.height ?? (own > 0 ? `${own}px` : "500px")};`;
   const call =
     `(function(){var el=document.getElementById(${JSON.stringify(id)});var fig=${json};` +
     `if(typeof Plotly==="undefined"){el.textContent="Plotly is not loaded: display one figure with plotlyScript \\"inline\\" first.";return;}` +

@@ -12,6 +12,7 @@ import type { DTransformerConfig } from "../config.js";
 import { InputError } from "../errors.js";
 import type { PeContext, PositionalEncoding } from "../positional/types.js";
 import { theme, type Figure, type Trace } from "./figure.js";
+import { methodStyle } from "./methods.js";
 import { blockCosine, consecutiveDistances, norm, pca } from "./linalg.js";
 import { downsample, HEATMAP_CAP, range, sigMatrix, strideIndices, strideNote, LINE_CAP } from "./sample.js";
 
@@ -24,6 +25,8 @@ export interface VectorSet {
   vectors: readonly ArrayLike<number>[];
   /** the positions of the rows (default 0…n−1) */
   positions?: readonly number[];
+  /** the method whose colour the set's line takes (lib/viz/methods.ts: "learned", "sinusoidal", "rope", …); default: the palette by order */
+  method?: string;
 }
 
 /**
@@ -162,7 +165,7 @@ function lineSets(sets: VectorSet[], f: (s: VectorSet) => { x: number[]; y: numb
       name: `${s.label}${strideNote(d)}`,
       x: d.x,
       y: d.y,
-      line: { color: theme.color(i), width: 2 },
+      line: { color: s.method ? methodStyle(s.method).color : theme.color(i), width: 2 },
       hovertemplate: `${s.label}<br>t = %{x}<br>${yName} = %{y:.4g}<extra></extra>`,
     };
   });

@@ -3,6 +3,7 @@
  * with a Rayleigh–Ritz step, cosine similarity (exactly block-averaged), norms and distances, and
  * least squares by Householder QR. Small, deterministic and dependency-free.
  */
+import { InputError } from "../errors.js";
 import { Rng } from "../tensor/random.js";
 
 /** Dot product of two equal-length vectors. */
@@ -191,6 +192,44 @@ export function pca(rows: readonly ArrayLike<number>[], k: number, opts: { fitRo
   const variances = order.map(([v]) => Math.max(0, v));
   const scores = rows.map((r) => components.map((c) => { let s = 0; for (let i = 0; i < d; i++) s += (r[i]! - mean[i]!) * c[i]!; return s; }));
   return { mean: Array.from(mean), components, variances, explained: variances.map((v) => (total > 0 ? v / total : 0)), scores };
+}
+
+/** One principal component of interleaved rotary/sinusoidal coordinates, read by pair. */
+export interface PairLoading {
+  /** 1-based component number */
+  component: number;
+  /** its share of the total variance */
+  explained: number;
+  /** the pairs j (coordinates 2j, 2j+1) that together hold ≥ `cover` of the component's squared norm, ascending */
+  pairs: number[];
+  /** the share of the component those pairs hold */
+  loading: number;
+}
+
+/**
+ * Which coordinate pairs (2j, 2j+1) each of the top k principal components of `rows` loads on:
+ * the fewest pairs, largest first, whose squared loadings c[2j]² + c[2j+1]² sum to ≥ `cover`
+ * (default 0.9) of the unit component. Meaningful for interleaved sin/cos layouts (sinusoidal p(t),
+ * R(t)·q), where pair j is the frequency ω_j.
+ * @example pcaPairs(positionVectors(sinusoidal(), 1024, { cfg }), 2)  // [{ component: 1, explained: 0.128, pairs: [16, …], … }, …]
+ */
+export function pcaPairs(rows: readonly ArrayLike<number>[], k: number, opts: { cover?: number } = {}): PairLoading[] {
+  const cover = opts.cover ?? 0.9;
+  if (!(cover > 0 && cover <= 1)) throw new InputError(`pcaPairs: cover must be in (0, 1], got ${cover}`);
+  const d = rows.length ? rows[0]!.length : 0;
+  if (d < 2 || d % 2) throw new InputError(`pcaPairs: vectors need an even number ≥ 2 of coordinates (pairs 2j, 2j+1), got ${d}`);
+  const p = pca(rows, k);
+  return p.components.map((c, i) => {
+    const w = Array.from({ length: d / 2 }, (_, j) => [j, c[2 * j]! ** 2 + c[2 * j + 1]! ** 2] as const).sort((a, b) => b[1] - a[1]);
+    const pairs: number[] = [];
+    let loading = 0;
+    for (const [j, v] of w) {
+      if (loading >= cover) break;
+      pairs.push(j);
+      loading += v;
+    }
+    return { component: i + 1, explained: p.explained[i] ?? 0, pairs: pairs.sort((a, b) => a - b), loading };
+  });
 }
 
 /** Flip a direction so its largest-magnitude entry is positive (deterministic signs). */

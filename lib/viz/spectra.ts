@@ -3,12 +3,14 @@
  * context-extension scalings (PI, NTK, YaRN, Llama 3; docs/literature.md, "RoPE" to "Llama 3 scaling"), on a log axis, with
  * the original context L marked. Pairs above the L line never complete a rotation within the
  * training context; those are the ones PI/NTK/YaRN rescale. A second view plots θ_j/θ'_j, the
- * factor each scheme divides pair j by.
+ * factor each scheme divides pair j by. Lines take their method's colour (lib/viz/methods.ts) when
+ * the label names one (RoPE, PI, NTK, dynamic NTK, YaRN).
  */
 import type { DTransformerConfig } from "../config.js";
 import { InputError } from "../errors.js";
 import type { PositionalEncoding } from "../positional/types.js";
 import { theme, type Figure, type Trace } from "./figure.js";
+import { SCALING_COLORS, ENCODING_COLORS } from "./methods.js";
 
 /** One rotary scheme's inverse frequencies θ'_j, j = 0…d/2−1. */
 export interface RotarySpectrum {
@@ -34,9 +36,16 @@ export function wavelengths(invFreq: ArrayLike<number>): number[] {
   return Array.from(invFreq, (t) => (2 * Math.PI) / t);
 }
 
+/** The method colour (lib/viz/methods.ts) of a rotary label as lib/positional writes it ("PI ×4 (…)", "YaRN ×4 (…)"), else the palette's i-th. */
+export function rotaryColor(label: string, i: number): string {
+  const l = label.trim().toLowerCase();
+  const key = l.startsWith("dynamic ntk") ? "dynamic-ntk" : l.startsWith("ntk") ? "ntk" : l.startsWith("yarn") ? "yarn" : /^pi\b/.test(l) ? "pi" : l.startsWith("rope") ? "rope" : "";
+  return SCALING_COLORS[key] ?? ENCODING_COLORS[key] ?? theme.color(i);
+}
+
 function lengthMarkers(o: SpectraOptions): { shapes: unknown[]; annotations: unknown[] } {
-  const marks: [number, string][] = [[o.originalLength, `L = ${o.originalLength} (original context)`]];
-  if (o.extendedLength) marks.push([o.extendedLength, `L′ = ${o.extendedLength}`]);
+  const marks: [number, string][] = [[o.originalLength, `L = ${o.originalLength}: the training context (pairs above never turn once in it)`]];
+  if (o.extendedLength) marks.push([o.extendedLength, `L′ = ${o.extendedLength}: the extended context`]);
   return {
     shapes: marks.map(([v]) => theme.marker("h", v)),
     annotations: marks.map(([v, text]) => theme.note(text, { xref: "x domain", x: 0.01, xanchor: "left", yref: "y", y: Math.log10(v), yanchor: "bottom" })),
@@ -55,7 +64,7 @@ export function rotarySpectra(encodings: readonly RotarySpectrum[], opts: Spectr
     x: Array.from(e.invFreq, (_, j) => j),
     y: wavelengths(e.invFreq),
     customdata: Array.from(e.invFreq),
-    line: { color: theme.color(i), width: 2, dash: theme.dashes[Math.floor(i / theme.palette.length) % theme.dashes.length] },
+    line: { color: rotaryColor(e.label, i), width: 2, dash: theme.dashes[Math.floor(i / theme.palette.length) % theme.dashes.length] },
     marker: { size: 4 },
     hovertemplate: `${e.label}<br>j = %{x}<br>λ<sub>j</sub> = %{y:.4g}<br>θ<sub>j</sub> = %{customdata:.4g}<extra></extra>`,
   }));
@@ -80,7 +89,7 @@ export function rotaryScaleFactors(reference: ArrayLike<number>, encodings: read
     name: e.label,
     x: Array.from(e.invFreq, (_, j) => j),
     y: Array.from(e.invFreq, (t, j) => reference[j]! / t),
-    line: { color: theme.color(i), width: 2 },
+    line: { color: rotaryColor(e.label, i), width: 2 },
     marker: { size: 4 },
     hovertemplate: `${e.label}<br>j = %{x}<br>θ<sub>j</sub>/θ′<sub>j</sub> = %{y:.4g}<extra></extra>`,
   }));

@@ -1,7 +1,8 @@
 /**
  * lib/viz/compare.ts: grouped lines (means per x, one trace per group, the ℓ_max marker), trace
- * difference bars (order, log floor, non-finite highlighted) and the cost figure (the fitted
- * quadratic split into parts that add up to the fit).
+ * difference bars (order, every label, exact zeros marked rather than drawn, non-finite in its own
+ * series) and the cost figure (the fitted quadratic split into parts that add up to the fit; no two
+ * legend entries alike).
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -9,7 +10,6 @@ import * as aq from "arquero";
 import { InputError } from "../../lib/errors.js";
 import { accuracyVsPerplexity, costVsLength, linesBy, traceDiffBars } from "../../lib/viz/compare.js";
 import { methodStyle } from "../../lib/viz/methods.js";
-import { theme } from "../../lib/viz/figure.js";
 
 describe("linesBy", () => {
   it("draws the mean of y per x, one line per group, and a dashed line at ℓ_max", () => {
@@ -30,15 +30,35 @@ describe("linesBy", () => {
 });
 
 describe("traceDiffBars", () => {
-  it("keeps the forward order, floors zeros at 1e-12 and colours non-finite hooks", () => {
-    const f = traceDiffBars([
-      { hook: "hook_embed", line: "2", symbol: "", rel_diff: 0, max_abs_diff: 0, non_finite_a: 0, non_finite_b: 0 },
-      { hook: "blocks.0.ln1.hook_normalized", line: "5", symbol: "X̃", rel_diff: 0.5, max_abs_diff: 1, non_finite_a: 0, non_finite_b: 3 },
-    ]);
-    const bar = f.data[0]!;
-    assert.deepEqual(bar.x, [1e-12, 0.5]);
-    assert.deepEqual(bar.y, ["hook_embed (line 2)", "blocks.0.ln1.hook_normalized (line 5)"]);
-    assert.deepEqual((bar.marker as { color: string[] }).color, [theme.palette[0], theme.palette[3]]);
+  const rows = [
+    { hook: "hook_embed", line: "2", symbol: "", rel_diff: 0, max_abs_diff: 0, non_finite_a: 0, non_finite_b: 0 },
+    { hook: "blocks.0.ln1.hook_normalized", line: "5", symbol: "X̃", rel_diff: 0.5, max_abs_diff: 1, non_finite_a: 0, non_finite_b: 3 },
+    { hook: "blocks.0.hook_mlp_out", line: "8", symbol: "", rel_diff: 2e-4, max_abs_diff: 1e-3, non_finite_a: 0, non_finite_b: 0 },
+  ];
+
+  it("keeps the forward order, draws no bar for an exact zero and marks it as = 0 instead", () => {
+    const f = traceDiffBars(rows);
+    const [finite, nonFinite, zero] = f.data;
+    const labels = ["hook_embed (line 2)", "blocks.0.ln1.hook_normalized (line 5)", "blocks.0.hook_mlp_out (line 8)"];
+    assert.deepEqual(finite!.y, labels);
+    assert.deepEqual(finite!.x, [null, null, 2e-4], "no 10⁻¹² stand-in bar for the zero; the non-finite hook is in its own series");
+    assert.deepEqual(nonFinite!.x, [null, 0.5, null]);
+    assert.equal(nonFinite!.name, "a NaN or ±∞ in either trace");
+    assert.notEqual((finite!.marker as { color: string }).color, (nonFinite!.marker as { color: string }).color);
+    assert.deepEqual(zero!.y, ["hook_embed (line 2)"]);
+    assert.deepEqual(zero!.text, ["= 0"]);
+    const xaxis = f.layout.xaxis as { range: number[] };
+    assert.ok((zero!.x as number[])[0]! > 10 ** xaxis.range[0]! && (zero!.x as number[])[0]! < 2e-4, "the = 0 marker sits inside the axis, left of every bar");
+  });
+
+  it("labels every hook (no thinned category ticks)", () => {
+    const many = Array.from({ length: 40 }, (_, i) => ({ hook: `h${i}`, line: String(i), rel_diff: (i + 1) * 1e-3, max_abs_diff: 0, non_finite_a: 0, non_finite_b: 0 }));
+    const f = traceDiffBars(many);
+    const y = f.layout.yaxis as { tickmode: string; tickvals: string[] };
+    assert.equal(y.tickmode, "array");
+    assert.equal(y.tickvals.length, 40);
+    assert.equal(f.data.length, 1, "no zero and no non-finite hook: one series");
+    assert.ok((f.layout.height as number) >= 20 * 40);
   });
 });
 
@@ -48,16 +68,32 @@ describe("costVsLength", () => {
     const rows = ls.map((l) => ({ method: "per-head", length: l, ms: 1 + 0.01 * l + 2e-5 * l * l, peak_bytes: 1e5 * l, estimate_bytes: 1.1e5 * l, score_bytes: 2 * 4 * l * l * 4 }));
     const f = costVsLength(rows);
     const names = f.data.map((d) => String(d.name));
-    assert.ok(names.includes("per-head: time") && names.includes("per-head: peak memory") && names.includes("per-head: estimate"));
-    const score = f.data.find((d) => String(d.name).startsWith("attention scores"))!;
+    assert.ok(names.includes("per-head: measured time") && names.includes("per-head: measured peak") && names.includes("per-head: estimate (forwardMemory)"));
+    const score = f.data.find((d) => String(d.name).startsWith("S and softmax(S)"))!;
     assert.deepEqual(score.y, ls.map((l) => (2 * 4 * l * l * 4) / 2 ** 20));
-    const [fit, lin, quad] = ["fit", "linear part", "quadratic part"].map((p) => f.data.find((d) => String(d.name).startsWith(p))!);
+    const [fit, lin, quad] = ["fit", "its linear part", "its quadratic part"].map((p) => f.data.find((d) => String(d.name).startsWith(p))!);
     const [y, yl, yq] = [fit, lin, quad].map((d) => d!.y as number[]);
     for (let i = 0; i < y!.length; i++) assert.ok(Math.abs(y![i]! - yl![i]! - yq![i]!) < 1e-9);
     const xs = fit!.x as number[];
     const last = xs.length - 1;
     assert.ok(Math.abs(y![last]! - (1 + 0.01 * 1024 + 2e-5 * 1024 ** 2)) < 1e-6, "the fit passes through exact data");
-    assert.equal(f.data.find((d) => d.name === "per-head: peak memory")!.yaxis, "y2");
+    assert.equal(f.data.find((d) => d.name === "per-head: measured peak")!.yaxis, "y2");
+  });
+
+  it("gives every legend entry its own name and look, with two methods", () => {
+    const ls = [128, 256, 512, 1024];
+    const rows = ["unchunked", "chunked"].flatMap((m, k) => ls.map((l) => ({ method: m, length: l, ms: (1 + k) * (1 + 0.01 * l + 2e-5 * l * l), peak_bytes: 1e5 * l, estimate_bytes: 1.1e5 * l, score_bytes: 32 * l * l })));
+    const f = costVsLength(rows);
+    const names = f.data.map((d) => String(d.name));
+    assert.equal(new Set(names).size, names.length, `duplicate names: ${names.join(" | ")}`);
+    const look = (d: (typeof f.data)[number]) => {
+      const line = (d.line ?? {}) as { color?: string; dash?: string };
+      const marker = (d.marker ?? {}) as { color?: string; symbol?: string };
+      return JSON.stringify([d.mode, line.color ?? marker.color, line.dash ?? "solid", marker.symbol ?? ""]);
+    };
+    const looks = f.data.map(look);
+    assert.equal(new Set(looks).size, looks.length, `two entries look alike: ${looks.join(" | ")}`);
+    for (const panel of ["y", "y2"]) assert.ok(f.data.filter((d) => d.yaxis === panel).length <= 6, `≤ 6 series in panel ${panel}`);
   });
 });
 

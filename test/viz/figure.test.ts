@@ -52,6 +52,13 @@ describe("toHtml", () => {
     assert.match(html, /id="ctxlab-plot-[0-9a-f]{8}"/);
     assert.ok(toHtml(fig, { plotlyScript: "none", divId: "d1" }).includes('id="d1"'));
   });
+
+  it("sizes the div to the layout's height, so a tall figure is not clipped at 500px", () => {
+    assert.match(toHtml(fig, { plotlyScript: "none" }), /height:500px/, "no height in the layout: 500px");
+    const tall = { data: fig.data, layout: { ...fig.layout, height: 860 } };
+    assert.match(toHtml(tall, { plotlyScript: "none" }), /height:860px/);
+    assert.match(toHtml(tall, { plotlyScript: "none", height: "300px" }), /height:300px/, "an explicit height wins");
+  });
 });
 
 describe("downsample", () => {

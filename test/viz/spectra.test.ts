@@ -11,6 +11,7 @@ import type { PositionalEncoding } from "../../lib/positional/types.js";
 import { encodingSpectra, ropeTheta, rotaryScaleFactors, rotarySpectra, spectraOf, wavelengths } from "../../lib/viz/spectra.js";
 import { expectClose } from "../helpers/setup.js";
 import { matchSnapshot } from "./snapshot.js";
+import { ENCODING_COLORS, SCALING_COLORS } from "../../lib/viz/methods.js";
 
 // docs/literature.md, "Test vectors" (d = 8, b = 1e4, L = 2048, s = 4)
 const ROPE = [1, 0.1, 0.01, 0.001];
@@ -43,6 +44,8 @@ describe("rotary spectra", () => {
     assert.equal(f.data.length, 4);
     assert.equal((f.layout.yaxis as { type: string }).type, "log");
     assert.equal((f.layout.shapes as { y0: number }[])[0]!.y0, 2048);
+    assert.deepEqual(f.data.map((d) => (d.line as { color: string }).color), [ENCODING_COLORS.rope, SCALING_COLORS.pi, SCALING_COLORS.ntk, SCALING_COLORS.yarn], "one colour per method, as everywhere");
+    assert.match(String((f.layout.annotations as { text: string }[])[1]!.text), /L′ = 8192: the extended context/);
     matchSnapshot("rotary-spectra", f);
   });
 
