@@ -56,13 +56,12 @@ function vjp(f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor): { value: tf.T
 }
 
 /** Head: loss·w over the predicted rows of X [B, ℓ, d_e] in row chunks; returns the loss and dX. */
-function headGrads(model: DTransformer, X: tf.Tensor, ids: tf.Tensor, w: number, names: string[], acc: Acc): { loss: tf.Scalar; dX: tf.Tensor } {
+function headGrads(model: DTransformer, X: tf.Tensor, ids: tf.Tensor, w: number, names: string[], acc: Acc, rows: number): { loss: tf.Scalar; dX: tf.Tensor } {
   const [B, l, D] = X.shape as [number, number, number];
   const V = model.cfg.nVocab;
   const M = B * (l - 1);
   const Xp = tf.tidy(() => tf.reshape(tf.slice(X, [0, 0, 0], [B, l - 1, D]), [M, D]));
   const targets = tf.tidy(() => tf.reshape(tf.slice(ids, [0, 1], [B, l - 1]), [M]));
-  const rows = headRows(V);
   const vars = names.map((n) => model.params.get(n));
   const dParts: tf.Tensor[] = [];
   let loss: tf.Scalar = tf.scalar(0);
@@ -93,8 +92,9 @@ function headGrads(model: DTransformer, X: tf.Tensor, ids: tf.Tensor, w: number,
 /**
  * Loss·w and ∇(loss·w) of one checked micro-batch, layer by layer (see the header). Returns tensors the
  * caller disposes: the loss and one gradient per name of `vars` (zeros for a parameter the loss does not reach).
+ * `rows`: logits rows per head chunk (default headRows(N_V)).
  */
-export function _layerwiseGrads(model: DTransformer, b: Batch, vars: Vars, w = 1): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+export function _layerwiseGrads(model: DTransformer, b: Batch, vars: Vars, w = 1, rows = headRows(model.cfg.nVocab)): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
   const { cfg, params } = model;
   if (b.length < 2) throw new InputError(`layerwise gradient: ℓ=${b.length}; a next-token loss needs ℓ ≥ 2`);
   const wanted = new Set(vars.map(([n]) => n));
@@ -113,7 +113,7 @@ export function _layerwiseGrads(model: DTransformer, b: Batch, vars: Vars, w = 1
       const Xin = X;
       X = tf.tidy(() => _blockStage(i, Xin, model, c));
     }
-    ({ loss, dX } = headGrads(model, X, ids, w, headNames, acc));
+    ({ loss, dX } = headGrads(model, X, ids, w, headNames, acc, rows));
     X.dispose();
     for (let i = cfg.nLayers - 1; i >= 0; i--) {
       const names = [...[...wanted].filter((n) => n.startsWith(`blocks.${i}.`)), ...global];
