@@ -17,7 +17,7 @@ Cases (one per process; one JSON object on stdout; peak_rss_mib = the process's 
                                    generated tokens (the prompt pass excluded, reported apart); also the
                                    largest |difference| between cached and recomputed logits at a 24-token prompt
   train    DIR --len 512 [--steps 3]      AdamW steps (betas 0.9/0.95, eps 1e-8, weight decay 0.1 on the
-                                   projection matrices, clip 1, lr 1e-4: dTraining's defaults) on one
+                                   projection matrices, clip 1, lr 1e-3 as bench/scale-135m.mjs) on one
                                    repeated sequence of L ids: step seconds (forward, backward, clip, update),
                                    the best of the steps after the first, and the losses
   logits   DIR --ids-file F --out G [--rows K] [--dtype float32|float64]   the last K rows (default all) of
@@ -209,7 +209,7 @@ def main():
     p.add_argument("--prompt", type=int, default=2048)
     p.add_argument("--tokens", type=int, default=32)
     p.add_argument("--steps", type=int, default=3)
-    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--ids-file")
     p.add_argument("--out")
     p.add_argument("--rows", type=int, default=0)
