@@ -54,7 +54,7 @@ export function seededIds(n, vocab, seed = 0) {
 // ---------------------------------------------------------------- ctxlab's side (one case per child)
 
 async function ctxCase(name) {
-  const { loadPretrained, useBackend, tf, dInference, dTraining, nativeMatMulInfo } = await import("ctxlab");
+  const { loadPretrained, useBackend, tf, dInference, dTraining, nativeMatMulInfo, KVCache, JsDecoder, dTransformer } = await import("ctxlab");
   await useBackend("wasm");
   const heap = () => Math.round((tf.backend().wasm?.HEAPU8?.buffer?.byteLength ?? 0) / MiB);
   const t0 = performance.now();
@@ -96,7 +96,16 @@ async function ctxCase(name) {
     const prompt = seededIds(24, V, 1);
     const runs = {};
     for (const [k, o] of [["js", { decoder: "js" }], ["tfjs", { decoder: "tfjs" }], ["none", { cache: false }]]) runs[k] = (await dInference(model, prompt, { maxTokens: 4, temperature: 0, ...o })).tokens;
-    return { ...base, case: "kv", tokens: runs, equal: runs.js.join() === runs.none.join() && runs.tfjs.join() === runs.none.join() };
+    // and the logits: one cached step (JsDecoder after a tfjs prompt pass) against recomputing the whole sequence
+    const kv = new KVCache(model.cfg.nLayers);
+    tf.tidy(() => void dTransformer(tf.tensor2d(prompt, [1, prompt.length], "int32"), model, { kv }).dataSync()[0]);
+    const step = new JsDecoder(model, kv, prompt.length + 4).step(runs.none[0]);
+    kv.dispose?.();
+    const full = tf.tidy(() => model.logits([...prompt, runs.none[0]]).slice([prompt.length, 0], [1, V]).dataSync());
+    let d = 0;
+    for (let i = 0; i < V; i++) d = Math.max(d, Math.abs(step[i] - full[i]));
+    const equal = runs.js.join() === runs.none.join() && runs.tfjs.join() === runs.none.join() && d < 1e-3;
+    return { ...base, case: "kv", tokens: runs, step_logits_max_abs_diff: d, equal };
   }
   if (name === "train") {
     const seq = Int32Array.from(seededIds(512, V));

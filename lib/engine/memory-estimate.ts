@@ -31,10 +31,13 @@
  *                they live in JS memory ("host", lib/train/optim.ts); plus the update's temporaries,
  *                one parameter at a time: ~17 copies of the largest parameter with tf ops (heap), 2 with
  *                the JS update (host)
+ *   unembedding  the whole tape keeps ~6 [N_V, d_e] matrices besides θ (W_u's transposed copies, its
+ *                gradient, the embedding's dense gradient): 1 GB at ℓ = 64 for 2 layers of the 135M
+ *                shape, where the per-token terms above were fitted on N_V = 256
  *   recompute    layer-by-layer backward (lib/train/recompute.ts): the L layer inputs, ONE layer's
  *                training working set and its scores, the head's [rows, N_V] chunk (~10 copies of
- *                2^23 floats at most) and the embedding's dense [N_V, d_e] gradient (twice), instead of
- *                every layer's tape and the full logits.
+ *                2^23 floats at most) and 4 [N_V, d_e] matrices (W_u's transposed copy, its gradient, the
+ *                embedding's dense gradient, their sum), instead of every layer's tape and the full logits.
  * numBytes counts a reshape or clone as a new tensor, so it reads ~20 % above the real heap use; the
  * estimate sits between the two: 0.7–1.0× numBytes (tested: within 2×), and 0.85× / 1.09× / 0.94× the wasm
  * heap measured after a forward at ℓ = 1,024 / 16,384 / 65,536 (the heap also holds fragmentation).
@@ -124,8 +127,8 @@ export function forwardMemory(cfg: DTransformerConfig, o: ForwardMemoryOptions):
   // forward holds one layer's working set plus the residual stream of every layer; training keeps
   // every layer's activations for the backward pass.
   const activations = recompute
-    ? rowsBytes * (L * dE + perLayer + 6 * dE) + 2 * F32 * nVocab * dE // layer inputs, one layer's tape, dX; the embedding's dense gradient
-    : rowsBytes * ((o.training ? L * perLayer : L * dE + perLayer) + outside);
+    ? rowsBytes * (L * dE + perLayer + 6 * dE) + 4 * F32 * nVocab * dE // layer inputs, one layer's tape, dX; W_u's transposed copy, its gradient, the embedding's dense gradient, their sum
+    : rowsBytes * ((o.training ? L * perLayer : L * dE + perLayer) + outside) + (o.training ? 6 * F32 * nVocab * dE : 0); // the whole tape also keeps ~6 [N_V, d_e] copies (transposes, gradients)
   let attention: number;
   if (chunked) {
     const rows = blockRows(l, l, H, bias, { chunk: o.chunk ?? resolveLayout(o.layout).chunk });
