@@ -31,9 +31,11 @@
  *                they live in JS memory ("host", lib/train/optim.ts); plus the update's temporaries,
  *                one parameter at a time: ~17 copies of the largest parameter with tf ops (heap), 2 with
  *                the JS update (host)
- *   unembedding  the whole tape keeps ~6 [N_V, d_e] matrices besides θ (W_u's transposed copies, its
- *                gradient, the embedding's dense gradient): 1 GB at ℓ = 64 for 2 layers of the 135M
- *                shape, where the per-token terms above were fitted on N_V = 256
+ *   weights      the whole tape keeps ~6 [N_V, d_e] matrices (W_u's transposed copies, its gradient,
+ *                the embedding's dense gradient) and ~2·|θ| (the weights' transposed copies for the
+ *                backward products, intermediate gradients) besides θ: measured at the 135M shape, where
+ *                ~1 GB of the heap at ℓ = 64 (2 layers) did not depend on ℓ; the per-token terms above
+ *                were fitted on N_V = 256 and hold there (0.82 MiB measured per layer and token, 0.72 estimated)
  *   recompute    layer-by-layer backward (lib/train/recompute.ts): the L layer inputs, ONE layer's
  *                training working set and its scores, the head's [rows, N_V] chunk (~10 copies of
  *                2^23 floats at most) and 4 [N_V, d_e] matrices (W_u's transposed copy, its gradient, the
@@ -128,7 +130,7 @@ export function forwardMemory(cfg: DTransformerConfig, o: ForwardMemoryOptions):
   // every layer's activations for the backward pass.
   const activations = recompute
     ? rowsBytes * (L * dE + perLayer + 6 * dE) + 4 * F32 * nVocab * dE // layer inputs, one layer's tape, dX; W_u's transposed copy, its gradient, the embedding's dense gradient, their sum
-    : rowsBytes * ((o.training ? L * perLayer : L * dE + perLayer) + outside) + (o.training ? 6 * F32 * nVocab * dE : 0); // the whole tape also keeps ~6 [N_V, d_e] copies (transposes, gradients)
+    : rowsBytes * ((o.training ? L * perLayer : L * dE + perLayer) + outside) + (o.training ? 6 * F32 * nVocab * dE + 2 * F32 * nParams : 0); // the whole tape also keeps ~6 [N_V, d_e] copies and ~2 θ (transposes, gradients)
   let attention: number;
   if (chunked) {
     const rows = blockRows(l, l, H, bias, { chunk: o.chunk ?? resolveLayout(o.layout).chunk });
