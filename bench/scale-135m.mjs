@@ -54,7 +54,8 @@ export function seededIds(n, vocab, seed = 0) {
 // ---------------------------------------------------------------- ctxlab's side (one case per child)
 
 async function ctxCase(name) {
-  const { loadPretrained, useBackend, tf, dInference, dTraining, nativeMatMulInfo, KVCache, JsDecoder, dTransformer } = await import("ctxlab");
+  const lib = await import("ctxlab");
+  const { loadPretrained, useBackend, tf, dInference, dTraining, nativeMatMulInfo } = lib;
   await useBackend("wasm");
   const heap = () => Math.round((tf.backend().wasm?.HEAPU8?.buffer?.byteLength ?? 0) / MiB);
   const t0 = performance.now();
@@ -92,21 +93,7 @@ async function ctxCase(name) {
     const gen = (stamps.at(-1) - stamps[0]) / 1000;
     return { ...base, case: "decode", prompt: 2048, tokens: r.tokens.length, decoder: r.decoder, prompt_pass_s: (stamps[0] - t1) / 1000, seconds: gen, tokens_per_s: (r.tokens.length - 1) / gen, first_tokens: r.tokens.slice(0, 8), heap_mib: heap() };
   }
-  if (name === "kv") {
-    const prompt = seededIds(24, V, 1);
-    const runs = {};
-    for (const [k, o] of [["js", { decoder: "js" }], ["tfjs", { decoder: "tfjs" }], ["none", { cache: false }]]) runs[k] = (await dInference(model, prompt, { maxTokens: 4, temperature: 0, ...o })).tokens;
-    // and the logits: one cached step (JsDecoder after a tfjs prompt pass) against recomputing the whole sequence
-    const kv = new KVCache(model.cfg.nLayers);
-    tf.tidy(() => void dTransformer(tf.tensor2d(prompt, [1, prompt.length], "int32"), model, { kv }).dataSync()[0]);
-    const step = new JsDecoder(model, kv, prompt.length + 4).step(runs.none[0]);
-    kv.dispose?.();
-    const full = tf.tidy(() => model.logits([...prompt, runs.none[0]]).slice([prompt.length, 0], [1, V]).dataSync());
-    let d = 0;
-    for (let i = 0; i < V; i++) d = Math.max(d, Math.abs(step[i] - full[i]));
-    const equal = runs.js.join() === runs.none.join() && runs.tfjs.join() === runs.none.join() && d < 1e-3;
-    return { ...base, case: "kv", tokens: runs, step_logits_max_abs_diff: d, equal };
-  }
+  if (name === "kv") return kvCase(lib, model, base);
   if (name === "train") {
     const seq = Int32Array.from(seededIds(512, V));
     const source = { name: "repeated", next: () => ({ tokens: seq, batch: 1, length: 512 }), describe: () => ({ l: 512 }) };
@@ -117,24 +104,46 @@ async function ctxCase(name) {
     r.optimizer.dispose();
     return out;
   }
-  if (name === "parity") {
-    const ids = JSON.parse(readFileSync(join(outDir, "scale-ids.json"), "utf8"));
-    const { out } = forward(ids);
-    const rows = tf.tidy(() => out.slice([ids.length - 64, 0], [64, V]).dataSync());
-    out.dispose();
-    const refBuf = readFileSync(join(outDir, "scale-ref-logits.f32"));
-    const ref = new Float32Array(refBuf.buffer, refBuf.byteOffset, refBuf.byteLength / 4);
-    if (ref.length !== rows.length) throw new Error(`parity: reference has ${ref.length} floats, ctxlab ${rows.length}`);
-    let [abs, scale, rel] = [0, 0, 0];
-    for (let i = 0; i < ref.length; i++) {
-      const d = Math.abs(rows[i] - ref[i]);
-      abs = Math.max(abs, d);
-      scale = Math.max(scale, Math.abs(ref[i]));
-      rel = Math.max(rel, d / (Math.abs(ref[i]) + 1e-3));
-    }
-    return { ...base, case: "parity", len: ids.length, rows: 64, max_abs: abs, max_abs_logit: scale, max_abs_over_max_logit: abs / scale, max_rel_elementwise: rel };
-  }
+  if (name === "parity") return parityCase(lib, model, base, forward);
   throw new Error(`scale-135m: unknown case ${name}`);
+}
+
+/** Greedy generation with the KV cache (JsDecoder, tfjs) = without it, and one cached step's logits = recomputation. */
+async function kvCase({ tf, dInference, KVCache, JsDecoder, dTransformer }, model, base) {
+  const V = model.cfg.nVocab;
+  const prompt = seededIds(24, V, 1);
+  const runs = {};
+  for (const [k, o] of [["js", { decoder: "js" }], ["tfjs", { decoder: "tfjs" }], ["none", { cache: false }]]) runs[k] = (await dInference(model, prompt, { maxTokens: 4, temperature: 0, ...o })).tokens;
+  // and the logits: one cached step (JsDecoder after a tfjs prompt pass) against recomputing the whole sequence
+  const kv = new KVCache(model.cfg.nLayers);
+  tf.tidy(() => void dTransformer(tf.tensor2d(prompt, [1, prompt.length], "int32"), model, { kv }).dataSync()[0]);
+  const step = new JsDecoder(model, kv, prompt.length + 4).step(runs.none[0]);
+  kv.dispose?.();
+  const full = tf.tidy(() => model.logits([...prompt, runs.none[0]]).slice([prompt.length, 0], [1, V]).dataSync());
+  let d = 0;
+  for (let i = 0; i < V; i++) d = Math.max(d, Math.abs(step[i] - full[i]));
+  const equal = runs.js.join() === runs.none.join() && runs.tfjs.join() === runs.none.join() && d < 1e-3;
+  return { ...base, case: "kv", tokens: runs, step_logits_max_abs_diff: d, equal };
+}
+
+/** ctxlab's logits (last 64 rows at ℓ = 2,048) against the reference's float64 ones. */
+function parityCase({ tf }, model, base, forward) {
+  const V = model.cfg.nVocab;
+  const ids = JSON.parse(readFileSync(join(outDir, "scale-ids.json"), "utf8"));
+  const { out } = forward(ids);
+  const rows = tf.tidy(() => out.slice([ids.length - 64, 0], [64, V]).dataSync());
+  out.dispose();
+  const refBuf = readFileSync(join(outDir, "scale-ref-logits.f32"));
+  const ref = new Float32Array(refBuf.buffer, refBuf.byteOffset, refBuf.byteLength / 4);
+  if (ref.length !== rows.length) throw new Error(`parity: reference has ${ref.length} floats, ctxlab ${rows.length}`);
+  let [abs, scale, rel] = [0, 0, 0];
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(rows[i] - ref[i]);
+    abs = Math.max(abs, d);
+    scale = Math.max(scale, Math.abs(ref[i]));
+    rel = Math.max(rel, d / (Math.abs(ref[i]) + 1e-3));
+  }
+  return { ...base, case: "parity", len: ids.length, rows: 64, max_abs: abs, max_abs_logit: scale, max_abs_over_max_logit: abs / scale, max_rel_elementwise: rel };
 }
 
 // ---------------------------------------------------------------- the parent: children in turn
