@@ -18,7 +18,7 @@
 //                tokens after the first (the prompt pass excluded)
 //   train        fine-tuning steps at ℓ = 512 (batch 1, one repeated sequence), AdamW (0.9, 0.95, 1e-8,
 //                decay 0.1 on the projection matrices), clip 1, lr 1e-3; step seconds = the best step after the first
-//   parity       logits of the last 64 rows at ℓ = 2,048, ctxlab (float32) vs the reference in float64
+//   parity       logits of the last 64 rows at ℓ = 2,048 (--parity-len), ctxlab (float32) vs the reference in float64
 // Peak memory = each process's RSS high-water; ctxlab also reports its wasm heap. The 1-min load average
 // before each run is recorded (the machine is shared). Environment of the measured children: as bench/run.mjs
 // (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset; ctxlab's native matMul uses the same OpenBLAS; --keep-openblas-env keeps them).
@@ -233,7 +233,7 @@ async function main() {
     if (torch && pyCases[c]) run(pyCases[c]());
   }
   if (only.includes("parity") && torch) {
-    writeFileSync(join(outDir, "scale-ids.json"), JSON.stringify(seededIds(2048, 49152, 7)));
+    writeFileSync(join(outDir, "scale-ids.json"), JSON.stringify(seededIds(Number(opt("parity-len", 2048)), 49152, 7)));
     run(py("logits", dir, "--ids-file", join(outDir, "scale-ids.json"), "--out", join(outDir, "scale-ref-logits.f32"), "--rows", "64", "--dtype", "float64"));
     run(ctx("parity"));
   }
@@ -242,7 +242,7 @@ async function main() {
   writeFileSync(join(outDir, "scale-135m.md"), md);
   console.log(md);
   const p = results.find((r) => r.case === "parity" && r.impl === "ctxlab");
-  if (p) console.log(`parity (ℓ = 2,048, last 64 rows, vs float64): max |Δ| ${p.max_abs?.toExponential(2)} (max |logit| ${p.max_abs_logit?.toFixed(3)}), max |Δ|/max|logit| ${p.max_abs_over_max_logit?.toExponential(2)}`);
+  if (p) console.log(`parity (ℓ = ${p.len}, last 64 rows, vs float64): max |Δ| ${p.max_abs?.toExponential(2)} (max |logit| ${p.max_abs_logit?.toFixed(3)}), max |Δ|/max|logit| ${p.max_abs_over_max_logit?.toExponential(2)}`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
