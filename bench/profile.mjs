@@ -6,8 +6,12 @@
 // Prints a JSON object per case and a markdown table of the top kernels. Profiling adds overhead per
 // kernel (a timer and bookkeeping): totals are above the benchmark's, shares are what to read. The
 // unprofiled time of the same call (mean of a few) is printed beside it.
-// Usage: node bench/profile.mjs [decode,train,forward]
-import { accumulatedGrads, DTransformer, dTransformer, KVCache, presets, rope, tf, useBackend } from "ctxlab";
+//   prefill135m  one forward pass at ℓ = 2,048 of the SmolLM-135M-shape directory (bench/llama-shape.mjs)
+//   decode135m   one decode step of that model after a 2,048-token prompt: the tfjs path (dTransformer with a
+//             KVCache) by kernel, and the JsDecoder step (dInference's default on wasm) timed as a whole
+// Usage: node bench/profile.mjs [decode,train,forward,prefill135m,decode135m]
+import { accumulatedGrads, DTransformer, dTransformer, JsDecoder, KVCache, loadPretrained, presets, rope, tf, useBackend } from "ctxlab";
+import { DEFAULT_DIR, writeLlamaShape } from "./llama-shape.mjs";
 
 const which = (process.argv[2] ?? "decode,train,forward").split(",");
 await useBackend("wasm");
@@ -60,6 +64,29 @@ const cases = {
     const model = DTransformer.create({ ...presets.ref, positional: rope() }, 0);
     const x = Array.from({ length: 4096 }, (_, i) => (i * 31 + 7) % 256);
     return profileOf(() => tf.tidy(() => model.logits(x).dataSync()));
+  },
+  async prefill135m() {
+    await writeLlamaShape();
+    const model = await loadPretrained(DEFAULT_DIR);
+    const x = Array.from({ length: 2048 }, (_, i) => (i * 7919 + 7) % model.cfg.nVocab);
+    return profileOf(() => tf.tidy(() => void model.logits(x).dataSync()[0]));
+  },
+  async decode135m() {
+    await writeLlamaShape();
+    const model = await loadPretrained(DEFAULT_DIR);
+    const prompt = Array.from({ length: 2048 }, (_, i) => (i * 7919 + 7) % model.cfg.nVocab);
+    const kv = new KVCache(model.cfg.nLayers);
+    tf.tidy(() => void dTransformer(tf.tensor2d(prompt, [1, 2048], "int32"), model, { kv }).dataSync()[0]);
+    const js = new JsDecoder(model, kv, 2048 + 64);
+    let t0 = performance.now();
+    for (let i = 0; i < 8; i++) js.step(7 + i);
+    const jsMs = (performance.now() - t0) / 8;
+    const step = () => tf.tidy(() => void dTransformer(tf.tensor2d([7], [1, 1], "int32"), model, { kv }).dataSync()[0]);
+    step();
+    const r = await profileOf(step, 4);
+    const weightBytes = 4 * model.numParams();
+    const cacheBytes = 4 * 2 * model.cfg.nLayers * model.cfg.nKvHeads * model.cfg.dAttn * 2048;
+    return { ...r, jsdecoder_step_ms: Math.round(jsMs * 10) / 10, jsdecoder_kind: js.kind, weight_mib: Math.round(weightBytes / 2 ** 20), kv_cache_mib: Math.round(cacheBytes / 2 ** 20), jsdecoder_gb_per_s: Math.round(((weightBytes + cacheBytes) / (jsMs / 1000) / 1e9) * 10) / 10 };
   },
 };
 

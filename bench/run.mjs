@@ -15,6 +15,8 @@
 //   decode               greedy decode with a KV cache after a 1,024-token prompt: tokens/s, per-token time
 //                        near positions 1,024 and 2,048
 //   kernel               trivial-cell round trip, ctxlab kernel vs plain tslab (scripts/kernel-roundtrip.mjs)
+//   scale135m            optional (--scale135m after the suite, or --only scale135m alone): bench/scale-135m.mjs,
+//                        the SmolLM-135M-shape rows beside PyTorch, its own table <out>/scale-135m.md
 // Every measurement is a fresh child process. Each repetition runs every case's implementations back to
 // back, ctxlab first in odd repetitions and PyTorch first in even ones; medians over repetitions. ℓ = 64k
 // runs --reps-64k times (default 1: ~4 min per implementation). --quick: 1 repetition, 2 training steps,
@@ -33,6 +35,7 @@ import os from "node:os";
 import { join, relative, resolve } from "node:path";
 import { isQuiet, markdownTable, quietLimit, scalingPoints, summarize, TABLE_NOTE } from "./report.mjs";
 import { scalingFigure, writeScaling } from "./scaling-plot.mjs";
+import { measuredEnv, OPENBLAS_VARS } from "./env.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const PY = "/usr/bin/python3";
@@ -52,20 +55,10 @@ let waitBudget = Number(opt("wait-budget", 900)); // seconds of waiting for quie
 let waitBudgetAll = waitBudget;
 const retryLoaded = Number(opt("retry-loaded", 1)); // extra runs of a subject whose run was loaded
 
-/**
- * The OpenBLAS variables some machines of this project set for old OpenBLAS builds (OPENBLAS_CORETYPE=Haswell,
- * OPENBLAS_L2_SIZE): they halve a current OpenBLAS (PyTorch's 1024² matMul 165 → 294 GFLOP/s on this machine class).
- * The bench unsets them in the environment of its child processes, PyTorch's and ctxlab's (whose native
- * matMul uses the same OpenBLAS), and nowhere else (never in tests or CI); --keep-openblas-env keeps them.
- */
-const OPENBLAS_VARS = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
+/** The OpenBLAS variables (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE) are unset in every measured child (bench/env.mjs); --keep-openblas-env keeps them. */
 const keepBlasEnv = flag("keep-openblas-env");
 /** The environment of every measured child process. */
-function childEnv(extra = {}) {
-  const env = { ...process.env, CTXLAB_BACKEND: "wasm", ...extra };
-  if (!keepBlasEnv) for (const k of OPENBLAS_VARS) delete env[k];
-  return env;
-}
+const childEnv = (extra = {}) => measuredEnv({ keep: keepBlasEnv, extra });
 /** The reference's matMul must reach this share of the machine's best measured matMul, or no ratio is printed. */
 const REF_MIN_SHARE = Number(opt("ref-min-share", 0.6));
 
@@ -221,8 +214,15 @@ function runOne(c, [impl, [cmd, argv], parse, env], rep, skipTorch) {
   }
 }
 
+/** The real-model-scale rows (bench/scale-135m.mjs, its own table in <out>/scale-135m.md): --scale135m, or --only scale135m alone. */
+function scale135m() {
+  const r = spawnSync(process.execPath, [join(ROOT, "bench", "scale-135m.mjs"), "--out", outDir, ...(flag("no-pytorch") ? ["--no-pytorch"] : [])], { cwd: ROOT, stdio: "inherit" });
+  if (r.status !== 0) console.error(`bench: bench/scale-135m.mjs failed (status ${r.status})`);
+}
+
 async function main() {
   if (opt("from", null)) return fromFile(opt("from"));
+  if (opt("only", null) === "scale135m") return scale135m();
   const skipTorch = torchMissing();
   const started = new Date();
   const loadStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
@@ -247,6 +247,7 @@ async function main() {
     }
   }
   await writeOutputs(cases, runs, started, skipTorch, null, null, { ...probe, load_average_start: loadStart });
+  if (flag("scale135m")) scale135m();
 }
 
 /** --from a.json[,b.json…]: summarize the runs of saved results again (table, plot), measuring nothing. */

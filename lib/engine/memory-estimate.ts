@@ -25,6 +25,21 @@
  *                ~2.5× the GELU MLP's [ℓ, d_mlp] tensors (gate, up, σ, SiLU, product): +4·d_mlp features
  *                per layer (training +42·d_mlp), scaled by tensor count, not fitted. The q/k/v term stays
  *                20·H·d_attn under H_kv < H (the batched layout repeats K, V to H heads).
+ * Training adds (measured at SmolLM-135M's shape, docs/performance.md "Real-model scale"):
+ *   gradients    4·|θ| (all held until the update: clipping needs their global norm)
+ *   optimizer    the slots (AdamW m and v: 8·|θ_trainable|) when they live in the heap, nothing when
+ *                they live in JS memory ("host", lib/train/optim.ts); plus the update's temporaries,
+ *                one parameter at a time: ~17 copies of the largest parameter with tf ops (heap), 2 with
+ *                the JS update (host)
+ *   weights      the whole tape keeps ~6 [N_V, d_e] matrices (W_u's transposed copies, its gradient,
+ *                the embedding's dense gradient) and ~2·|θ| (the weights' transposed copies for the
+ *                backward products, intermediate gradients) besides θ: measured at the 135M shape, where
+ *                ~1 GB of the heap at ℓ = 64 (2 layers) did not depend on ℓ; the per-token terms above
+ *                were fitted on N_V = 256 and hold there (0.82 MiB measured per layer and token, 0.72 estimated)
+ *   recompute    layer-by-layer backward (lib/train/recompute.ts): the L layer inputs, ONE layer's
+ *                training working set and its scores, the head's [rows, N_V] chunk (~10 copies of
+ *                2^23 floats at most) and 4 [N_V, d_e] matrices (W_u's transposed copy, its gradient, the
+ *                embedding's dense gradient, their sum), instead of every layer's tape and the full logits.
  * numBytes counts a reshape or clone as a new tensor, so it reads ~20 % above the real heap use; the
  * estimate sits between the two: 0.7–1.0× numBytes (tested: within 2×), and 0.85× / 1.09× / 0.94× the wasm
  * heap measured after a forward at ℓ = 1,024 / 16,384 / 65,536 (the heap also holds fragmentation).
@@ -34,6 +49,19 @@ import { InputError } from "../errors.js";
 import { paramShapes, type DTransformerConfig } from "../config.js";
 import { blockRows } from "./attention-chunked.js";
 import { attentionPath, resolveLayout, unchunkedScoreBytes, type AttentionLayout } from "./layout-options.js";
+
+/** "auto" optimiser slots live in JS memory on wasm above this many bytes (256 MiB; lib/train/optim.ts). */
+export const HOST_MOMENTS_BYTES = 256 * 2 ** 20;
+
+/** The optimiser of a training step, for the estimate. */
+export interface OptimizerMemory {
+  /** slots per trainable parameter (AdamW 2, SGD with momentum 1, plain SGD 0; default 2) */
+  slots?: number;
+  /** the slots live in JS memory, outside the heap (default: what "auto" picks on this backend) */
+  host?: boolean;
+  /** the slots are already allocated (counted in liveBytes; default false) */
+  live?: boolean;
+}
 
 /** The wasm heap limit (wasm32: 4 GiB). */
 export const WASM_HEAP_LIMIT = 4 * 2 ** 30;
@@ -52,6 +80,10 @@ export interface ForwardMemoryOptions {
   layout?: Partial<AttentionLayout>;
   /** a training step (forward kept for backward, plus gradients) instead of inference */
   training?: boolean;
+  /** training: the layer-by-layer backward of lib/train/recompute.ts (default false: one whole tape) */
+  recompute?: boolean;
+  /** training: the optimiser (default AdamW, slots where "auto" puts them) */
+  optimizer?: OptimizerMemory;
 }
 
 /** The estimate, by part (bytes). */
@@ -61,6 +93,12 @@ export interface ForwardMemoryEstimate {
   activations: number;
   attention: number;
   logits: number;
+  /** training: the gradients (4·|θ|) */
+  grads: number;
+  /** training: optimiser slots in the heap plus the update's temporaries */
+  optimizer: number;
+  /** training: the optimiser's slots live in JS memory (not counted) */
+  slotsHost: boolean;
   chunked: boolean;
 }
 
@@ -74,8 +112,14 @@ export function forwardMemory(cfg: DTransformerConfig, o: ForwardMemoryOptions):
   const bias = cfg.positional.scoreBias !== undefined;
   const chunked = o.chunked ?? attentionPath({ nHeads: H, pe: cfg.positional }, B, l, l, o.layout, tf.getBackend()) === "chunked";
   let nParams = 0;
-  for (const shape of paramShapes(cfg).values()) nParams += shape.reduce((a, b) => a * b, 1);
+  let largest = 0;
+  for (const shape of paramShapes(cfg).values()) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    nParams += n;
+    largest = Math.max(largest, n);
+  }
   const train = o.training ? 2 : 1;
+  const recompute = !!(o.training && o.recompute);
   const rowsBytes = F32 * B * l; // one feature: [B, ℓ, 1]
   const heads = chunked ? 0 : 20 * H * dAttn;
   const gate = cfg.mlp === "gated-silu" ? (o.training ? 42 : 4) * dMlp : 0;
@@ -84,7 +128,9 @@ export function forwardMemory(cfg: DTransformerConfig, o: ForwardMemoryOptions):
   // dTransformer frees each layer's temporaries at the layer's end (one tf.tidy per layer), so a
   // forward holds one layer's working set plus the residual stream of every layer; training keeps
   // every layer's activations for the backward pass.
-  const activations = rowsBytes * ((o.training ? L * perLayer : L * dE + perLayer) + outside);
+  const activations = recompute
+    ? rowsBytes * (L * dE + perLayer + 6 * dE) + 4 * F32 * nVocab * dE // layer inputs, one layer's tape, dX; W_u's transposed copy, its gradient, the embedding's dense gradient, their sum
+    : rowsBytes * ((o.training ? L * perLayer : L * dE + perLayer) + outside) + (o.training ? 6 * F32 * nVocab * dE + 2 * F32 * nParams : 0); // the whole tape also keeps ~6 [N_V, d_e] copies and ~2 θ (transposes, gradients)
   let attention: number;
   if (chunked) {
     const rows = blockRows(l, l, H, bias, { chunk: o.chunk ?? resolveLayout(o.layout).chunk });
@@ -92,11 +138,24 @@ export function forwardMemory(cfg: DTransformerConfig, o: ForwardMemoryOptions):
     attention = block + rowsBytes * 10 * H * (dAttn + dMid) / 2; // + the last layer's per-head q, k, v and rotations
   } else {
     const perLayerScores = unchunkedScoreBytes(B, H, l, l, bias);
-    attention = o.training ? L * perLayerScores * 2.2 : perLayerScores;
+    attention = o.training ? (recompute ? 1 : L) * perLayerScores * 2.2 : perLayerScores;
   }
-  const logits = rowsBytes * nVocab * 2;
-  const params = F32 * nParams * train;
-  return { bytes: params + activations + attention + logits, params, activations, attention, logits, chunked };
+  const logits = recompute ? F32 * 10 * Math.min(B * (l - 1), headRows(nVocab)) * nVocab : rowsBytes * nVocab * 2;
+  const params = F32 * nParams;
+  const grads = o.training ? F32 * nParams : 0;
+  const opt = optimizerBytes(nParams, largest, o.optimizer);
+  const optimizer = o.training ? opt.slots + opt.temporaries : 0;
+  return { bytes: params + grads + optimizer + activations + attention + logits, params, grads, optimizer, slotsHost: opt.host, activations, attention, logits, chunked };
+}
+
+/** Rows of the logits the layer-by-layer backward makes at once: [rows, N_V] ≤ 2^23 floats (32 MiB). */
+export const headRows = (nVocab: number): number => Math.max(1, Math.floor(2 ** 23 / nVocab));
+
+/** The optimiser's heap bytes: slots (0 when in JS memory) and the update's temporaries (see the header). */
+export function optimizerBytes(nParams: number, largest: number, o: OptimizerMemory = {}): { slots: number; temporaries: number; host: boolean } {
+  const n = o.slots ?? 2;
+  const host = n > 0 && (o.host ?? (tf.getBackend() === "wasm" && F32 * n * nParams > HOST_MOMENTS_BYTES));
+  return { slots: host ? 0 : F32 * n * nParams, temporaries: F32 * largest * (host ? 2 : 17), host };
 }
 
 /**
@@ -148,9 +207,10 @@ export function checkFits(cfg: DTransformerConfig, o: CheckFitsOptions): Forward
   const est = forwardMemory(cfg, o);
   if (!Number.isFinite(limit)) return est;
   const live = o.liveBytes ?? tf.memory().numBytes;
-  const left = limit - live + est.params / (o.training ? 2 : 1); // θ is already live; count it once
+  const slotsLive = o.training && o.optimizer?.live ? optimizerBytes(est.params / F32, 0, { ...o.optimizer, host: est.slotsHost }).slots : 0;
+  const left = limit - live + est.params + slotsLive; // θ (and allocated slots) are already live: count them once
   if (est.bytes <= left) return est;
-  const same = { chunked: est.chunked, ...(o.chunk !== undefined ? { chunk: o.chunk } : {}), ...(o.layout !== undefined ? { layout: o.layout } : {}), ...(o.training !== undefined ? { training: o.training } : {}) };
+  const same = { chunked: est.chunked, ...(o.chunk !== undefined ? { chunk: o.chunk } : {}), ...(o.layout !== undefined ? { layout: o.layout } : {}), ...(o.training !== undefined ? { training: o.training, recompute: !!o.recompute, ...(o.optimizer ? { optimizer: o.optimizer } : {}) } : {}) };
   const fitsL = (n: number) => estimateForwardMemory(cfg, { ...same, batch: o.batch, length: n }) <= left;
   const fitsB = (n: number) => estimateForwardMemory(cfg, { ...same, batch: n, length: o.length }) <= left;
   const chunkedEst = forwardMemory(cfg, { ...o, chunked: true });
@@ -160,9 +220,14 @@ export function checkFits(cfg: DTransformerConfig, o: CheckFitsOptions): Forward
       `chunked attention (layout { mode: "chunked" }, per model or per call: estimate ${GiB(chunkedEst.bytes)}, ${chunkedEst.bytes <= left ? "fits" : "still too large"})`,
     );
   }
+  if (o.training && !o.recompute) {
+    const rc = forwardMemory(cfg, { ...o, recompute: true });
+    ways.push(`layer-by-layer recomputation (dTraining's recompute: true: estimate ${GiB(rc.bytes)}, ${rc.bytes <= left ? "fits" : "still too large"})`);
+  }
   const maxB = o.batch > 1 ? largest(o.batch, fitsB) : 0;
   ways.push(o.batch > 1 ? (maxB > 0 ? `a smaller batch (B ≤ ${maxB} fits)` : `a smaller batch (even B=1 does not fit at this ℓ)`) : "a smaller batch (B is already 1)");
-  const parts = `parameters ${GiB(est.params)}, activations ${GiB(est.activations)}, attention ${GiB(est.attention)} (${est.chunked ? "chunked" : "unchunked scores O(L·B·H·ℓ²)"}), logits ${GiB(est.logits)}`;
+  const train = o.training ? `gradients ${GiB(est.grads)}, optimizer ${GiB(est.optimizer)} (${est.slotsHost ? "slots in JS memory; update temporaries" : "slots and update temporaries"}), ` : "";
+  const parts = `parameters ${GiB(est.params)}, ${train}${o.training && o.recompute ? "layer-by-layer recomputation, " : ""}activations ${GiB(est.activations)}, attention ${GiB(est.attention)} (${est.chunked ? "chunked" : "unchunked scores O(L·B·H·ℓ²)"}), logits ${GiB(est.logits)}`;
   throw new InputError(
     `DTransformer: a ${o.training ? "training step" : "forward pass"} at B=${o.batch}, ℓ=${o.length} needs an estimated ${GiB(est.bytes)} of tensors (${parts}) ` +
       `but only ${GiB(Math.max(0, left))} is left of the ${GiB(limit)} ${limit === WASM_HEAP_LIMIT ? "wasm heap" : "limit"} (${GiB(live)} live). ` +

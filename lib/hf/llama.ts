@@ -103,7 +103,9 @@ export function fromLlamaTensors(cfg: DTransformerConfig, tensors: Map<string, S
     for (const [name, shape] of paramShapes(cfg)) {
       const v = vals.get(name);
       if (!v) throw new CheckpointError(`${src}: internal: parameter ${name} was not mapped from the ${layout} layout`);
-      vars.set(name, tf.variable(tf.tensor(v, shape, "float32"), true));
+      const t = tf.tensor(v, shape, "float32");
+      vars.set(name, tf.variable(t, true));
+      t.dispose(); // the variable keeps its own reference to the data (tf.memory() counted it twice)
     }
   } catch (e) {
     for (const v of vars.values()) v.dispose();

@@ -107,7 +107,9 @@ export function fromNeoxTensors(cfg: DTransformerConfig, tensors: Map<string, Sa
     for (const [name, shape] of paramShapes(cfg)) {
       const v = vals.get(name);
       if (!v) throw new CheckpointError(`${src}: internal: parameter ${name} was not mapped from the gpt_neox layout`);
-      vars.set(name, tf.variable(tf.tensor(v, shape, "float32"), true));
+      const t = tf.tensor(v, shape, "float32");
+      vars.set(name, tf.variable(t, true));
+      t.dispose(); // the variable keeps its own reference to the data (tf.memory() counted it twice)
     }
   } catch (e) {
     for (const v of vars.values()) v.dispose();

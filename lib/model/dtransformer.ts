@@ -224,44 +224,74 @@ function mlp(Xt: tf.Tensor, p: ParamStore, cfg: DTransformerConfig, b: string, h
   return hp(h, `${b}.hook_mlp_out`, linear(post, g("W_mlp2"), maybe(p, `${b}.mlp.b_mlp2`))); // down
 }
 
+/** What one pass shares between its stages: positions, the positional encoding's context, the layout, hooks, the cache. */
+export interface PassContext {
+  pos: { start: number; length: number };
+  kPos: { start: number; length: number };
+  peCtx: PeContext;
+  layout: Partial<AttentionLayout>;
+  hooks?: HookContext | undefined;
+  kv?: KVCache | undefined;
+}
+
+/** The context of a pass over ids [B, ℓ] (positions from the cache, or `start`). */
+export function _passContext(ids: tf.Tensor, model: DTransformer, o: { hooks?: HookContext; start?: number; kv?: KVCache; layout?: Partial<AttentionLayout> } = {}): PassContext {
+  const l = ids.shape[1]!; // line 1
+  const pos = { start: o.kv ? o.kv.length : (o.start ?? 0), length: l }; // the new tokens' positions
+  const kPos = o.kv ? { start: 0, length: pos.start + l } : pos; // keys: cached positions + the new ones
+  return { pos, kPos, peCtx: { cfg: model.cfg, param: (n) => model.params.get(n) }, layout: o.layout ?? model.layout, hooks: o.hooks, kv: o.kv };
+}
+
+/** Lines 2–3: token (and absolute position) embeddings [B, ℓ, d_e]. */
+export function _embedStage(ids: tf.Tensor, model: DTransformer, c: PassContext): tf.Tensor {
+  const h = c.hooks;
+  const pe = model.cfg.positional;
+  const X = hp(h, "hook_embed", _tokenEmbedding(ids, model.params.get("W_e"))); // line 2: W_e[:, x[t]]   [B, ℓ, d_e]
+  return pe.embed ? tf.add(X, hp(h, "hook_pos_embed", pe.embed(c.pos, c.peCtx))) : X; //        + W_p[:, t]       [ℓ, d_e]
+}
+
+/** Lines 4–8 for layer i: the residual stream after the layer (no tidy: the caller scopes it). */
+export function _blockStage(i: number, Xin: tf.Tensor, model: DTransformer, c: PassContext): tf.Tensor {
+  const { cfg, params: p } = model;
+  const h = c.hooks;
+  const b = `blocks.${i}`;
+  const g = (n: string) => p.get(`${b}.${n}`);
+  const norm = (n: string, X: tf.Tensor) => _norm(cfg.norm, X, g(`${n}.gamma`), maybe(p, `${b}.${n}.beta`), cfg.lnEps);
+  let R = hp(h, `${b}.hook_resid_pre`, Xin); // line 3 (i = 0) / residual entering layer i
+  const Xt = hp(h, `${b}.ln1.hook_normalized`, norm("ln1", R)); // line 5
+  const attnOut = hp(h, `${b}.hook_attn_out`, _mhAttention(Xt, Xt, mhaWeights(p, i), { nHeads: cfg.nHeads, nKvHeads: cfg.nKvHeads, mask: "causal", pe: cfg.positional, peCtx: c.peCtx, qPos: c.pos, kPos: c.kPos, hooks: h, prefix: `${b}.attn`, kv: c.kv?.layers[i], layout: c.layout }));
+  if (cfg.residual === "parallel") { // GPT-NeoX: both branches read the layer's input
+    const mlpOut = mlp(hp(h, `${b}.ln2.hook_normalized`, norm("ln2", R)), p, cfg, b, h);
+    return hp(h, `${b}.hook_resid_post`, tf.add(tf.add(R, attnOut), mlpOut)); // lines 6–8 in one
+  }
+  R = hp(h, `${b}.hook_resid_mid`, tf.add(R, attnOut)); // line 6
+  const Xt2 = hp(h, `${b}.ln2.hook_normalized`, norm("ln2", R)); // line 7
+  return hp(h, `${b}.hook_resid_post`, tf.add(R, mlp(Xt2, p, cfg, b, h))); // line 8
+}
+
+/** Lines 10–11: final norm and unembedding → logits [B, ℓ, N_V] (or [rows, N_V] for X [rows, d_e]). */
+export function _headStage(X: tf.Tensor, model: DTransformer, h?: HookContext): tf.Tensor {
+  const { cfg, params: p } = model;
+  const Xn = hp(h, "ln_final.hook_normalized", _norm(cfg.norm, X, p.get("ln_final.gamma"), maybe(p, "ln_final.beta"), cfg.lnEps)); // line 10
+  const tied = cfg.tiedEmbeddings;
+  return hp(h, "hook_logits", _unembedLogits(Xn, tied ? p.get("W_e") : p.get("W_u"), tied)); // line 11: W_u X
+}
+
 /**
  * Algorithm 10 on validated ids [B, ℓ] → logits (or P if `probs`) [B, ℓ, N_V]. No checks, no tidy:
  * the hot path shared by the model, training and inference.
  */
 export function dTransformer(ids: tf.Tensor, model: DTransformer, o: { hooks?: HookContext; start?: number; probs?: boolean; kv?: KVCache; layout?: Partial<AttentionLayout> } = {}): tf.Tensor {
-  const { cfg, params: p } = model;
+  const c = _passContext(ids, model, o);
   const h = o.hooks;
-  const l = ids.shape[1]!; // line 1
-  const pos = { start: o.kv ? o.kv.length : (o.start ?? 0), length: l }; // the new tokens' positions
-  const kPos = o.kv ? { start: 0, length: pos.start + l } : pos; // keys: cached positions + the new ones
-  const pe = cfg.positional;
-  const peCtx: PeContext = { cfg, param: (n) => p.get(n) };
-  const layout = o.layout ?? model.layout;
-  let X = hp(h, "hook_embed", _tokenEmbedding(ids, p.get("W_e"))); // line 2: W_e[:, x[t]]   [B, ℓ, d_e]
-  if (pe.embed) X = tf.add(X, hp(h, "hook_pos_embed", pe.embed(pos, peCtx))); //        + W_p[:, t]       [ℓ, d_e]
-  for (let i = 0; i < cfg.nLayers; i++) {
+  let X = _embedStage(ids, model, c);
+  for (let i = 0; i < model.cfg.nLayers; i++) {
     const Xin = X;
     // one tidy per layer: the layer's temporaries are freed before the next (long ℓ fits the wasm heap)
-    X = tf.tidy(() => {
-      const b = `blocks.${i}`;
-      const g = (n: string) => p.get(`${b}.${n}`);
-      const norm = (n: string, X: tf.Tensor) => _norm(cfg.norm, X, g(`${n}.gamma`), maybe(p, `${b}.${n}.beta`), cfg.lnEps);
-      let R = hp(h, `${b}.hook_resid_pre`, Xin); // line 3 (i = 0) / residual entering layer i
-      const Xt = hp(h, `${b}.ln1.hook_normalized`, norm("ln1", R)); // line 5
-      const attnOut = hp(h, `${b}.hook_attn_out`, _mhAttention(Xt, Xt, mhaWeights(p, i), { nHeads: cfg.nHeads, nKvHeads: cfg.nKvHeads, mask: "causal", pe, peCtx, qPos: pos, kPos, hooks: h, prefix: `${b}.attn`, kv: o.kv?.layers[i], layout }));
-      if (cfg.residual === "parallel") { // GPT-NeoX: both branches read the layer's input
-        const mlpOut = mlp(hp(h, `${b}.ln2.hook_normalized`, norm("ln2", R)), p, cfg, b, h);
-        return hp(h, `${b}.hook_resid_post`, tf.add(tf.add(R, attnOut), mlpOut)); // lines 6–8 in one
-      }
-      R = hp(h, `${b}.hook_resid_mid`, tf.add(R, attnOut)); // line 6
-      const Xt2 = hp(h, `${b}.ln2.hook_normalized`, norm("ln2", R)); // line 7
-      return hp(h, `${b}.hook_resid_post`, tf.add(R, mlp(Xt2, p, cfg, b, h))); // line 8
-    });
+    X = tf.tidy(() => _blockStage(i, Xin, model, c));
   }
-  if (o.kv) o.kv.length += l;
-  X = hp(h, "ln_final.hook_normalized", _norm(cfg.norm, X, p.get("ln_final.gamma"), maybe(p, "ln_final.beta"), cfg.lnEps)); // line 10
-  const tied = cfg.tiedEmbeddings;
-  const logits = hp(h, "hook_logits", _unembedLogits(X, tied ? p.get("W_e") : p.get("W_u"), tied)); // line 11: W_u X
+  if (o.kv) o.kv.length += c.pos.length;
+  const logits = _headStage(X, model, h);
   if (!o.probs && !h) return logits;
   const P = hp(h, "hook_probs", tf.softmax(logits, -1));
   return o.probs ? P : logits;

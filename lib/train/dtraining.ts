@@ -22,10 +22,12 @@ import type { Batch, BatchSource } from "../data/types.js";
 import { ConfigError } from "../errors.js";
 import type { DTransformer } from "../model/dtransformer.js";
 import { Rng } from "../tensor/random.js";
-import { _globalNorm, _scaleGrads, checkMaxNorm, clipScale } from "./clip.js";
+import { _globalNorm, checkMaxNorm, clipScale } from "./clip.js";
+import { checkFits } from "../engine/memory-estimate.js";
+import { InputError } from "../errors.js";
 import { logTable, type TrainRow } from "./log.js";
 import { _accumulatedGrads, checkBatch, evaluateLoss } from "./loss.js";
-import { createOptimizer, Optimizer, type OptimizerOptions } from "./optim.js";
+import { createOptimizer, Optimizer, slotNames, type OptimizerOptions } from "./optim.js";
 import { gradPoolFor, type GradPool } from "./parallel.js";
 import { lrAt, resolveSchedule, type ResolvedSchedule, type ScheduleSpec } from "./schedule.js";
 import { saveTrainingState, type TrainingState } from "./state.js";
@@ -77,6 +79,13 @@ export interface TrainingOptions {
    * ignored (1) on tfjs-node, which already uses every core.
    */
   workers?: number;
+  /**
+   * compute each micro-batch's gradient layer by layer, recomputing each layer's forward in the
+   * backward pass (lib/train/recompute.ts): one layer's tape in memory instead of the whole pass's, for
+   * one more forward pass. "auto" (default): on wasm, when the whole-tape step's memory estimate does
+   * not fit the heap. Not with workers > 1.
+   */
+  recompute?: boolean | "auto";
 }
 
 export type TrainingStatus = "completed" | "interrupted" | "diverged";
@@ -150,6 +159,8 @@ function prepare(model: DTransformer, o: TrainingOptions): Run {
   const clip = checkMaxNorm(o.clip !== undefined ? o.clip : "clip" in saved ? saved.clip : 1, "dTraining: clip");
   const schedule = resolveSchedule(o.schedule ?? r?.schedule, o.steps);
   const workers = count(o.workers, 1, "workers");
+  if (o.recompute !== undefined && o.recompute !== "auto" && typeof o.recompute !== "boolean") throw new ConfigError(`dTraining: recompute=${JSON.stringify(o.recompute)} must be true, false or "auto"`);
+  if (o.recompute === true && workers > 1) throw new ConfigError(`dTraining: recompute: true runs on the main thread only; use workers: 1 (got workers=${workers})`);
   const { optimizer, owns } = pickOptimizer(model, o);
   const vars = optimizer.variables();
   return {
@@ -161,6 +172,20 @@ function prepare(model: DTransformer, o: TrainingOptions): Run {
     tokensSeen: r?.tokensSeen ?? 0,
     timeS: r?.timeS ?? 0,
   };
+}
+
+/** recompute "auto": on wasm, when the whole-tape step of batch b does not fit the heap (checkBatch then checks the layer-by-layer one). */
+function wantsRecompute(run: Run, b: Batch, optimizer: { slots: number; host: boolean; live: boolean }): boolean {
+  const r = run.opts.recompute ?? "auto";
+  if (r !== "auto") return r;
+  if (tf.getBackend() !== "wasm" || !(b?.batch > 0 && b?.length >= 2)) return false;
+  try {
+    checkFits(run.model.cfg, { batch: b.batch, length: b.length, training: true, layout: run.model.layout, optimizer });
+    return false;
+  } catch (e) {
+    if (e instanceof InputError) return true;
+    throw e;
+  }
 }
 
 const describeNonFinite = (loss: number, norm: number) =>
@@ -200,10 +225,13 @@ async function checkFirstBatch(run: Run, batches: readonly Batch[], rngBefore: R
 async function trainStep(run: Run, s: number): Promise<{ row: TrainRow } | { diverged: string } | { interrupted: string }> {
   const rngBefore = run.rng.state();
   const batches: Batch[] = [];
+  let recompute = false;
+  const optimizer = { slots: slotNames(run.optimizer.hyper).length, host: run.optimizer.moments === "host", live: true };
   for (let i = 0; i < run.accumulate; i++) {
     const b = run.opts.source.next(run.rng);
-    // with workers, each participant holds about B/W rows of the micro-batch at a time
-    checkBatch(run.model, b, `dTraining: step ${s}, ${run.opts.source.name} micro-batch ${i}`, { training: true, rowsPerPass: Math.ceil(b?.batch / (run.pool?.participants ?? 1)) });
+    const rowsPerPass = Math.ceil(b?.batch / (run.pool?.participants ?? 1)); // with workers, each participant holds about B/W rows at a time
+    recompute ||= !run.pool && wantsRecompute(run, b, optimizer);
+    checkBatch(run.model, b, `dTraining: step ${s}, ${run.opts.source.name} micro-batch ${i}`, { training: true, rowsPerPass, recompute, optimizer });
     batches.push(b);
   }
   if (run.checkFirstBatch) await checkFirstBatch(run, batches, rngBefore);
@@ -230,7 +258,7 @@ async function trainStep(run: Run, s: number): Promise<{ row: TrainRow } | { div
       throw e;
     }
   } else {
-    got = _accumulatedGrads(run.model, batches, run.vars);
+    got = _accumulatedGrads(run.model, batches, run.vars, { recompute });
   }
   const { loss, grads } = got;
   if (run.pool && run.signal?.aborted) {
@@ -247,10 +275,8 @@ async function trainStep(run: Run, s: number): Promise<{ row: TrainRow } | { div
       run.rng.setState(rngBefore); // the state stays that of step s − 1
       return { diverged: `diverged at step ${s}: ${describeNonFinite(lossV, norm)}; the update was not applied (parameters are those after step ${s - 1})` };
     }
-    const scale = clipScale(norm, run.clip);
-    const g = scale === 1 ? grads : _scaleGrads(grads, scale);
-    run.optimizer.apply(g, lr);
-    if (g !== grads) tf.dispose([...g.values()]);
+    // one parameter at a time, each gradient freed once applied (its update's temporaries are those of one tensor)
+    run.optimizer.apply(grads, lr, { scale: clipScale(norm, run.clip), release: true });
   } finally {
     tf.dispose([loss, ...grads.values()]);
   }

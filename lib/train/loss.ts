@@ -17,9 +17,10 @@ import * as tf from "@tensorflow/tfjs";
 import { ConfigError, InputError } from "../errors.js";
 import type { Batch, BatchSource } from "../data/types.js";
 import { dTransformer, type DTransformer } from "../model/dtransformer.js";
-import { checkFits } from "../engine/memory-estimate.js";
+import { checkFits, type OptimizerMemory } from "../engine/memory-estimate.js";
 import { toTokenBatch, type TokenInput } from "../model/token-embedding.js";
 import { Rng } from "../tensor/random.js";
+import { _layerwiseGrads } from "./recompute.js";
 
 /** Core: ids [B, ℓ] int32 (validated, ℓ ≥ 2) → mean next-token loss (scalar). No tidy, no checks. */
 export function _nextTokenLoss(ids: tf.Tensor, model: DTransformer): tf.Scalar {
@@ -62,7 +63,7 @@ function checkIndexRange(m: number, v: number): void {
 }
 
 /** Check a batch from a BatchSource: shape, ℓ ≥ 2, ℓ ≤ ℓ_max, ids in [0, N_V). Throws InputError. */
-export function checkBatch(model: DTransformer, b: Batch, where = "batch", memory?: { training: boolean; rowsPerPass?: number }): void {
+export function checkBatch(model: DTransformer, b: Batch, where = "batch", memory?: { training: boolean; rowsPerPass?: number; recompute?: boolean; optimizer?: OptimizerMemory }): void {
   const { batch: B, length: l, tokens } = b ?? ({} as Batch);
   if (!Number.isSafeInteger(B) || B < 1 || !Number.isSafeInteger(l)) throw new InputError(`${where}: batch=${B}, length=${l} must be positive integers`);
   if (!(tokens instanceof Int32Array) || tokens.length !== B * l) throw new InputError(`${where}: tokens must be an Int32Array of B·ℓ = ${B}·${l} = ${B * l} ids, got ${tokens?.constructor?.name} of ${tokens?.length}`);
@@ -76,7 +77,7 @@ export function checkBatch(model: DTransformer, b: Batch, where = "batch", memor
   if (memory && tf.getBackend() === "wasm") {
     // Refuse a pass that would exhaust the wasm heap (the process would die mid-step) before any work.
     try {
-      checkFits(model.cfg, { batch: Math.min(B, memory.rowsPerPass ?? B), length: l, training: memory.training, layout: model.layout });
+      checkFits(model.cfg, { batch: Math.min(B, memory.rowsPerPass ?? B), length: l, training: memory.training, layout: model.layout, ...(memory.recompute ? { recompute: true } : {}), ...(memory.optimizer ? { optimizer: memory.optimizer } : {}) });
     } catch (e) {
       if (e instanceof InputError) throw new InputError(`${where}: ${e.message}`);
       throw e;
@@ -91,9 +92,12 @@ export const predictedTokens = (b: Batch): number => b.batch * (b.length - 1);
  * Gradient of the mean loss over the UNION of micro-batches (Σ_i n_i·loss_i / Σ_i n_i with
  * n_i = B_i·(ℓ_i−1)): micro-batch i's gradient is weighted by n_i/N, so with equal shapes this is the
  * average of the micro-batch gradients. Returns the loss and one gradient per variable (tensors the
- * caller disposes). Batches must already be checked (`checkBatch`).
+ * caller disposes). Batches must already be checked (`checkBatch`). With `recompute`, each micro-batch's
+ * gradient is computed layer by layer (lib/train/recompute.ts: the memory of one layer's tape instead
+ * of the whole pass's, for one more forward pass).
  */
-export function _accumulatedGrads(model: DTransformer, batches: readonly Batch[], vars: readonly (readonly [string, tf.Variable])[]): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+export function _accumulatedGrads(model: DTransformer, batches: readonly Batch[], vars: readonly (readonly [string, tf.Variable])[], o: { recompute?: boolean } = {}): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+  if (o.recompute) return layerwiseAccumulated(model, batches, vars);
   const N = batches.reduce((s, b) => s + predictedTokens(b), 0);
   const list = vars.map(([, v]) => v);
   let acc: { loss: tf.Scalar; grads: tf.Tensor[] } | undefined;
@@ -111,6 +115,28 @@ export function _accumulatedGrads(model: DTransformer, batches: readonly Batch[]
   }
   if (!acc) throw new InputError("accumulatedGrads: no batches");
   return { loss: acc.loss, grads: new Map(vars.map(([n], i) => [n, acc!.grads[i]!])) };
+}
+
+function layerwiseAccumulated(model: DTransformer, batches: readonly Batch[], vars: readonly (readonly [string, tf.Variable])[]): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+  const N = batches.reduce((s, b) => s + predictedTokens(b), 0);
+  let acc: { loss: tf.Scalar; grads: Map<string, tf.Tensor> } | undefined;
+  for (const b of batches) {
+    const next = _layerwiseGrads(model, b, vars, predictedTokens(b) / N);
+    if (acc) {
+      for (const [n, g] of next.grads) {
+        const old = acc.grads.get(n)!;
+        acc.grads.set(n, tf.add(old, g));
+        tf.dispose([old, g]);
+      }
+      const loss = tf.add(acc.loss, next.loss) as tf.Scalar;
+      tf.dispose([acc.loss, next.loss]);
+      acc.loss = loss;
+    } else {
+      acc = next;
+    }
+  }
+  if (!acc) throw new InputError("accumulatedGrads: no batches");
+  return acc;
 }
 
 /**

@@ -15,12 +15,26 @@
  * Groups are given as a predicate or as patterns: "blocks.0" (a dotted prefix: blocks.0.*, not
  * blocks.10.*), "pos." or a glob such as "blocks.*.attn.W_*". The resolved name lists are what a
  * checkpoint stores. The state (t and the m, v slots, F32) is serialisable: `toState`/`optimizerFromState`.
+ * Where the slots live (`moments`): "heap" keeps m and v as tf.Variables (the wasm heap); "host" keeps
+ * them in JavaScript Float32Arrays outside the heap and applies the update tensor by tensor in JS with
+ * float32 rounding after every operation (lib/train/host-update.ts: the same arithmetic as the tf ops,
+ * equal within float32 tolerance, tested), so a 135M-parameter model's 1.1 GB of moments do not
+ * compete with its activations for the 4 GiB heap; "auto" (default) picks "host" on wasm when the
+ * slots would exceed HOST_MOMENTS_BYTES. Either way the update runs one parameter at a time (one
+ * tf.tidy each), so its temporaries are those of the largest tensor, not of θ.
  * Defaults follow the PI recipe (docs/literature.md, "Position Interpolation (PI)"): β = (0.9, 0.95), ε = 1e-8; λ = 0.1 (GPT-3).
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../errors.js";
 import type { SafeTensor } from "../io/safetensors.js";
 import type { ParamStore } from "../model/params.js";
+import { hostUpdate } from "./host-update.js";
+
+import { HOST_MOMENTS_BYTES } from "../engine/memory-estimate.js";
+export { HOST_MOMENTS_BYTES };
+
+/** Where the optimiser's slots (m, v) live: tf.Variables in the backend's memory, or Float32Arrays in JS. */
+export type MomentsPlace = "heap" | "host";
 
 /** A group of parameter names: a predicate, one pattern or a list of patterns (prefixes or globs). */
 export type Selector = ((name: string) => boolean) | string | readonly string[];
@@ -32,6 +46,8 @@ export interface GroupOptions {
   trainable?: Selector;
   /** parameters to freeze (subtracted from `trainable`) */
   freeze?: Selector;
+  /** where m and v live (default "auto"; see the header); not part of the stored state */
+  moments?: MomentsPlace | "auto";
 }
 export interface AdamWOptions extends GroupOptions {
   kind?: "adamw";
@@ -112,24 +128,34 @@ export function resolveOptimizer(names: readonly string[], o: OptimizerOptions =
   return { kind, betas, eps, momentum, weightDecay, trainable, decay: trainable.filter(decays) };
 }
 
-const slotNames = (h: OptimizerHyper): string[] => (h.kind === "adamw" ? ["m", "v"] : h.momentum > 0 ? ["m"] : []);
+export const slotNames = (h: OptimizerHyper): string[] => (h.kind === "adamw" ? ["m", "v"] : h.momentum > 0 ? ["m"] : []);
 
 /** AdamW or SGD over named parameters of a ParamStore. */
 export class Optimizer {
   /** number of updates applied (Adam's t) */
   t = 0;
-  /** slot variables, "m.<name>" / "v.<name>", for trainable parameters only */
+  /** slot variables, "m.<name>" / "v.<name>", for trainable parameters only (moments "heap") */
   readonly slots = new Map<string, tf.Variable>();
+  /** the same slots as Float32Arrays outside the tensor memory (moments "host") */
+  readonly hostSlots = new Map<string, Float32Array>();
+  /** where the slots live */
+  readonly moments: MomentsPlace;
   private readonly decaySet: Set<string>;
 
   constructor(
     readonly params: ParamStore,
     readonly hyper: OptimizerHyper,
+    moments: MomentsPlace | "auto" = "auto",
   ) {
     for (const n of hyper.trainable) params.get(n); // throws for an unknown name
     this.decaySet = new Set(hyper.decay);
+    this.moments = resolveMoments(moments, params, hyper);
     for (const n of hyper.trainable) {
       for (const s of slotNames(hyper)) {
+        if (this.moments === "host") {
+          this.hostSlots.set(`${s}.${n}`, new Float32Array(params.get(n).size));
+          continue;
+        }
         const zero = tf.zerosLike(params.get(n));
         this.slots.set(`${s}.${n}`, tf.variable(zero, false));
         zero.dispose(); // the variable keeps its own reference to the data
@@ -151,13 +177,25 @@ export class Optimizer {
     return this.hyper.trainable.map((n) => [n, this.params.get(n)]);
   }
 
-  /** One update with learning rate η = lr; `grads` holds a gradient for every trainable name. */
-  apply(grads: Map<string, tf.Tensor>, lr: number): void {
+  /**
+   * One update with learning rate η = lr; `grads` holds a gradient for every trainable name. Each
+   * gradient is multiplied by `o.scale` first (clipping; default 1). With `o.release`, each gradient is
+   * disposed as soon as its parameter is updated (the map then holds disposed tensors).
+   */
+  apply(grads: Map<string, tf.Tensor>, lr: number, o: { scale?: number; release?: boolean } = {}): void {
     for (const n of this.hyper.trainable) if (!grads.has(n)) throw new ConfigError(`optimizer.apply: no gradient for trainable parameter ${n}`);
+    const scale = o.scale ?? 1;
     this.t += 1;
-    tf.tidy(() => {
-      for (const n of this.hyper.trainable) this.update(n, grads.get(n)!, lr);
-    });
+    for (const n of this.hyper.trainable) {
+      const g = grads.get(n)!;
+      if (this.moments === "host") {
+        const slot = (s: string) => this.hostSlots.get(`${s}.${n}`);
+        hostUpdate(this.params.get(n), g, { hyper: this.hyper, t: this.t, lr, scale, decay: this.decaySet.has(n), m: slot("m"), v: slot("v") });
+      } else {
+        tf.tidy(() => this.update(n, scale === 1 ? g : tf.mul(g, scale), lr));
+      }
+      if (o.release) g.dispose();
+    }
   }
 
   private update(n: string, g: tf.Tensor, lr: number): void {
@@ -189,6 +227,7 @@ export class Optimizer {
   toState(): OptimizerState {
     const slots = new Map<string, SafeTensor>();
     for (const [k, v] of this.slots) slots.set(k, { dtype: "F32", shape: [...v.shape], data: new Float32Array(v.dataSync() as Float32Array) });
+    for (const [k, a] of this.hostSlots) slots.set(k, { dtype: "F32", shape: [...this.params.get(k.slice(2)).shape], data: new Float32Array(a) });
     return { hyper: structuredClone(this.hyper), t: this.t, slots };
   }
 
@@ -196,6 +235,7 @@ export class Optimizer {
   dispose(): void {
     for (const v of this.slots.values()) v.dispose();
     this.slots.clear();
+    this.hostSlots.clear();
   }
 }
 
@@ -206,18 +246,36 @@ export class Optimizer {
  * const opt = createOptimizer(model.params, { kind: "adamw", weightDecay: 0, freeze: ["W_e", "pos."] });
  */
 export function createOptimizer(params: ParamStore, opts: OptimizerOptions = {}): Optimizer {
-  return new Optimizer(params, resolveOptimizer(params.names(), opts));
+  return new Optimizer(params, resolveOptimizer(params.names(), opts), opts.moments ?? "auto");
+}
+
+/** Bytes of the slots an optimiser with `hyper` keeps for `params` (4 per float). */
+export function slotBytes(params: ParamStore, hyper: OptimizerHyper): number {
+  return 4 * slotNames(hyper).length * hyper.trainable.reduce((s, n) => s + params.get(n).size, 0);
+}
+
+function resolveMoments(m: MomentsPlace | "auto", params: ParamStore, hyper: OptimizerHyper): MomentsPlace {
+  if (m === "heap" || m === "host") return m;
+  if (m !== "auto") throw new ConfigError(`optimizer: moments must be "heap", "host" or "auto", got ${JSON.stringify(m)}`);
+  return tf.getBackend() === "wasm" && slotBytes(params, hyper) > HOST_MOMENTS_BYTES ? "host" : "heap";
 }
 
 /** Rebuild an optimiser on `params` from a saved state; shapes are checked. Throws ConfigError. */
-export function optimizerFromState(params: ParamStore, state: OptimizerState): Optimizer {
+export function optimizerFromState(params: ParamStore, state: OptimizerState, moments: MomentsPlace | "auto" = "auto"): Optimizer {
   const h = state.hyper;
   const names = new Set(params.names());
   const unknown = [...h.trainable, ...h.decay].filter((n) => !names.has(n));
   if (unknown.length) throw new ConfigError(`optimizer state names parameter(s) the model lacks: ${unknown.slice(0, 4).join(", ")}`);
   if (!Number.isSafeInteger(state.t) || state.t < 0) throw new ConfigError(`optimizer state: t=${state.t} must be an integer ≥ 0`);
-  const opt = new Optimizer(params, resolveOptimizer(params.names(), { ...h, trainable: h.trainable, decay: h.decay }));
+  const opt = new Optimizer(params, resolveOptimizer(params.names(), { ...h, trainable: h.trainable, decay: h.decay }), moments);
   try {
+    for (const [k, a] of opt.hostSlots) {
+      const s = state.slots.get(k);
+      const n = params.get(k.slice(2));
+      if (!s) throw new ConfigError(`optimizer state: slot ${k} is missing`);
+      if (s.dtype !== "F32" || s.shape.join() !== n.shape.join()) throw new ConfigError(`optimizer state: slot ${k} is ${s.dtype} [${s.shape}], expected F32 [${n.shape}]`);
+      a.set(s.data as Float32Array);
+    }
     for (const [k, v] of opt.slots) {
       const s = state.slots.get(k);
       if (!s) throw new ConfigError(`optimizer state: slot ${k} is missing`);
