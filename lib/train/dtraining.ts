@@ -19,12 +19,11 @@
 import type * as aq from "arquero";
 import * as tf from "@tensorflow/tfjs";
 import type { Batch, BatchSource } from "../data/types.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, InputError } from "../errors.js";
 import type { DTransformer } from "../model/dtransformer.js";
 import { Rng } from "../tensor/random.js";
 import { _globalNorm, checkMaxNorm, clipScale } from "./clip.js";
 import { checkFits } from "../engine/memory-estimate.js";
-import { InputError } from "../errors.js";
 import { logTable, type TrainRow } from "./log.js";
 import { _accumulatedGrads, checkBatch, evaluateLoss } from "./loss.js";
 import { createOptimizer, Optimizer, slotNames, type OptimizerOptions } from "./optim.js";
@@ -188,8 +187,7 @@ function wantsRecompute(run: Run, b: Batch, optimizer: { slots: number; host: bo
   }
 }
 
-const describeNonFinite = (loss: number, norm: number) =>
-  [!Number.isFinite(loss) ? `loss is ${loss}` : "", !Number.isFinite(norm) ? `gradient norm is ${norm}` : ""].filter(Boolean).join(" and ");
+const describeNonFinite = (loss: number, norm: number) => [!Number.isFinite(loss) ? `loss is ${loss}` : "", !Number.isFinite(norm) ? `gradient norm is ${norm}` : ""].filter(Boolean).join(" and ");
 
 /**
  * Refuses a long run on an unrequested cpu backend (lib/runtime/long-run.ts): the work of `steps`

@@ -58,12 +58,12 @@ test("the committed notebooks are the walkthroughs, the quick start and the synt
   }
 });
 
-test("every notebook executes headless in smoke mode and its HTML export renders in Chromium", { timeout: 1_500_000 }, () => {
+test("every notebook executes headless in smoke mode and its HTML export renders in Chromium", { timeout: 2_700_000 }, () => {
   assert.ok(existsSync("/usr/bin/jupyter-nbconvert"), "jupyter-nbconvert is not installed: run `npm run setup`");
   assert.ok(existsSync("/usr/bin/chromium"), "chromium is not installed: run `npm run setup`");
   const out = mkdtempSync(join(tmpdir(), "ctxlab-notebooks-test-"));
   try {
-    const r = spawnSync(process.execPath, [join(REPO, "scripts", "run-notebooks.mjs"), "--smoke", "--check", "--out", out], { cwd: REPO, encoding: "utf8", timeout: 1_450_000, maxBuffer: 64 * 2 ** 20 });
+    const r = spawnSync(process.execPath, [join(REPO, "scripts", "run-notebooks.mjs"), "--smoke", "--check", "--out", out], { cwd: REPO, encoding: "utf8", timeout: 2_650_000, maxBuffer: 64 * 2 ** 20 });
     const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as Summary[];
     assert.deepEqual(summary.map((s) => s.name), names, "every notebook ran");
     for (const s of summary) {

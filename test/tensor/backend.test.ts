@@ -29,7 +29,7 @@ function child(code: string, env: Record<string, string>): Record<string, unknow
   const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], {
     env: { ...process.env, ...env },
     encoding: "utf8",
-    timeout: 10_000,
+    timeout: 120_000, // a limit, not a measurement: importing TF.js took > 10 s at load 16
   });
   assert.equal(r.status, 0, `child failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, unknown>;
