@@ -230,7 +230,7 @@ async function main() {
   const torch = !flag("no-pytorch") && spawnSync(PY, ["-c", "import torch"]).status === 0;
   for (const c of only.filter((x) => x !== "parity")) {
     run(ctx(c));
-    if (torch && pyCases[c]) run(pyCases[c]());
+    if (torch && pyCases[c]) run({ ...pyCases[c](), case: c });
   }
   if (only.includes("parity") && torch) {
     writeFileSync(join(outDir, "scale-ids.json"), JSON.stringify(seededIds(Number(opt("parity-len", 2048)), 49152, 7)));
