@@ -8,7 +8,7 @@ import { InputError } from "../errors.js";
 import { quadraticFit } from "../util/fit.js";
 import { plotlyText, subplotGrid, theme, type Figure, type Trace } from "./figure.js";
 import { meanBy, rowsOf, type TableLike } from "./curves.js";
-import { methodStyle } from "./methods.js";
+import { groupLines, methodStyle } from "./methods.js";
 
 type Row = Record<string, unknown>;
 
@@ -39,7 +39,7 @@ export interface LinesByOptions {
   title?: string;
   /** a vertical dashed line, e.g. at ℓ_max */
   vline?: { x: number; label: string };
-  /** a line style per group (e.g. methodLine from lib/viz/methods.ts); default: the theme's palette by order */
+  /** a line style per group; default: methodLine when every group is a method (lib/viz/methods.ts groupLines), else the theme's palette by order */
   style?: (group: string) => { color: string; dash?: string; width?: number };
 }
 
@@ -51,14 +51,17 @@ export interface LinesByOptions {
 export function linesBy(table: TableLike, o: LinesByOptions): Figure {
   const rows = rowsOf(table);
   need(rows, [o.x, o.y, o.by], "linesBy");
-  const data: Trace[] = groups(rows, o.by).map(([g, rs], i) => {
+  const gs = groups(rows, o.by);
+  const lineOf = groupLines(gs.map(([g]) => g), o.style);
+  const data: Trace[] = gs.map(([g, rs], i) => {
     const pts = meanBy(rs, o.x, o.y).filter((p) => Number.isFinite(p.mean));
+    const line = lineOf(g, i);
     return {
       type: "scatter", mode: "lines+markers", name: o.by === undefined ? o.y : plotlyText(g),
       x: pts.map((p) => p.x), y: pts.map((p) => p.mean),
       error_y: { type: "data", array: pts.map((p) => p.se), visible: pts.some((p) => p.n > 1), thickness: 1, width: 3 },
-      line: o.style ? { width: 2, ...o.style(g) } : { color: theme.color(i), dash: theme.dashes[Math.floor(i / theme.palette.length) % theme.dashes.length], width: 2 },
-      ...(o.style ? { marker: { color: o.style(g).color } } : {}),
+      line,
+      marker: { color: line.color },
       hovertemplate: `${o.x} = %{x}<br>${o.y} = %{y:.4g}<extra>${plotlyText(g)}</extra>`,
     };
   });

@@ -9,6 +9,7 @@ import { InputError } from "../errors.js";
 import { axisNames, plotlyText, subplotGrid, theme, type Figure, type Trace } from "./figure.js";
 import { wilson } from "../eval/intervals.js";
 import { downsample, strideNote } from "./sample.js";
+import { groupLines } from "./methods.js";
 
 /** An arquero table or an array of row objects. */
 export type TableLike = ColumnTable | readonly Record<string, unknown>[];
@@ -73,6 +74,18 @@ export interface LossCurveOptions {
   title?: string;
 }
 
+/** Axis titles with units for the training log's columns (lib/train/log.ts). */
+const LOG_AXES: Readonly<Record<string, string>> = {
+  loss: "loss (nats/token)",
+  val_loss: "validation loss (nats/token)",
+  lr: "learning rate η",
+  grad_norm: "gradient norm ‖g‖ (before clipping)",
+  tokens_per_s: "throughput (tokens/s)",
+  tokens_seen: "tokens seen",
+  seq_len: "sequence length ℓ (tokens)",
+  time_s: "time (s)",
+};
+
 /**
  * Loss against step, one line per y column (e.g. train and validation), thinned above ~2,000 points.
  * @example lossCurve(aq.from(log), { x: "step", y: ["loss", "val_loss"] })
@@ -90,8 +103,8 @@ export function lossCurve(table: TableLike, opts: LossCurveOptions = {}): Figure
   return {
     data,
     layout: theme.layout(opts.title ?? "Training loss", {
-      xaxis: theme.axis(x),
-      yaxis: theme.axis(ys.length === 1 ? ys[0]! : "loss (nats/token)", opts.logY ? { type: "log" } : {}),
+      xaxis: theme.axis(x === "step" ? "training step" : x),
+      yaxis: theme.axis(ys.length === 1 ? (LOG_AXES[ys[0]!] ?? ys[0]!) : ys.every((c) => /loss/.test(c)) ? "loss (nats/token)" : ys.join(", "), opts.logY ? { type: "log" } : {}),
     }),
   };
 }
@@ -107,18 +120,20 @@ export interface AccuracyOptions {
    * outcomes (asymmetric, inside [0, 1]; lib/eval/intervals.ts)
    */
   interval?: "se" | "wilson";
-  /** a line style per group (e.g. methodLine from lib/viz/methods.ts); default: the theme's palette by order */
+  /** a line style per group; default: methodLine when every group is a method (lib/viz/methods.ts groupLines), else the theme's palette by order */
   style?: (group: string) => { color: string; dash?: string; width?: number };
 }
 
 function accuracyLines(rows: Row[], x: string, o: AccuracyOptions, xLabel: string): Trace[] {
   const correct = o.correct ?? "correct";
   need(rows, [x, correct, o.by], "accuracy plot");
-  return groups(rows, o.by).map(([g, rs], i) => {
+  const gs = groups(rows, o.by);
+  const lineOf = groupLines(gs.map(([g]) => g), o.style);
+  return gs.map(([g, rs], i) => {
     const pts = meanBy(rs, x, correct);
     const name = o.by === undefined ? "accuracy" : plotlyText(g);
     const ci = pts.map((p) => (o.interval === "wilson" ? wilson(Math.round(p.mean * p.n), p.n) : null));
-    const line = o.style ? { width: 2, ...o.style(g) } : { color: theme.color(i), width: 2, dash: theme.dashes[Math.floor(i / theme.palette.length) % theme.dashes.length] };
+    const line = lineOf(g, i);
     return {
       type: "scatter",
       mode: "lines+markers",

@@ -134,7 +134,7 @@ export interface HtmlOptions {
   fullPage?: boolean;
   /** element id (default: derived from a hash of the figure, so output is deterministic) */
   divId?: string;
-  /** CSS size of the div (defaults: 100% × the layout's height, or 500px when it sets none) */
+  /** CSS size of the div (defaults: 100%, or the layout's width in px; the layout's height in px, else 500px) */
   width?: string;
   height?: string;
   /** page background (full page only; default transparent) */
@@ -220,9 +220,10 @@ export function toHtml(figure: Figure, opts: HtmlOptions = {}): string {
   const json = scriptJson(fig);
   const id = opts.divId ?? `ctxlab-plot-${hashString(json)}`;
   const config = scriptJson(opts.config ?? { responsive: true, displaylogo: false });
-  // a figure that sets its own height (tall bar charts, legends below the plot) gets a div that tall: a 500px div would clip it
-  const own = Number((fig.layout as { height?: unknown }).height);
-  const style = `width:${opts.width ?? "100%"};height:${opts.height ?? (own > 0 ? `${own}px` : "500px")};`;
+  // a layout with its own height (subplot grids, long bar lists) is drawn that tall: the div must be too,
+  // or the page cuts the figure off (and what follows overlaps it)
+  const px = (v: unknown): string | undefined => (typeof v === "number" && Number.isFinite(v) && v > 0 ? `${Math.round(v)}px` : undefined);
+  const style = `width:${opts.width ?? px(fig.layout.width) ?? "100%"};height:${opts.height ?? px(fig.layout.height) ?? "500px"};`;
   const call =
     `(function(){var el=document.getElementById(${JSON.stringify(id)});var fig=${json};` +
     `if(typeof Plotly==="undefined"){el.textContent="Plotly is not loaded: display one figure with plotlyScript \\"inline\\" first.";return;}` +

@@ -12,7 +12,7 @@ import type { DTransformerConfig } from "../config.js";
 import { InputError } from "../errors.js";
 import type { PeContext, PositionalEncoding } from "../positional/types.js";
 import { theme, type Figure, type Trace } from "./figure.js";
-import { methodStyle } from "./methods.js";
+import { groupLines, methodLine } from "./methods.js";
 import { blockCosine, consecutiveDistances, norm, pca } from "./linalg.js";
 import { downsample, HEATMAP_CAP, range, sigMatrix, strideIndices, strideNote, LINE_CAP } from "./sample.js";
 
@@ -156,6 +156,7 @@ export function similarityHeatmap(vectors: readonly ArrayLike<number>[], opts: {
 
 /** One line per set: `f(set)` against position, thinned above ~2,000 points. */
 function lineSets(sets: VectorSet[], f: (s: VectorSet) => { x: number[]; y: number[] }, yName: string): Trace[] {
+  const lineOf = groupLines(sets.map((s) => s.label));
   return sets.map((s, i) => {
     const { x, y } = f(s);
     const d = downsample(x, y);
@@ -165,7 +166,7 @@ function lineSets(sets: VectorSet[], f: (s: VectorSet) => { x: number[]; y: numb
       name: `${s.label}${strideNote(d)}`,
       x: d.x,
       y: d.y,
-      line: { color: s.method ? methodStyle(s.method).color : theme.color(i), width: 2 },
+      line: s.method ? methodLine(s.method) : lineOf(s.label, i),
       hovertemplate: `${s.label}<br>t = %{x}<br>${yName} = %{y:.4g}<extra></extra>`,
     };
   });

@@ -10,7 +10,7 @@ import type { DTransformerConfig } from "../config.js";
 import { InputError } from "../errors.js";
 import type { PositionalEncoding } from "../positional/types.js";
 import { theme, type Figure, type Trace } from "./figure.js";
-import { SCALING_COLORS, ENCODING_COLORS } from "./methods.js";
+import { groupLines, SCALING_COLORS, ENCODING_COLORS } from "./methods.js";
 
 /** One rotary scheme's inverse frequencies θ'_j, j = 0…d/2−1. */
 export interface RotarySpectrum {
@@ -57,6 +57,7 @@ function lengthMarkers(o: SpectraOptions): { shapes: unknown[]; annotations: unk
  * @example rotarySpectra([{ label: "RoPE", invFreq: ropeInverseFrequencies(128, 1e4) }], { originalLength: 2048 })
  */
 export function rotarySpectra(encodings: readonly RotarySpectrum[], opts: SpectraOptions): Figure {
+  const lineOf = groupLines(encodings.map((e) => e.label));
   const data: Trace[] = encodings.map((e, i) => ({
     type: "scatter",
     mode: "lines+markers",
@@ -64,7 +65,7 @@ export function rotarySpectra(encodings: readonly RotarySpectrum[], opts: Spectr
     x: Array.from(e.invFreq, (_, j) => j),
     y: wavelengths(e.invFreq),
     customdata: Array.from(e.invFreq),
-    line: { color: rotaryColor(e.label, i), width: 2, dash: theme.dashes[Math.floor(i / theme.palette.length) % theme.dashes.length] },
+    line: lineOf(e.label, i),
     marker: { size: 4 },
     hovertemplate: `${e.label}<br>j = %{x}<br>λ<sub>j</sub> = %{y:.4g}<br>θ<sub>j</sub> = %{customdata:.4g}<extra></extra>`,
   }));
@@ -83,13 +84,14 @@ export function rotarySpectra(encodings: readonly RotarySpectrum[], opts: Spectr
  * flat at s; NTK goes from 1 to s; YaRN/Llama 3 keep high frequencies (1) and interpolate low ones (s).
  */
 export function rotaryScaleFactors(reference: ArrayLike<number>, encodings: readonly RotarySpectrum[], opts: { title?: string } = {}): Figure {
+  const lineOf = groupLines(encodings.map((e) => e.label));
   const data: Trace[] = encodings.map((e, i) => ({
     type: "scatter",
     mode: "lines+markers",
     name: e.label,
     x: Array.from(e.invFreq, (_, j) => j),
     y: Array.from(e.invFreq, (t, j) => reference[j]! / t),
-    line: { color: rotaryColor(e.label, i), width: 2 },
+    line: lineOf(e.label, i),
     marker: { size: 4 },
     hovertemplate: `${e.label}<br>j = %{x}<br>θ<sub>j</sub>/θ′<sub>j</sub> = %{y:.4g}<extra></extra>`,
   }));

@@ -48,7 +48,7 @@ function assertRefused(e: unknown, what: RegExp): true {
   assert.ok(e instanceof BackendError, `expected a BackendError, got ${String(e)}`);
   assert.match(e.message, what);
   assert.match(e.message, /multiply-adds; long runs start at 1\.0·10⁹ multiply-adds\) would run on TF\.js's plain-JavaScript "cpu" backend \(nothing selected a backend\)/);
-  assert.match(e.message, /~30× slower than wasm/);
+  assert.match(e.message, /to over 100× \(a training step of 16 × 128 tokens\) slower than wasm/);
   assert.match(e.message, /call `await useBackend\(\)` first/);
   assert.match(e.message, /useBackend\("cpu"\), CTXLAB_BACKEND=cpu or the option allowCpu: true/);
   return true;

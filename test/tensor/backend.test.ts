@@ -250,7 +250,7 @@ test("refuseSlowBackend: refuses cpu nobody asked for while wasm is available; a
   await assert.rejects(refuseSlowBackend("dTraining: 400 steps"), (e: Error) => {
     assert.ok(e instanceof BackendError);
     assert.match(e.message, /^dTraining: 400 steps would run on TF\.js's plain-JavaScript "cpu" backend \(nothing selected a backend\)/);
-    assert.match(e.message, /~30× slower than wasm and far hungrier for memory, and wasm is available: call `await useBackend\(\)` first/);
+    assert.match(e.message, /8× \(a forward pass\) to over 100× \(a training step of 16 × 128 tokens\) slower than wasm and far hungrier for memory, and wasm is available: call `await useBackend\(\)` first/);
     assert.match(e.message, /allowCpu: true/);
     return true;
   });

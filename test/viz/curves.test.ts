@@ -9,6 +9,7 @@ import { InputError } from "../../lib/errors.js";
 import { accuracyVsDepth, accuracyVsLength, depthLengthHeatmap, lossCurve, meanBy } from "../../lib/viz/curves.js";
 import { expectClose } from "../helpers/setup.js";
 import { matchSnapshot } from "./snapshot.js";
+import type { Figure } from "../../lib/viz/figure.js";
 
 const log = aq.from(
   Array.from({ length: 20 }, (_, i) => ({ step: i * 10, loss: 5 / (1 + i), val_loss: i % 5 === 4 ? 5.5 / (1 + i) : null })),
@@ -47,6 +48,14 @@ describe("curve figures (snapshots)", () => {
     assert.equal((f.data[0]!.x as number[]).length, 20);
     assert.deepEqual(f.data[1]!.x, [40, 90, 140, 190]);
     matchSnapshot("loss-curve", f);
+  });
+
+  it("lossCurve: axes with units (nats/token for losses, the log's columns by what they measure)", () => {
+    const title = (f: Figure, k: string) => ((f.layout[k] as { title: { text: string } }).title.text);
+    assert.equal(title(lossCurve(log), "yaxis"), "loss (nats/token)");
+    assert.equal(title(lossCurve(log), "xaxis"), "training step");
+    assert.equal(title(lossCurve(log, { y: ["loss", "val_loss"] }), "yaxis"), "loss (nats/token)");
+    assert.equal(title(lossCurve(log, { y: "lr" }), "yaxis"), "learning rate η");
   });
 
   it("lossCurve accepts plain rows and thins long logs", () => {

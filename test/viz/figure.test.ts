@@ -53,11 +53,13 @@ describe("toHtml", () => {
     assert.ok(toHtml(fig, { plotlyScript: "none", divId: "d1" }).includes('id="d1"'));
   });
 
-  it("sizes the div to the layout's height, so a tall figure is not clipped at 500px", () => {
-    assert.match(toHtml(fig, { plotlyScript: "none" }), /height:500px/, "no height in the layout: 500px");
-    const tall = { data: fig.data, layout: { ...fig.layout, height: 860 } };
-    assert.match(toHtml(tall, { plotlyScript: "none" }), /height:860px/);
-    assert.match(toHtml(tall, { plotlyScript: "none", height: "300px" }), /height:300px/, "an explicit height wins");
+  it("the div takes the layout's own height (a taller figure is not cut off), else 500px; an explicit height wins", () => {
+    const style = (f: Figure, o = {}) => /style="([^"]*)"/.exec(toHtml(f, { plotlyScript: "none", ...o }))![1];
+    assert.equal(style(fig), "width:100%;height:500px;");
+    const tall: Figure = { ...fig, layout: { ...fig.layout, height: 750 } };
+    assert.equal(style(tall), "width:100%;height:750px;");
+    assert.equal(style({ ...fig, layout: { ...fig.layout, height: 520.4, width: 800 } }), "width:800px;height:520px;");
+    assert.equal(style(tall, { height: "300px" }), "width:100%;height:300px;");
   });
 });
 
