@@ -14,4 +14,4 @@ export { lossCurve, accuracyVsLength, accuracyVsDepth, depthLengthHeatmap, meanB
 export { linesBy, traceDiffBars, costVsLength, type LinesByOptions, type CostOptions } from "./compare.js";
 export { methodStyle, methodLine, ENCODING_COLORS, SCALING_COLORS, type MethodStyle } from "./methods.js";
 export { scoreZoom, offsetMass, strongestOffsetHead, positionBins, positionCurve, styleByMethod, withReferenceLine, type ScoreZoomOptions, type PositionBinOptions, type PositionBin, type PositionCurveOptions } from "./extension.js";
-export { accuracyPanels, type AccuracyPanelsOptions } from "./accuracy-panels.js";
+export { accuracyPanels, perplexityPanels, type AccuracyPanelsOptions } from "./accuracy-panels.js";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { InputError } from "../../lib/errors.js";
 import { wilson } from "../../lib/eval/intervals.js";
-import { accuracyPanels } from "../../lib/viz/accuracy-panels.js";
+import { accuracyPanels, perplexityPanels } from "../../lib/viz/accuracy-panels.js";
 import { methodStyle } from "../../lib/viz/methods.js";
 
 // extrapolate: 3/4 at 128, 1/4 at 512; pi: 0/4 at both, one row not run (correct = null)
@@ -35,5 +35,20 @@ describe("accuracyPanels", () => {
     const seven = ["a", "b", "c", "d", "e", "f", "g"];
     assert.throws(() => accuracyPanels(rows, { panels: [{ title: "crowded", methods: seven }] }), /panel "crowded" has 7 methods; it must have 1 to 6/);
     assert.throws(() => accuracyPanels(rows, { panels: [{ title: "p", methods: ["yarn (rope)"] }] }), /no rows for yarn \(rope\)/);
+  });
+
+  it("perplexityPanels: the token-weighted perplexity per (method, ℓ) on a log axis, bootstrap bars around it", () => {
+    const win = [
+      { method: "yarn (rope)", length: 128, window: 0, scored: 100, loss: Math.log(4) },
+      { method: "yarn (rope)", length: 128, window: 1, scored: 300, loss: Math.log(8) },
+      { method: "yarn (rope)", length: 512, window: 0, scored: 100, loss: Math.log(6) },
+    ];
+    const f = perplexityPanels(win, { panels: [{ title: "p", methods: ["yarn (rope)"] }] });
+    const y = f.data[0]!.y as number[];
+    assert.ok(Math.abs(y[0]! - Math.exp((Math.log(4) + 3 * Math.log(8)) / 4)) < 1e-9 && Math.abs(y[1]! - 6) < 1e-9, String(y));
+    const bars = f.data[0]!.error_y as { array: number[]; arrayminus: number[] };
+    assert.ok(bars.array[0]! >= 0 && bars.arrayminus[0]! >= 0 && bars.array[0]! + bars.arrayminus[0]! > 0, "two windows: a non-empty interval");
+    assert.equal((f.layout.yaxis as { type?: string }).type, "log");
+    assert.throws(() => perplexityPanels(win, { panels: [{ title: "p", methods: ["pi (rope)"] }] }), /perplexityPanels: no rows for pi \(rope\)/);
   });
 });
