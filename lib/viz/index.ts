@@ -15,3 +15,4 @@ export { linesBy, traceDiffBars, costVsLength, accuracyVsPerplexity, type LinesB
 export { stepRatio, stepRatios, type StepRatioOptions } from "./step-ratio.js";
 export { methodStyle, methodLine, ENCODING_COLORS, SCALING_COLORS, type MethodStyle } from "./methods.js";
 export { scoreZoom, offsetMass, strongestOffsetHead, positionBins, positionCurve, styleByMethod, withReferenceLine, type ScoreZoomOptions, type PositionBinOptions, type PositionBin, type PositionCurveOptions } from "./extension.js";
+export { accuracyPanels, perplexityPanels, type AccuracyPanelsOptions } from "./accuracy-panels.js";
