@@ -10,7 +10,7 @@ import type { DTransformerConfig } from "../config.js";
 import { InputError } from "../errors.js";
 import type { PositionalEncoding } from "../positional/types.js";
 import { theme, type Figure, type Trace } from "./figure.js";
-import { groupLines, SCALING_COLORS, ENCODING_COLORS } from "./methods.js";
+import { groupLines } from "./methods.js";
 
 /** One rotary scheme's inverse frequencies θ'_j, j = 0…d/2−1. */
 export interface RotarySpectrum {
@@ -36,12 +36,6 @@ export function wavelengths(invFreq: ArrayLike<number>): number[] {
   return Array.from(invFreq, (t) => (2 * Math.PI) / t);
 }
 
-/** The method colour (lib/viz/methods.ts) of a rotary label as lib/positional writes it ("PI ×4 (…)", "YaRN ×4 (…)"), else the palette's i-th. */
-export function rotaryColor(label: string, i: number): string {
-  const l = label.trim().toLowerCase();
-  const key = l.startsWith("dynamic ntk") ? "dynamic-ntk" : l.startsWith("ntk") ? "ntk" : l.startsWith("yarn") ? "yarn" : /^pi\b/.test(l) ? "pi" : l.startsWith("rope") ? "rope" : "";
-  return SCALING_COLORS[key] ?? ENCODING_COLORS[key] ?? theme.color(i);
-}
 
 function lengthMarkers(o: SpectraOptions): { shapes: unknown[]; annotations: unknown[] } {
   const marks: [number, string][] = [[o.originalLength, `L = ${o.originalLength}: the training context (pairs above never turn once in it)`]];
