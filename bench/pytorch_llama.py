@@ -7,7 +7,8 @@ published Hugging Face modeling semantics, not from ctxlab's code): its safetens
 run the prefill, the parity logits and the fine-tuning step; here it runs in float32 (float64 for `logits
 --dtype float64`). Decoding adds a KV cache to the same building blocks (rms_norm, linear, rotate_half,
 rope_params): a preallocated cache written in place, grouped-query attention by reshaping the query heads
-over the key/value heads (no repeat of the cache), logits of the last row only.
+over the key/value heads (no repeat of the cache), logits of the last row only, and single-row products as
+matrix-vector products (`lin`: PyTorch 1.13's mm sends a [1, in] row to sgemm, which repacks the weight).
 
 Cases (one per process; one JSON object on stdout; peak_rss_mib = the process's RSS high-water, ru_maxrss):
   load     DIR                     seconds to read config.json + model.safetensors into float32 tensors
@@ -23,7 +24,7 @@ Cases (one per process; one JSON object on stdout; peak_rss_mib = the process's 
   logits   DIR --ids-file F --out G [--rows K] [--dtype float32|float64]   the last K rows (default all) of
                                    the logits of the ids in F (a JSON list) as raw little-endian float32 into G
 
-Threads: torch.set_num_threads(2) (--threads N). The OpenBLAS variables OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+Threads: torch.set_num_threads(2) (--threads N); decoding's one-token steps on --decode-threads (default 1). The OpenBLAS variables OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
 are the caller's business (bench/scale-135m.mjs unsets them for this process only, as bench/run.mjs does).
 Without torch it prints {"skipped": "..."} and exits 0.
 """
@@ -68,6 +69,15 @@ def dims(cfg):
     return D, H, cfg.get("num_key_value_heads", H), cfg.get("head_dim") or D // H
 
 
+def lin(x, w):
+    """x [T, in] · wᵀ: for one row a matrix-vector product (torch.mv → OpenBLAS sgemv), since PyTorch 1.13
+    sends a [1, in] · [in, out] product to sgemm, which packs the whole weight matrix on every call
+    (aten::mm at 1.5 GFLOP/s in a decode step at this shape: 0.18 s per token instead of ~0.05)."""
+    if x.shape[0] == 1:
+        return torch.mv(w, x[0]).unsqueeze(0)
+    return x @ w.T
+
+
 def cached_forward(cfg, W, ids, cache, start):
     """Llama logits of the LAST position for ids at positions start…start+T−1, reading and writing cache
     {(layer, 'k'|'v'): [Hkv, capacity, hd]} (keys stored rotated)."""
@@ -85,9 +95,9 @@ def cached_forward(cfg, W, ids, cache, start):
     for l in range(cfg["num_hidden_layers"]):
         h = "model.layers.%d." % l
         y = ref.rms_norm(x, W[h + "input_layernorm.weight"], eps)
-        q = ref.linear(y, W[h + "self_attn.q_proj.weight"]).reshape(T, H, hd).transpose(0, 1)
-        k = ref.linear(y, W[h + "self_attn.k_proj.weight"]).reshape(T, Hkv, hd).transpose(0, 1)
-        v = ref.linear(y, W[h + "self_attn.v_proj.weight"]).reshape(T, Hkv, hd).transpose(0, 1)
+        q = lin(y, W[h + "self_attn.q_proj.weight"]).reshape(T, H, hd).transpose(0, 1)
+        k = lin(y, W[h + "self_attn.k_proj.weight"]).reshape(T, Hkv, hd).transpose(0, 1)
+        v = lin(y, W[h + "self_attn.v_proj.weight"]).reshape(T, Hkv, hd).transpose(0, 1)
         q = q * cos + ref.rotate_half(q) * sin
         k = k * cos + ref.rotate_half(k) * sin
         K, V = cache[(l, "k")], cache[(l, "v")]
@@ -99,13 +109,13 @@ def cached_forward(cfg, W, ids, cache, start):
             qpos = torch.arange(start, end).repeat(g)
             s = s.masked_fill(torch.arange(end)[None, :] > qpos[:, None], float("-inf"))
         o = (torch.softmax(s, dim=-1) @ V[:, :end]).reshape(H, T, hd).transpose(0, 1).reshape(T, H * hd)
-        x = x + ref.linear(o, W[h + "self_attn.o_proj.weight"])
+        x = x + lin(o, W[h + "self_attn.o_proj.weight"])
         y = ref.rms_norm(x, W[h + "post_attention_layernorm.weight"], eps)
-        gate = ref.act("silu", ref.linear(y, W[h + "mlp.gate_proj.weight"]))
-        x = x + ref.linear(gate * ref.linear(y, W[h + "mlp.up_proj.weight"]), W[h + "mlp.down_proj.weight"])
+        gate = ref.act("silu", lin(y, W[h + "mlp.gate_proj.weight"]))
+        x = x + lin(gate * lin(y, W[h + "mlp.up_proj.weight"]), W[h + "mlp.down_proj.weight"])
     x = ref.rms_norm(x[-1:], W["model.norm.weight"], eps)
     head = W["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings", False) else W["lm_head.weight"]
-    return (x @ head.T)[0]
+    return lin(x, head)[0]
 
 
 def new_cache(cfg, capacity):
@@ -149,6 +159,7 @@ def case_decode(a):
         logits = cached_forward(cfg, W, ids, cache, 0)
         prompt_s = time.perf_counter() - t0
         out, stamps = [], []
+        torch.set_num_threads(a.decode_threads)  # one-token steps: matrix-vector products, see --decode-threads
         t1 = time.perf_counter()
         for i in range(a.tokens):
             nxt = int(logits.argmax())
@@ -215,6 +226,9 @@ def main():
     p.add_argument("--rows", type=int, default=0)
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--threads", type=int, default=2)
+    # one-token decode steps: OpenBLAS's sgemv on 2 threads took 0.171 s per token at this shape, on 1 thread
+    # 0.043 s (thread wake-ups on 211 small products per token); the prompt pass keeps --threads
+    p.add_argument("--decode-threads", type=int, default=1)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     r = {"load": case_load, "prefill": case_prefill, "decode": case_decode, "train": case_train, "logits": case_logits}[a.case](a)

@@ -4,7 +4,7 @@
 //
 //   node bench/run.mjs [--quick] [--only train,forward16k,decode,…] [--reps 3] [--reps-64k 1]
 //                      [--out bench/out] [--png docs/figures/scaling.png] [--no-pytorch] [--kernel-runs 50]
-//                      [--wait-quiet 60] [--wait-budget 900] [--retry-loaded 1] [--keep-openblas-env] [--ref-min-share 0.6] [--ctxlab-wasm] [--probe-shapes m×k×n,…]
+//                      [--wait-quiet 60] [--wait-budget 900] [--retry-loaded 1] [--keep-openblas-env] [--keep-malloc] [--ref-min-share 0.6] [--ctxlab-wasm] [--probe-shapes m×k×n,…]
 //   node bench/run.mjs --from bench/out/results.json [--png …]   (table and plot again from saved runs)
 //
 // Cases (--only takes ids or groups: train, forward, decode, kernel):
@@ -35,7 +35,7 @@ import os from "node:os";
 import { join, relative, resolve } from "node:path";
 import { isQuiet, markdownTable, quietLimit, scalingPoints, summarize, TABLE_NOTE } from "./report.mjs";
 import { scalingFigure, writeScaling } from "./scaling-plot.mjs";
-import { measuredEnv, OPENBLAS_VARS } from "./env.mjs";
+import { envNote, measuredEnv, OPENBLAS_VARS } from "./env.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const PY = "/usr/bin/python3";
@@ -57,8 +57,10 @@ const retryLoaded = Number(opt("retry-loaded", 1)); // extra runs of a subject w
 
 /** The OpenBLAS variables (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE) are unset in every measured child (bench/env.mjs); --keep-openblas-env keeps them. */
 const keepBlasEnv = flag("keep-openblas-env");
+/** glibc's malloc runs without mmap in every measured child (bench/env.mjs); --keep-malloc keeps its defaults. */
+const keepMalloc = flag("keep-malloc");
 /** The environment of every measured child process. */
-const childEnv = (extra = {}) => measuredEnv({ keep: keepBlasEnv, extra });
+const childEnv = (extra = {}) => measuredEnv({ keep: keepBlasEnv, keepMalloc, extra });
 /** The reference's matMul must reach this share of the machine's best measured matMul, or no ratio is printed. */
 const REF_MIN_SHARE = Number(opt("ref-min-share", 0.6));
 
@@ -103,7 +105,7 @@ function probes(skipTorch) {
   const capability = Math.max(refG ?? 0, asGivenG ?? 0, ctxG);
   const r1 = (x) => (x == null ? null : Math.round(x * 10) / 10);
   const info = {
-    reference_env: keepBlasEnv ? "as given (--keep-openblas-env)" : `${OPENBLAS_VARS.join(", ")} unset`,
+    reference_env: envNote({ keep: keepBlasEnv, keepMalloc }),
     reference_matmul_gflops: r1(refG), reference_blas: ref ? { blas: ref.blas, corename: ref.corename, config: ref.config, threads: ref.blas_threads, torch_config: ref.torch_config } : null,
     as_given_matmul_gflops: r1(asGivenG), as_given_env: Object.fromEntries(OPENBLAS_VARS.map((k) => [k, process.env[k] ?? null])),
     ctxlab_matmul: ctxBest, machine_matmul_gflops: r1(capability), ref_min_share: REF_MIN_SHARE,

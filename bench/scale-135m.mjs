@@ -21,14 +21,15 @@
 //   parity       logits of the last 64 rows at ℓ = 2,048 (--parity-len), ctxlab (float32) vs the reference in float64
 // Peak memory = each process's RSS high-water; ctxlab also reports its wasm heap. The 1-min load average
 // before each run is recorded (the machine is shared). Environment of the measured children: as bench/run.mjs
-// (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset; ctxlab's native matMul uses the same OpenBLAS; --keep-openblas-env keeps them).
+// (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset; ctxlab's native matMul uses the same OpenBLAS; --keep-openblas-env keeps them;
+// glibc's malloc without mmap, bench/env.mjs; --keep-malloc keeps its defaults).
 // Writes <out>/scale-135m.json and <out>/scale-135m.md. Needs `npm run build`.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { DEFAULT_DIR, EXPECTED_PARAMS, writeLlamaShape } from "./llama-shape.mjs";
-import { measuredEnv } from "./env.mjs";
+import { envNote, measuredEnv } from "./env.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const args = process.argv.slice(2);
@@ -153,7 +154,7 @@ const lastJson = (s) => s.split("\n").filter((x) => x.startsWith("{")).at(-1);
 function child(impl, cmd, argv) {
   const load = load1();
   const t0 = performance.now();
-  const r = spawnSync(cmd, argv, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * MiB, timeout: 1800e3, env: measuredEnv({ keep: flag("keep-openblas-env") }) });
+  const r = spawnSync(cmd, argv, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * MiB, timeout: 1800e3, env: measuredEnv({ keep: flag("keep-openblas-env"), keepMalloc: flag("keep-malloc") }) });
   const wall = (performance.now() - t0) / 1000;
   try {
     if (r.status !== 0) throw new Error((r.stderr || r.stdout || String(r.error)).trim().split("\n").slice(-3).join(" | "));
@@ -237,7 +238,7 @@ async function main() {
     run(py("logits", dir, "--ids-file", join(outDir, "scale-ids.json"), "--out", join(outDir, "scale-ref-logits.f32"), "--rows", "64", "--dtype", "float64"));
     run(ctx("parity"));
   }
-  const md = `${table(results)}\n\nMachine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), shared with other jobs; started ${started}. Shape directory ${shape.dir} (${shape.params.toLocaleString("en-US")} parameters).\n`;
+  const md = `${table(results)}\n\nMachine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), shared with other jobs; started ${started}. Measured children's environment: ${envNote({ keep: flag("keep-openblas-env"), keepMalloc: flag("keep-malloc") })}. Shape directory ${shape.dir} (${shape.params.toLocaleString("en-US")} parameters).\n`;
   writeFileSync(join(outDir, "scale-135m.json"), JSON.stringify({ started, dir, tokens: TOKENS, steps: STEPS, results }, null, 1));
   writeFileSync(join(outDir, "scale-135m.md"), md);
   console.log(md);
