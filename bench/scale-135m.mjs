@@ -238,7 +238,8 @@ async function main() {
     run(py("logits", dir, "--ids-file", join(outDir, "scale-ids.json"), "--out", join(outDir, "scale-ref-logits.f32"), "--rows", "64", "--dtype", "float64"));
     run(ctx("parity"));
   }
-  const md = `${table(results)}\n\nMachine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), shared with other jobs; started ${started}. Measured children's environment: ${envNote({ keep: flag("keep-openblas-env"), keepMalloc: flag("keep-malloc") })}. Shape directory ${shape.dir} (${shape.params.toLocaleString("en-US")} parameters).\n`;
+  const note = envNote({ keep: flag("keep-openblas-env"), keepMalloc: flag("keep-malloc") });
+  const md = `${table(results)}\n\nMachine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), shared with other jobs; started ${started}. Measured children's environment: ${note}. Shape directory ${shape.dir} (${shape.params.toLocaleString("en-US")} parameters).\n`;
   writeFileSync(join(outDir, "scale-135m.json"), JSON.stringify({ started, dir, tokens: TOKENS, steps: STEPS, results }, null, 1));
   writeFileSync(join(outDir, "scale-135m.md"), md);
   console.log(md);
