@@ -273,7 +273,9 @@ async function writeOutputs(cases, runs, started, skipTorch, wallS = null, sourc
     wait_quiet_s: waitQuiet, wait_budget_s: waitBudgetAll, retry_loaded: retryLoaded };
   mkdirSync(outDir, { recursive: true });
   const html = join(outDir, "scaling.html");
-  const notes = await writeScaling(scalingFigure(scalingPoints(runs)), html, png);
+  // A run without forward cases (e.g. --only decode) has nothing to plot: keep the last figure.
+  const points = scalingPoints(runs);
+  const notes = points.length ? await writeScaling(scalingFigure(points), html, png) : [`(not rewritten: no forward runs in this run)`];
   writeFileSync(join(outDir, "results.json"), JSON.stringify({ info, summary: rows, runs }, null, 2) + "\n");
   const others = runs.filter((r) => r.other_cores != null).map((r) => r.other_cores);
   const waited = runs.filter((r) => r.waited_s != null);
