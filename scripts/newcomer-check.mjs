@@ -126,44 +126,37 @@ const { tokens } = await dInference(model, tok.encode("Call me"), { maxTokens: 5
   check("the interrupted run's result stays readable", /interrupted/.test(await outputText(i)), (await outputText(i)).trim());
 
   // --- Interrupt plain loops -------------------------------------------------------------------------
-  i = await add(`let i = 0; for (;;) { i++; await new Promise(r => setTimeout(r, 10)); }`);
-  await sleep(3000);
-  const asyncMs = await interrupt(i);
-  check("Interrupt stops an async loop", asyncMs < 1000, `${asyncMs} ms; ${(await outputText(i)).trim().split("\n")[0]}`);
-  i = await add(`i`);
-  await waitDone(i, 30_000);
-  const i1 = (await outputText(i)).trim();
+  // Runs `src` in a new cell and returns its output text once it has finished.
+  const value = async (src) => {
+    const k = await add(src);
+    await waitDone(k, 30_000);
+    return (await outputText(k)).trim();
+  };
+  // Starts `src`, interrupts it after `ms`, and returns how long the interrupt took and the cell's index.
+  const interruptAfter = async (src, ms) => {
+    const k = await add(src);
+    await sleep(ms);
+    return [await interrupt(k), k];
+  };
+  const [asyncMs, k0] = await interruptAfter(`let i = 0; for (;;) { i++; await new Promise(r => setTimeout(r, 10)); }`, 3000);
+  check("Interrupt stops an async loop", asyncMs < 1000, `${asyncMs} ms; ${(await outputText(k0)).trim().split("\n")[0]}`);
+  const i1 = await value(`i`);
   await sleep(2000);
-  i = await add(`i`);
-  await waitDone(i, 30_000);
-  const i2 = (await outputText(i)).trim();
+  const i2 = await value(`i`);
   check("`i` is readable and the loop has stopped", /^\d+$/.test(i1) && i1 === i2, `i = ${i1}, 2 s later ${i2}`);
-  i = await add(`let j = 0; while (true) { j++; }`);
-  await sleep(2000);
-  const syncMs = await interrupt(i);
-  i = await add(`j`);
-  await waitDone(i, 30_000);
-  check("Interrupt stops a synchronous loop", syncMs < 1000, `${syncMs} ms; j = ${(await outputText(i)).trim()}`);
-  i = await add(`let ticks = 0; setInterval(() => { ticks++; }, 10); await new Promise(() => {});`);
-  await sleep(2000);
-  const intMs = await interrupt(i);
-  i = await add(`ticks`);
-  await waitDone(i, 30_000);
-  const t1 = (await outputText(i)).trim();
+  const [syncMs] = await interruptAfter(`let j = 0; while (true) { j++; }`, 2000);
+  check("Interrupt stops a synchronous loop", syncMs < 1000, `${syncMs} ms; j = ${await value(`j`)}`);
+  const [intMs] = await interruptAfter(`let ticks = 0; setInterval(() => { ticks++; }, 10); await new Promise(() => {});`, 2000);
+  const t1 = await value(`ticks`);
   await sleep(1000);
-  i = await add(`ticks`);
-  await waitDone(i, 30_000);
-  const t2 = (await outputText(i)).trim();
+  const t2 = await value(`ticks`);
   // awaiting a promise that never settles: the kernel waits out its grace period (3 s), says so, then stops the cell
   check("Interrupt clears the cell's intervals", intMs < 5000 && t1 === t2, `${intMs} ms; ticks ${t1} then ${t2} a second later`);
 
   // --- A cell that throws keeps what it declared --------------------------------------------------
-  i = await add(`const keepMe = 42;\nthrow new Error("x");`);
-  await waitDone(i, 30_000);
-  const errText = (await outputText(i)).trim();
-  i = await add(`keepMe`);
-  await waitDone(i, 30_000);
-  check("a cell that throws keeps its declarations", (await outputText(i)).trim() === "42", `error output: ${errText.split("\n").slice(0, 2).join(" | ")}; keepMe → ${(await outputText(i)).trim()}`);
+  const errText = await value(`const keepMe = 42;\nthrow new Error("x");`);
+  const kept = await value(`keepMe`);
+  check("a cell that throws keeps its declarations", kept === "42", `error output: ${errText.split("\n").slice(0, 2).join(" | ")}; keepMe → ${kept}`);
   await nb.screenshot({ path: join(out, "newcomer.png"), fullPage: true });
 
   // --- A walkthrough, Run All, every figure ---------------------------------------------------------
