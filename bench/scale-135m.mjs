@@ -149,12 +149,14 @@ function parityCase({ tf }, model, base, forward) {
 
 // ---------------------------------------------------------------- the parent: children in turn
 
+/** The measured children's environment (bench/env.mjs): --keep-openblas-env, --keep-malloc. */
+const ENV_FLAGS = { keep: flag("keep-openblas-env"), keepMalloc: flag("keep-malloc") };
 const lastJson = (s) => s.split("\n").filter((x) => x.startsWith("{")).at(-1);
 
 function child(impl, cmd, argv) {
   const load = load1();
   const t0 = performance.now();
-  const r = spawnSync(cmd, argv, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * MiB, timeout: 1800e3, env: measuredEnv({ keep: flag("keep-openblas-env"), keepMalloc: flag("keep-malloc") }) });
+  const r = spawnSync(cmd, argv, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * MiB, timeout: 1800e3, env: measuredEnv(ENV_FLAGS) });
   const wall = (performance.now() - t0) / 1000;
   try {
     if (r.status !== 0) throw new Error((r.stderr || r.stdout || String(r.error)).trim().split("\n").slice(-3).join(" | "));
@@ -238,7 +240,7 @@ async function main() {
     run(py("logits", dir, "--ids-file", join(outDir, "scale-ids.json"), "--out", join(outDir, "scale-ref-logits.f32"), "--rows", "64", "--dtype", "float64"));
     run(ctx("parity"));
   }
-  const note = envNote({ keep: flag("keep-openblas-env"), keepMalloc: flag("keep-malloc") });
+  const note = envNote(ENV_FLAGS);
   const md = `${table(results)}\n\nMachine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), shared with other jobs; started ${started}. Measured children's environment: ${note}. Shape directory ${shape.dir} (${shape.params.toLocaleString("en-US")} parameters).\n`;
   writeFileSync(join(outDir, "scale-135m.json"), JSON.stringify({ started, dir, tokens: TOKENS, steps: STEPS, results }, null, 1));
   writeFileSync(join(outDir, "scale-135m.md"), md);

@@ -9,6 +9,10 @@ N=${1:-10}
 LOG=$(realpath -m "${2:-fresh-clone-loop.log}")
 WORK=${3:-$HOME}   # not /tmp: setup treats checkouts under /tmp as CI's and never registers them anyway
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+if ! [[ "$N" =~ ^[1-9][0-9]*$ ]]; then echo "fresh-clone-loop: N must be a positive integer, got '$N'" >&2; exit 64; fi
+if [ ! -d "$WORK" ]; then echo "fresh-clone-loop: WORKDIR '$WORK' is not a directory" >&2; exit 64; fi
+hog=""
+trap '[ -n "$hog" ] && kill "$hog" 2>/dev/null' EXIT   # never leave the busy loop behind
 for i in $(seq 1 "$N"); do
   d=$(mktemp -d "$WORK/clone.XXXX")
   git clone -q "$SRC" "$d/ctxlab"
@@ -20,6 +24,7 @@ for i in $(seq 1 "$N"); do
   rc=$?
   t1=$(date +%s)
   [ -n "$hog" ] && kill "$hog"
+  hog=""
   tests=$(grep -E "^# (pass|fail)" "$d/run.log" | tr '\n' ' ')
   echo "run $i commit $commit hog=${hog:+yes} rc=$rc $((t1 - t0))s $tests load=$(cut -d' ' -f1-3 /proc/loadavg) $(date -u +%H:%M)" >> "$LOG"
   if [ $rc -eq 0 ]; then rm -rf "$d"; fi

@@ -10,7 +10,7 @@
 //   --notebook NAME  also open notebooks/NAME (e.g. 03-why-extrapolation-fails.ipynb), Run All, and
 //                    save every figure as DIR/NAME-figK.png
 //
-// Needs `npm run setup` (dist/, the `ctxlab` kernel registered for this user), /usr/bin/jupyter-notebook
+// Needs `npm run setup` (dist/; the script registers the `ctxlab` kernel for this user itself), /usr/bin/jupyter-notebook
 // and /usr/bin/chromium (driven by playwright-core; never a downloaded browser). Exit status 1 when a
 // check failed; every measurement is printed and written to newcomer.json.
 import { spawn, spawnSync } from "node:child_process";
@@ -127,7 +127,7 @@ const { tokens } = await dInference(model, tok.encode("Call me"), { maxTokens: 5
 
   // --- Interrupt plain loops -------------------------------------------------------------------------
   // Runs `src` in a new cell and returns its output text once it has finished.
-  const value = async (src) => {
+  const cellValue = async (src) => {
     const k = await add(src);
     await waitDone(k, 30_000);
     return (await outputText(k)).trim();
@@ -140,22 +140,22 @@ const { tokens } = await dInference(model, tok.encode("Call me"), { maxTokens: 5
   };
   const [asyncMs, k0] = await interruptAfter(`let i = 0; for (;;) { i++; await new Promise(r => setTimeout(r, 10)); }`, 3000);
   check("Interrupt stops an async loop", asyncMs < 1000, `${asyncMs} ms; ${(await outputText(k0)).trim().split("\n")[0]}`);
-  const i1 = await value(`i`);
+  const i1 = await cellValue(`i`);
   await sleep(2000);
-  const i2 = await value(`i`);
+  const i2 = await cellValue(`i`);
   check("`i` is readable and the loop has stopped", /^\d+$/.test(i1) && i1 === i2, `i = ${i1}, 2 s later ${i2}`);
   const [syncMs] = await interruptAfter(`let j = 0; while (true) { j++; }`, 2000);
-  check("Interrupt stops a synchronous loop", syncMs < 1000, `${syncMs} ms; j = ${await value(`j`)}`);
+  check("Interrupt stops a synchronous loop", syncMs < 1000, `${syncMs} ms; j = ${await cellValue(`j`)}`);
   const [intMs] = await interruptAfter(`let ticks = 0; setInterval(() => { ticks++; }, 10); await new Promise(() => {});`, 2000);
-  const t1 = await value(`ticks`);
+  const t1 = await cellValue(`ticks`);
   await sleep(1000);
-  const t2 = await value(`ticks`);
+  const t2 = await cellValue(`ticks`);
   // awaiting a promise that never settles: the kernel waits out its grace period (3 s), says so, then stops the cell
   check("Interrupt clears the cell's intervals", intMs < 5000 && t1 === t2, `${intMs} ms; ticks ${t1} then ${t2} a second later`);
 
   // --- A cell that throws keeps what it declared --------------------------------------------------
-  const errText = await value(`const keepMe = 42;\nthrow new Error("x");`);
-  const kept = await value(`keepMe`);
+  const errText = await cellValue(`const keepMe = 42;\nthrow new Error("x");`);
+  const kept = await cellValue(`keepMe`);
   check("a cell that throws keeps its declarations", kept === "42", `error output: ${errText.split("\n").slice(0, 2).join(" | ")}; keepMe → ${kept}`);
   await nb.screenshot({ path: join(out, "newcomer.png"), fullPage: true });
 
