@@ -3,7 +3,7 @@
  *
  * tslab's `createConverter` (a TypeScript watch program over the current cell plus a .d.ts of all
  * earlier cells' declarations) type-checks and transpiles each cell. We run the result ourselves
- * (tslab's executor is not used): vm.runInThisContext with breakOnSigint in one persistent context,
+ * (tslab's executor is not used): vm.runInThisContext with breakOnSigint (SIGINT routing: sigint.ts) in one persistent context,
  * top-level await, after instrument.ts has added interrupt checkpoints (loops, awaits, `.then`
  * callbacks), kept earlier values from being reset, and made source maps. So:
  *   - an interrupted cell's own code stops (CellInterrupted at its next checkpoint), its timers are
@@ -27,6 +27,7 @@ import type { Converter } from "tslab/dist/converter.js";
 import { CellInterrupted, cellContext, currentExecution, forgetTimer, rememberTimer, setFrameMapper, toCellError, type CellError, type Execution, type TimerKind } from "./context.js";
 import { CellMap, cellNames, checkpoints, hasTopLevelAwait, HOOK, keepEarlierValues, keptDeclarations, takeInlineMap } from "./instrument.js";
 import * as api from "./api.js";
+import { drainSigint } from "./sigint.js";
 
 const require = createRequire(import.meta.url);
 const tslabMetadata = require("tslab/dist/metadata.js") as { getCodeMetadata(src: string): unknown };
@@ -243,6 +244,7 @@ export function createTslabEngine(rootDir: string = process.cwd(), o: { settleMs
     const last = converted.lastExpressionVar;
     completed.clear();
     try {
+      drainSigint(); // a SIGINT that came before the run interrupts now, not inside the run's watchdog bookkeeping
       const ret = vm.runInThisContext(wrapped, { filename: file, breakOnSigint: true }) as unknown;
       if (isAsync) {
         const abandoned = new Promise<never>((_, reject) => (abandon = reject));

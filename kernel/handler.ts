@@ -19,6 +19,7 @@
 import { History, type HistoryRequest } from "./history.js";
 import { clearTimers, describeCleared, pruneForeignErrorHandlers, runningExecution, setRunning, toCellError, type CellError, type Execution } from "./context.js";
 import { toMimeBundle } from "./display.js";
+import { drainSigint } from "./sigint.js";
 import { codePointsToUtf16, utf16ToCodePoints, type CellEngine, type CellOutcome } from "./executor.js";
 import { messageFor, PROTOCOL_VERSION, type Channel, type Log, type Message } from "./wire.js";
 
@@ -237,6 +238,9 @@ export class Handler {
   }
 
   private async execute(req: Request): Promise<void> {
+    // A SIGINT that arrived before this request (sigint.ts delivers them by polling) belongs to the
+    // idle kernel or the previous cell, not to this one: take it now, while no cell runs.
+    drainSigint();
     const code = String(req.content.code ?? "");
     const silent = Boolean(req.content.silent);
     const store = !silent && req.content.store_history !== false;
@@ -258,6 +262,7 @@ export class Handler {
     } catch (e) {
       outcome = { status: "error", error: toCellError(e) };
     }
+    drainSigint(); // one that arrived while this cell ran is this cell's, not the next one's
     if (ex.controller.signal.aborted) clearTimers(ex); // at once: an interval could fire in the wait below
     pruneForeignErrorHandlers(this.log);
     await new Promise((r) => setImmediate(r)); // let this cell's pending unhandled rejections surface

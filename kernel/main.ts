@@ -8,7 +8,7 @@
  * `startKernel` assembles the layers: output routing (context.ts) → the tslab engine
  * (executor.ts, rooted at the cwd = the notebook's directory) → the host seam of
  * lib/runtime/context.ts (the current cell's AbortSignal and live progress) → the handler → the
- * wire. SIGINT interrupts (never kills); SIGTERM and shutdown_request close the sockets and exit.
+ * wire. SIGINT interrupts (never kills; sigint.ts); SIGTERM and shutdown_request close the sockets and exit.
  */
 import { randomUUID } from "node:crypto";
 import { setHost, type Progress } from "../lib/runtime/context.js";
@@ -18,6 +18,7 @@ import { createTslabEngine } from "./executor.js";
 import { Handler } from "./handler.js";
 import { installKernelspec, packageVersion, uninstallKernelspec, type Scope } from "./kernelspec.js";
 import { createProgress } from "./progress.js";
+import { watchSigint } from "./sigint.js";
 import { readConnectionFile, Wire } from "./wire.js";
 
 const USAGE = `usage:
@@ -91,7 +92,8 @@ export async function startKernel(connectionFile: string, o: StartOptions = {}):
     graceMs,
     onShutdown: (restart) => void stop(`shutdown_request, restart=${restart}`),
   });
-  process.on("SIGINT", () => handler.interrupt("SIGINT"));
+  const sigint = watchSigint(() => handler.interrupt("SIGINT"));
+  if (sigint === "listener") log("SIGINT: Node's SIGINT watchdog binding is missing; using process.on(\"SIGINT\") (an interrupt racing a cell's start can be delayed or fatal: kernel/sigint.ts)");
   process.on("SIGTERM", () => void stop("SIGTERM"));
   wire = await Wire.open(info, (ch, m) => handler.receive(ch, m), log);
   log(`listening on ${info.transport}://${info.ip} (shell ${info.shell_port}), cwd ${process.cwd()}, pid ${process.pid}`);

@@ -167,10 +167,11 @@ async function idleInterrupts(k: KernelClient, o: KernelOptions, r: FuzzRng): Pr
     tried++;
     const rep = await k.collect(id);
     if (rep.reply.content.status !== "ok" && interrupted(rep)) problems.push(`racing cell: ${JSON.stringify(rep.reply.content).slice(0, 200)}`);
-    // A SIGINT that reached the kernel after the racing cell ended is handled on a later turn of its
-    // event loop, possibly after it took the next request: it would interrupt that cell instead. Wait
-    // until the kernel has logged it (vm's breakOnSigint takes it silently while a cell's synchronous
-    // part runs; that cell then reports it, so give up waiting after a while).
+    // A SIGINT sent just before the racing cell ended reaches the kernel a little later (the signal
+    // thread, then the kernel's poll: kernel/sigint.ts); wait until the kernel has logged it, so the
+    // next request is not sent while the signal is still in flight (vm's breakOnSigint takes it
+    // silently while a cell's synchronous part runs, and one within microseconds of a run can be
+    // lost: give up waiting after a while). The burst that follows fails if one is delivered late.
     for (let t = 0; t < 100 && k.stderr.split("interrupt (SIGINT)").length === seen && !/synchronous code stopped/.test(String(rep.reply.content.evalue)); t++) await sleep(20);
     const next = await k.execute("8");
     if (next.reply.content.status !== "ok") problems.push(`cell after a race was ${next.reply.content.ename}`);
