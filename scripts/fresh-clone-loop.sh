@@ -23,9 +23,10 @@ for i in $(seq 1 "$N"); do
   ( cd "$d/ctxlab" && timeout 3600 .ci/run ) > "$d/run.log" 2>&1
   rc=$?
   t1=$(date +%s)
+  hogged=${hog:+yes}
   [ -n "$hog" ] && kill "$hog"
   hog=""
   tests=$(grep -E "^# (pass|fail)" "$d/run.log" | tr '\n' ' ')
-  echo "run $i commit $commit hog=${hog:+yes} rc=$rc $((t1 - t0))s $tests load=$(cut -d' ' -f1-3 /proc/loadavg) $(date -u +%H:%M)" >> "$LOG"
+  echo "run $i commit $commit hog=${hogged} rc=$rc $((t1 - t0))s $tests load=$(cut -d' ' -f1-3 /proc/loadavg) $(date -u +%H:%M)" >> "$LOG"
   if [ $rc -eq 0 ]; then rm -rf "$d"; fi
 done
