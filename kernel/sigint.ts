@@ -31,6 +31,8 @@
  * to `process.on("SIGINT")` and says so in the kernel log.
  */
 
+import { EventEmitter } from "node:events";
+
 interface WatchdogBinding {
   startSigintWatchdog(): void;
   /** true when a SIGINT arrived while no vm run was watching; clears it (while the count stays > 0) */
@@ -62,6 +64,32 @@ export function drainSigint(): void {
 }
 
 /**
+ * A cell's own `process.on("SIGINT", f)` would make Node install its signal handler again (taking
+ * SIGINT from the watchdog: interrupts then stop nothing, also after the listener is removed).
+ * Such listeners are kept on a private emitter instead and called after the kernel's own interrupt,
+ * so they still run on Interrupt. (process.listenerCount("SIGINT") stays 0: vm's breakOnSigint
+ * decides by it whether to swap listeners.)
+ */
+function keepUserListenersOffTheSignal(onSigint: () => void): void {
+  const users = new EventEmitter();
+  const p = process as unknown as Record<string, (event: string | symbol, ...rest: unknown[]) => unknown>;
+  for (const method of ["on", "addListener", "once", "prependListener", "prependOnceListener", "off", "removeListener", "removeAllListeners"]) {
+    const original = p[method]!.bind(process);
+    p[method] = (event, ...rest) => {
+      if (event !== "SIGINT") return original(event, ...rest);
+      (users as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!("SIGINT", ...rest);
+      return process;
+    };
+  }
+  deliver = () => {
+    onSigint();
+    // on a later turn: a listener that throws is then an uncaught error of its cell (context.ts),
+    // not an exception inside the kernel's own request handling
+    if (users.listenerCount("SIGINT")) setImmediate(() => users.emit("SIGINT", "SIGINT"));
+  };
+}
+
+/**
  * Route SIGINT to `onSigint` for as long as the kernel lives. Returns how: "watchdog" (the
  * race-free form above) or "listener" (the fallback).
  */
@@ -74,6 +102,7 @@ export function watchSigint(onSigint: () => void, pollMs = 25): "watchdog" | "li
     return "listener";
   }
   binding = b;
+  keepUserListenersOffTheSignal(onSigint);
   // Two holds: drainSigint's stop/start then moves the count between 2 and 1 and never to 0, where
   // Node would stop the thread (and reset SIGINT's action to "exit").
   b.startSigintWatchdog();

@@ -190,6 +190,19 @@ describe("interrupting the ctxlab kernel with SIGINT", { timeout: 240_000 }, () 
     await assertStopped("chain");
   });
 
+  test("a cell's own process.on(\"SIGINT\") listener runs on Interrupt and does not take SIGINT from the kernel, also once removed", async () => {
+    assert.equal(await value('const g = globalThis as any; g.userHits = 0; g.onInt = () => g.userHits++; process.on("SIGINT", g.onInt); process.listenerCount("SIGINT")'), "0");
+    const wait = 'console.log("waiting");\nawait new Promise((r) => setTimeout(r, 20_000));';
+    const first = await interruptAfter(wait, "waiting", 300);
+    assertInterrupted(first.r);
+    await sleep(50); // the listener runs on the turn after the interrupt
+    assert.equal(await value("(globalThis as any).userHits"), "1");
+    assert.equal(await value('process.off("SIGINT", (globalThis as any).onInt); 1'), "1");
+    const second = await interruptAfter(wait, "waiting", 300);
+    assertInterrupted(second.r);
+    assert.equal(await value("(globalThis as any).userHits"), "1");
+  });
+
   test("each execution gets a fresh AbortController", async () => {
     assert.equal(await value('import { signal } from "ctxlab/kernel";\nsignal().aborted'), "false");
   });
