@@ -28,6 +28,7 @@ import { CellInterrupted, cellContext, currentExecution, forgetTimer, rememberTi
 import { CellMap, cellNames, checkpoints, hasTopLevelAwait, HOOK, keepEarlierValues, keptDeclarations, takeInlineMap } from "./instrument.js";
 import * as api from "./api.js";
 import { drainSigint } from "./sigint.js";
+import { changedSince, installRecordingWatchers } from "./watch.js";
 
 const require = createRequire(import.meta.url);
 const tslabMetadata = require("tslab/dist/metadata.js") as { getCodeMetadata(src: string): unknown };
@@ -188,8 +189,24 @@ const TRACKED_TIMERS = ["setTimeout", "setInterval", "setImmediate"] as const;
  */
 export function createTslabEngine(rootDir: string = process.cwd(), o: { settleMs?: number } = {}): CellEngine {
   setFrameMapper(remapFrame);
+  // A converter that saw a file change is replaced, not updated (watch.ts); `%module` cells are replayed.
   let node: Converter | undefined;
-  const conv = (): Converter => (node ??= tslabConverter.createConverter({ isJS: false, isBrowser: false }));
+  let builtAt = 0;
+  const modules = new Map<string, [string, object]>();
+  const conv = (): Converter => {
+    const now = changedSince(builtAt);
+    if (node && now.changed) {
+      node.close();
+      node = undefined;
+    }
+    if (!node) {
+      installRecordingWatchers();
+      builtAt = now.count;
+      node = tslabConverter.createConverter({ isJS: false, isBrowser: false });
+      for (const [name, [code, meta]] of modules) node.addModule(name, code, meta as never);
+    }
+    return node;
+  };
   let prevDecl = "";
   const values: Record<string | symbol, unknown> = {};
   const completed = new Set<string>();
@@ -214,6 +231,7 @@ export function createTslabEngine(rootDir: string = process.cwd(), o: { settleMs
     if (meta.mode === "browser") return { status: "error", error: { ename: "Error", evalue: "@browser cells are not supported by the ctxlab kernel", traceback: ["Error: @browser cells are not supported by the ctxlab kernel"] } };
     if (meta.module) {
       const diags = conv().addModule(meta.module, code, meta as never) as unknown as Diagnostic[];
+      if (!diags.length) modules.set(meta.module, [code, meta]);
       return diags.length ? { status: "error", error: diagnosticsError(diags) } : { status: "ok", hasValue: false };
     }
     const maps: { first?: object; second?: object } = {};

@@ -18,7 +18,8 @@
  *                                   signed requests with nonsense content: nothing forged runs, the kernel
  *                                   answers kernel_info after every batch
  *   afterwards                      the step counter does not move, no gradient workers, no new timers,
- *                                   and the idle kernel uses < 5 % of a core over one second
+ *                                   and the idle kernel uses < 5 % of a core over one second (in one
+ *                                   of up to three: a lone garbage collection is not background work)
  */
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -333,12 +334,18 @@ async function quiet(k: KernelClient, timers0: number): Promise<KernelCheck> {
   if (timers > timers0) problems.push(`${timers - timers0} more active timers than after setup`);
   let cpu = "";
   try {
+    // Up to three 1-s windows: work that keeps running shows in every one; a single garbage
+    // collection of the big outputs above (a few ticks on a loaded machine) only in one.
     await sleep(200);
-    const a = cpuTicks(k.proc.pid!);
-    await sleep(1000);
-    const used = (cpuTicks(k.proc.pid!) - a) / 100; // clock ticks (USER_HZ = 100) → s
-    cpu = `, idle CPU ${(used * 100).toFixed(1)} % of a core`;
-    if (used > 0.05) problems.push(`the idle kernel used ${(used * 100).toFixed(0)} % of a core`);
+    const windows: number[] = [];
+    for (let w = 0; w < 3 && (windows.length === 0 || Math.min(...windows) > 0.05); w++) {
+      const a = cpuTicks(k.proc.pid!);
+      await sleep(1000);
+      windows.push((cpuTicks(k.proc.pid!) - a) / 100); // clock ticks (USER_HZ = 100) → s
+    }
+    const shown = windows.map((u) => `${(u * 100).toFixed(0)} %`).join(", ");
+    cpu = `, idle CPU ${shown} of a core`;
+    if (Math.min(...windows) > 0.05) problems.push(`the idle kernel used ${shown} of a core in three 1-s windows`);
   } catch {
     cpu = ", CPU not measured (no /proc)";
   }
