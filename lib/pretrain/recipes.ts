@@ -84,7 +84,9 @@ const phasesFrom = (from: number): Phase[] => [BASE_RECIPE.phases[0]!, { ...BASE
  * What each committed base used on top of BASE_RECIPE (data/checkpoints/README.md): learned W_p and
  * NoPE form their induction head later, so they get a longer phase 1 and twice the steps; all end
  * with a cosine decay of η. Sinusoidal and bounded (fixed additive encodings) take learned W_p's
- * budget and phases, the closest committed recipe (same seam, same late induction head).
+ * budget and phases, the closest committed recipe (same seam, same late induction head); bounded
+ * needed a longer phase 2 (8,000 steps, decay from 6,500: its first 4,000 steps are those of the
+ * 5,000-step run, which stopped at 80 % of the committed passkeys at ℓ = 128).
  */
 export const ENCODING_RECIPE: Readonly<Record<BaseName, Partial<BaseRecipe>>> = Object.freeze({
   learned: { steps: 5000, decayFrom: 4000, phases: phasesFrom(2500) },
@@ -92,7 +94,7 @@ export const ENCODING_RECIPE: Readonly<Record<BaseName, Partial<BaseRecipe>>> = 
   alibi: { steps: 2500, decayFrom: 2000 },
   nope: { steps: 5000, decayFrom: 3500, phases: phasesFrom(3000) },
   sinusoidal: { steps: 5000, decayFrom: 4000, phases: phasesFrom(2500) },
-  bounded: { steps: 5000, decayFrom: 4000, phases: phasesFrom(2500) },
+  bounded: { steps: 8000, decayFrom: 6500, phases: phasesFrom(2500) },
 });
 
 /** Whether `name` is one of the bases. */
