@@ -10,7 +10,7 @@
  * default action), starts the watchdog's helper thread, runs, stops the thread (SIGINT reset to
  * "exit"), and adds the listeners back. Measured here (`node scripts/sigint-race.mjs`):
  *   1. a SIGINT that lands in one of those few-microsecond gaps **kills the process** (a plain Node
- *      script running short vm scripts died after 9–193 of 500 SIGINTs);
+ *      script running short vm scripts died after 4–193 of 500 SIGINTs in six tries);
  *   2. a SIGINT that lands while the helper thread is being stopped stays posted on its semaphore
  *      and is delivered when the next vm run starts the thread again: **a later cell is
  *      interrupted** by an interrupt sent seconds earlier (3 of 150 races in the kernel; it made

@@ -28,7 +28,6 @@ interface TsSys {
 }
 
 let changes = 0;
-let lastChange: string | undefined;
 let installed = false;
 
 /** Paths whose change can alter how a cell type-checks (what TypeScript itself would react to). */
@@ -53,7 +52,6 @@ export function installRecordingWatchers(): void {
   const record = (path: string): void => {
     if (!relevantChange(path)) return;
     changes++;
-    lastChange = path;
   };
   const realFile = sys.watchFile?.bind(sys);
   const realDir = sys.watchDirectory?.bind(sys);
@@ -61,7 +59,7 @@ export function installRecordingWatchers(): void {
   if (realDir) sys.watchDirectory = (path, _cb, recursive, options) => realDir(path, (fileName) => record(fileName), recursive, options);
 }
 
-/** The number of relevant changes recorded so far (compare with an earlier value) and the last path. */
-export function changedSince(count: number): { count: number; changed: boolean; last?: string } {
-  return { count: changes, changed: changes !== count, last: lastChange };
+/** The number of relevant changes recorded so far, and whether it differs from an earlier value. */
+export function changedSince(count: number): { count: number; changed: boolean } {
+  return { count: changes, changed: changes !== count };
 }
