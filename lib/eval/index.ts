@@ -23,6 +23,7 @@ import { checkVocab, defaultTokenizer } from "./common.js";
 import { jsonlExamples, readJsonl } from "./jsonl.js";
 import { perplexityVsLength, type PerplexityOptions } from "./perplexity.js";
 import { positionLimit, positionsNeeded, scoreExample, scoreLogitsBatch, DEFAULT_SCORER, SCORE_BATCH_TOKENS, type ScoreOptions } from "./score.js";
+import { FILLER_NAMES, fillerName, type FillerSpec } from "./fillers.js";
 import { depthSweep, GENERATORS, type SweepOptions } from "./tasks.js";
 import type { EvalExample, EvalRow } from "./types.js";
 
@@ -47,6 +48,12 @@ export interface RunEvalOptions extends Omit<SweepOptions, "lengths">, ScoreOpti
   tokenizer?: Tokenizer;
   /** the method column (default: the model's positional label) */
   label?: string;
+  /**
+   * passkey only: several haystacks in one run, n examples per (ℓ, depth, filler) cell each, and a
+   * `filler` column in the table — e.g. FILLER_NAMES (the PI sentences, held-out Moby Dick, State of the
+   * Union addresses), so that a result can be checked for depending on the text. Not with `filler`.
+   */
+  fillers?: readonly FillerSpec[];
 }
 
 export const EVAL_COLUMNS = ["method", "task", "variant", "scorer", "id", "length", "depth", "tokens", "prompt_tokens", "needle_pos", "needle_depth", "correct", "answer", "prediction", "logprob", "error"] as const satisfies readonly (keyof EvalRow)[];
@@ -122,6 +129,7 @@ export async function runEval(model: DTransformer, task: EvalTask | readonly Eva
   const tok = o.tokenizer ?? defaultTokenizer(model.cfg.nVocab);
   const signal = currentSignal(o.signal);
   const common = { ...o, ...(signal ? { signal } : {}) };
+  if (o.fillers !== undefined) checkFillers(task, o);
   if (Array.isArray(task)) return evaluateExamples(model, task as EvalExample[], tok, common);
   if (typeof task !== "string") throw new ConfigError(`runEval: task must be a name, "jsonl:<file>" or a list of examples, got ${JSON.stringify(task)}`);
   if (task.startsWith("jsonl:")) {
@@ -134,8 +142,27 @@ export async function runEval(model: DTransformer, task: EvalTask | readonly Eva
     return perplexityVsLength(model, { ...p, lengths: o.lengths, tokenizer: tok });
   }
   if (!Object.hasOwn(GENERATORS, task)) throw new ConfigError(`runEval: unknown task "${task}"; known: ${[...Object.keys(GENERATORS), "perplexity", "jsonl:<file>"].join(", ")}`);
+  if (o.fillers !== undefined) {
+    // one sweep per filler, scored as one run (one progress bar); the rows keep the examples' order
+    const names = o.fillers.map(fillerName);
+    const perFiller = o.fillers.map((filler) => depthSweep(task, tok, { ...sweepOptions(o), filler, lengths: o.lengths! }));
+    const fillerOf = perFiller.flatMap((xs, k) => xs.map(() => names[k]!));
+    const t = await evaluateExamples(model, perFiller.flat(), tok, common);
+    return t.assign(aq.table({ filler: fillerOf.slice(0, t.numRows()) }));
+  }
   const examples = depthSweep(task, tok, { ...sweepOptions(o), lengths: o.lengths });
   return evaluateExamples(model, examples, tok, common);
+}
+
+/** runEval's `fillers`: a non-empty list of distinct fillers, for the passkey task, not with `filler`. */
+function checkFillers(task: EvalTask | readonly EvalExample[], o: RunEvalOptions): void {
+  const f = o.fillers;
+  if (!Array.isArray(f) || f.length === 0) throw new ConfigError(`runEval: fillers must be a non-empty list of fillers (e.g. FILLER_NAMES: ${FILLER_NAMES.join(", ")}), got ${JSON.stringify(f)?.slice(0, 80)}`);
+  if (task !== "passkey") throw new ConfigError(`runEval: fillers applies to the passkey task only, got task ${Array.isArray(task) ? "a list of examples" : JSON.stringify(task)}`);
+  if (o.filler !== undefined) throw new ConfigError(`runEval: give either filler (one haystack) or fillers (several), not both (filler=${JSON.stringify(fillerName(o.filler))}, fillers=${JSON.stringify(f.map(fillerName))})`);
+  const names = f.map(fillerName);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new ConfigError(`runEval: fillers must be distinct, "${twice}" is given twice in ${JSON.stringify(names)}`);
 }
 
 /** The sweep options among runEval's. */

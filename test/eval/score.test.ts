@@ -11,7 +11,7 @@ import { dInference } from "../../lib/infer/dinference.js";
 import { DTransformer } from "../../lib/model/dtransformer.js";
 import { learned, rope, type PositionalEncoding } from "../../lib/positional/index.js";
 import { setHost } from "../../lib/runtime/context.js";
-import { accuracyByLength, depthSweep, EVAL_COLUMNS, kMax, matchAnswer, OVER_LMAX, passkey, runEval, scoreExample, scoreGreedy, scoreLogits, teacherForced, type EvalExample } from "../../lib/eval/index.js";
+import { accuracyByLength, depthSweep, EVAL_COLUMNS, FILLER_NAMES, kMax, matchAnswer, OVER_LMAX, passkey, runEval, scoreExample, scoreGreedy, scoreLogits, teacherForced, type EvalExample } from "../../lib/eval/index.js";
 import { testBackend } from "../helpers/setup.js";
 
 const tok = byteTokenizer();
@@ -129,5 +129,28 @@ describe("runEval", () => {
     const odd = DTransformer.create({ nVocab: 300, lMax: 8, nLayers: 1, nHeads: 1, dE: 4 }, 0);
     await assert.rejects(runEval(odd, "perplexity", { lengths: [8] }), /no default tokenizer for N_V=300; pass \{ tokenizer \}/);
     odd.dispose();
+  });
+  it("fillers: one sweep per haystack in one run, a filler column, each part equal to the run with that filler alone", async () => {
+    const m = tiny();
+    const opts = { lengths: [64], depths: [0, 1], n: 2, variant: "compact" as const };
+    const t = await runEval(m, "passkey", { ...opts, fillers: FILLER_NAMES });
+    assert.deepEqual(t.columnNames(), [...EVAL_COLUMNS, "filler"]);
+    assert.equal(t.numRows(), 12);
+    const rows = t.objects() as Record<string, unknown>[];
+    for (const f of FILLER_NAMES) {
+      const alone = (await runEval(m, "passkey", { ...opts, filler: f })).objects() as Record<string, unknown>[];
+      const part = rows.filter((r) => r.filler === f).map(({ filler: _f, ...r }) => r);
+      assert.equal(part.length, 4, f);
+      assert.deepEqual(part.map((r) => [r.id, r.prompt_tokens, r.needle_pos, r.correct, r.answer]), alone.map((r) => [r.id, r.prompt_tokens, r.needle_pos, r.correct, r.answer]), f);
+      for (let i = 0; i < 4; i++) assert.ok(Math.abs(Number(part[i]!.logprob) - Number(alone[i]!.logprob)) < 1e-4, `${f} row ${i}: ${part[i]!.logprob} vs ${alone[i]!.logprob}`);
+    }
+    // the haystacks differ: the same cells score differently on the PI sentences and on State of the Union
+    assert.notDeepEqual(rows.filter((r) => r.filler === "pi").map((r) => r.logprob), rows.filter((r) => r.filler === "sotu").map((r) => r.logprob));
+    await assert.rejects(runEval(m, "passkey", { ...opts, fillers: [] }), /runEval: fillers must be a non-empty list of fillers \(e\.g\. FILLER_NAMES: pi, moby-dick, sotu\), got \[\]/);
+    await assert.rejects(runEval(m, "lines", { ...opts, fillers: ["pi"] }), /fillers applies to the passkey task only, got task "lines"/);
+    await assert.rejects(runEval(m, "passkey", { ...opts, filler: "sotu", fillers: ["pi"] }), /either filler \(one haystack\) or fillers \(several\), not both \(filler="sotu", fillers=\["pi"\]\)/);
+    await assert.rejects(runEval(m, "passkey", { ...opts, fillers: ["pi", "sotu", "pi"] }), /fillers must be distinct, "pi" is given twice/);
+    await assert.rejects(runEval(m, "passkey", { ...opts, fillers: ["pi", "gutenberg" as never] }), /unknown filler "gutenberg"; known: pi, moby-dick, sotu/);
+    m.dispose();
   });
 });
