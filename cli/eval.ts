@@ -1,7 +1,8 @@
 /**
  * `ctxlab eval --checkpoint <dir> --task passkey|lines|kv|perplexity|jsonl:<file> [--lengths 64,128,256]
  * [--depths 0,0.5,1] [--n 5] [--seed 0] [--out results.csv] [--variant standard|compact] [--header]
- * [--filler pi|moby-dick|sotu] (passkey haystack, lib/eval/fillers.ts)
+ * [--filler pi|moby-dick|sotu, or a list: --filler pi,moby-dick,sotu] (passkey haystacks, lib/eval/fillers.ts;
+ *   with a list, --n examples per (ℓ, depth, filler), a filler column and accuracy per filler)
  * [--scorer logit|greedy] [--windows 8] [--mode sequential|random|sliding] [--stride S]
  * [--tokenizer byte|gpt2] [--label name] [--backend …]`: runs lib/eval's runEval on a checkpoint, prints
  * a rollup (accuracy per length × depth and k_max, or perplexity per length) and writes the
@@ -10,7 +11,7 @@
 import type * as aq from "arquero";
 import { ConfigError } from "../lib/errors.js";
 import type { Tokenizer } from "../lib/data/types.js";
-import { accuracyGrid, formatTable, FILLER_NAMES, kMax, perplexityByLength, runEval, type EvalTask, type FillerName, type PerplexityMode, type RunEvalOptions, type ScorerName } from "../lib/eval/index.js";
+import { accuracyBy, accuracyGrid, formatTable, FILLER_NAMES, kMax, perplexityByLength, runEval, type EvalTask, type FillerName, type PerplexityMode, type RunEvalOptions, type ScorerName } from "../lib/eval/index.js";
 import { loadModel } from "../lib/hf/pretrained.js";
 import { writeFileAtomic } from "../lib/io/safetensors.js";
 import { setHost } from "../lib/runtime/context.js";
@@ -30,6 +31,8 @@ export interface EvalArgs {
   header?: boolean;
   /** passkey haystack: "pi" (default), "moby-dick" or "sotu" */
   filler?: FillerName;
+  /** several passkey haystacks in one run (runEval's `fillers`) */
+  fillers?: FillerName[];
   scorer?: ScorerName;
   windows?: number;
   mode?: PerplexityMode;
@@ -70,8 +73,12 @@ export function evalArgsFromFlags(flags: Record<string, string | boolean>): Eval
   for (const k of ["out", "variant", "scorer", "mode", "tokenizer", "label", "backend"] as const) if (s(k) !== undefined) (a as unknown as Record<string, unknown>)[k] = s(k);
   if (flags.header) a.header = true;
   if (flags.filler !== undefined) {
-    if (typeof flags.filler !== "string" || !(FILLER_NAMES as readonly string[]).includes(flags.filler)) throw new ConfigError(`--filler ${String(flags.filler)}: use one of ${FILLER_NAMES.join(", ")}`);
-    a.filler = flags.filler as FillerName;
+    const names = typeof flags.filler === "string" ? flags.filler.split(",") : [];
+    const bad = names.find((f) => !(FILLER_NAMES as readonly string[]).includes(f));
+    if (!names.length || bad !== undefined) throw new ConfigError(`--filler ${String(flags.filler)}: use one of ${FILLER_NAMES.join(", ")}, or a comma-separated list of them${bad !== undefined && names.length > 1 ? ` ("${bad}" is none)` : ""}`);
+    if (new Set(names).size !== names.length) throw new ConfigError(`--filler ${flags.filler}: each filler once`);
+    if (names.length === 1) a.filler = names[0] as FillerName;
+    else a.fillers = names as FillerName[];
   }
   return a;
 }
@@ -85,7 +92,8 @@ export function evalTokenizer(dir: string, nVocab: number, explicit?: string): P
 export function evalSummary(table: aq.ColumnTable, task: string): string {
   if (task === "perplexity") return formatTable(perplexityByLength(table));
   const k = (kMax(table).objects() as { method: string; k_max: number | null }[]).map((r) => `${r.method}: ${r.k_max ?? "none"}`).join("; ");
-  return `${formatTable(accuracyGrid(table))}\nk_max (accuracy ≥ 0.2 at ℓ and every shorter ℓ): ${k}`;
+  const perFiller = table.columnNames().includes("filler") ? `\naccuracy per filler (95 % Wilson):\n${formatTable(accuracyBy(table, ["filler", "length"]).select("method", "filler", "length", "n", "accuracy", "lo", "hi"))}` : "";
+  return `${formatTable(accuracyGrid(table))}\nk_max (accuracy ≥ 0.2 at ℓ and every shorter ℓ): ${k}${perFiller}`;
 }
 
 /** Run `ctxlab eval`; returns the per-example (or per-window) table. */

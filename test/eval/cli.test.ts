@@ -44,6 +44,15 @@ describe("ctxlab eval", () => {
     assert.deepEqual(back.columnNames(), [...EVAL_COLUMNS]);
     assert.deepEqual(back.array("error"), [null, null, null, null, "ℓ > ℓ_max", "ℓ > ℓ_max", "ℓ > ℓ_max", "ℓ > ℓ_max"]);
   });
+  it("passkey on several fillers: --filler pi,moby-dick,sotu gives n per (ℓ, depth, filler), a filler column and accuracy per filler", async () => {
+    const s = sink();
+    const flags = parseFlags(["--checkpoint", ckpt(), "--task", "passkey", "--lengths", "64", "--depths", "0,1", "--n", "2", "--variant", "compact", "--filler", "pi,moby-dick,sotu", "--backend", "wasm"], ["header"]).flags;
+    const t = await evalCommand(evalArgsFromFlags(flags), s.out);
+    assert.equal(t.numRows(), 12);
+    assert.deepEqual([...new Set(t.array("filler") as string[])], ["pi", "moby-dick", "sotu"]);
+    assert.match(s.text(), /accuracy per filler \(95 % Wilson\):/);
+    for (const f of ["pi", "moby-dick", "sotu"]) assert.match(s.text(), new RegExp(`\\b${f}\\s+64\\s+4\\s`), f);
+  });
   it("perplexity and a jsonl set from data/evalsets (filtered by --lengths)", async () => {
     const s = sink();
     const t = await evalCommand({ checkpoint: ckpt(), task: "perplexity", lengths: [32, 128], windows: 2, backend: "wasm", out: join(tmp, "ppl.csv") }, s.out);
@@ -59,6 +68,10 @@ describe("ctxlab eval", () => {
     assert.throws(() => evalArgsFromFlags({ lengths: "64,abc" }), /--lengths 64,abc must be a comma-separated list of integers/);
     assert.equal(evalArgsFromFlags({ checkpoint: "x", task: "passkey", filler: "sotu" }).filler, "sotu");
     assert.throws(() => evalArgsFromFlags({ checkpoint: "x", task: "passkey", filler: "bible" }), /--filler bible: use one of pi, moby-dick, sotu/);
+    assert.deepEqual(evalArgsFromFlags({ checkpoint: "x", task: "passkey", filler: "pi,sotu" }).fillers, ["pi", "sotu"]);
+    assert.throws(() => evalArgsFromFlags({ checkpoint: "x", task: "passkey", filler: "pi,bible" }), /--filler pi,bible: use one of pi, moby-dick, sotu, or a comma-separated list of them \("bible" is none\)/);
+    assert.throws(() => evalArgsFromFlags({ checkpoint: "x", task: "passkey", filler: "pi,pi" }), /--filler pi,pi: each filler once/);
+    assert.throws(() => evalArgsFromFlags({ checkpoint: "x", task: "passkey", filler: true }), /--filler true: use one of/);
     assert.deepEqual(evalArgsFromFlags({ checkpoint: "c", task: "lines", depths: "0,0.5", header: true, scorer: "greedy" }), { checkpoint: "c", task: "lines", depths: [0, 0.5], header: true, scorer: "greedy" });
     await assert.rejects(evalCommand({ checkpoint: ckpt(), task: "", backend: "wasm" }, sink().out), /give --task/);
     assert.equal((await evalTokenizer(ckpt(), 259)).name, "byte");
