@@ -287,10 +287,8 @@ export async function contextExtension(o: ExperimentOptions): Promise<Experiment
       ...(snap ? {
         snapshots: s.snapshots,
         onSnapshot: async (m: DTransformer, step: number) => {
-          for (const filler of fillers) {
-            const t = await runEval(m, "passkey", { ...sweep, lengths: s.table4Lengths, depths: s.table4Depths, n: s.table4N, offset: k * s.table4N, filler, label: method });
-            t4.push(...objs(addCols(t, { recipe: run.recipe, base: run.base, seed, filler: fillerName(filler), step })));
-          }
+          const t = await runEval(m, "passkey", { ...sweep, lengths: s.table4Lengths, depths: s.table4Depths, n: s.table4N, offset: k * s.table4N, fillers, label: method });
+          t4.push(...objs(addCols(t, { recipe: run.recipe, base: run.base, seed, step }).relocate("filler", { after: "seed" })));
           log(`  ${who} after ${step} steps: passkey at ℓ ∈ {${s.table4Lengths.join(", ")}} evaluated`);
         },
       } : {}),
@@ -303,10 +301,9 @@ export async function contextExtension(o: ExperimentOptions): Promise<Experiment
     }
     const tEval = performance.now();
     const pk: Rows = [];
-    for (const filler of fillers) {
-      const t = await runEval(r.model, "passkey", { ...sweep, lengths: s.lengths, depths: s.depths, n: s.n, offset: k * s.n, filler, label: method });
-      pk.push(...objs(addCols(t, { recipe: run.recipe, base: run.base, seed, filler: fillerName(filler) })));
-    }
+    // every filler in one runEval call (a `filler` column, moved after the run's own columns)
+    const t = await runEval(r.model, "passkey", { ...sweep, lengths: s.lengths, depths: s.depths, n: s.n, offset: k * s.n, fillers, label: method });
+    pk.push(...objs(addCols(t, { recipe: run.recipe, base: run.base, seed }).relocate("filler", { after: "seed" })));
     const pp = await runEval(r.model, "perplexity", { lengths: s.lengths, windows: s.windows, tokenizer: tok, label: method, ...allowCpu, ...(signal ? { signal } : {}) });
     if (owns) r.model.dispose();
     if (signal?.aborted) break;
